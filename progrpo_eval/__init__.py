@@ -1,0 +1,1 @@
+"""progrpo evaluation and analysis."""

@@ -1,0 +1,1 @@
+"""Metrics computed from samples: Pass@k, token statistics, diversity."""

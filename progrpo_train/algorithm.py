@@ -1,0 +1,241 @@
+"""ProGRPO's advantage and policy loss, as pure tensor functions.
+
+Equations of the paper (arXiv 2602.05281) implemented here:
+
+- GRPO advantage (Eq. 3; Algorithm 1, lines 10-12): A_i = (r_i - mean_g(r)) / (std_g(r) + eps).
+- Advantage re-weighting, ARM (Eq. 4; Algorithm 1, lines 13-27):
+  A~_i = A_i + alpha * (c(q) - c(o_i|q)), with the confidences c of Eq. 5/6 computed by
+  `progrpo_eval.metrics.tokens.low_prob_confidence`.
+- The variants the paper compares: the group-mean baseline of App. A (Eq. 10),
+  "1 - c(q) - c(o)" (Sec. 4.5) and the absolute penalty "-c(o)" (Tab. 7).
+- The clipped surrogate with clip-higher (Eq. 7), with three loss aggregations.
+
+Choices made where the paper is ambiguous or silent:
+
+1. The all-correct group. Eq. 4 re-weights every group with at least one correct answer;
+   Algorithm 1 (line 14) also skips groups where every answer is correct. `gate="mixed"`
+   (default) follows Algorithm 1; `gate="any_correct"` follows Eq. 4 as printed.
+2. The standard deviation. App. A.1 (Eq. 8) uses the population std; verl and TRL use
+   torch.std's unbiased estimate. `std="unbiased"` (default, so numbers match verl/TRL) or
+   `std="population"`. A group of one response has advantage 0 under both.
+3. Correctness. Algorithm 1 tests sum(r) = 0 / = G, which assumes 0/1 rewards. We count a
+   response correct when `reward > 0` (so 0/1 and -1/+1 rewards both work) unless `correct`
+   is given explicitly.
+4. Missing confidence. A response with no valid token has confidence NaN; it keeps A~ = A.
+   A NaN prompt confidence leaves its whole group un-reweighted. The group-mean baseline
+   averages only the finite confidences of the group.
+5. Sign preservation. App. A.4 argues the term never flips a wrong answer's sign for small
+   alpha but nothing enforces it; `preserve_sign=True` clamps A~ to 0 where the term would
+   flip the sign of A (off by default, as in the paper).
+6. Loss aggregation. Eq. 7 normalises by the group's total response tokens and Algorithm 1
+   sums those per-prompt losses over the batch; verl/DAPO pool all tokens of a mini-batch.
+   `aggregation="token-mean"` (default, verl's), `"group-token-mean"` (Eq. 7 per group, then
+   the mean over groups: Algorithm 1's sum divided by the number of prompts, a constant
+   factor absorbed by the learning rate), `"seq-mean-token-mean"` (Eq. 3, GRPO's).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+STD_MODES = ("unbiased", "population")
+REWEIGHT_MODES = ("prompt", "group_mean", "exploratory", "absolute")
+GATE_MODES = ("mixed", "any_correct")
+AGGREGATIONS = ("token-mean", "group-token-mean", "seq-mean-token-mean")
+
+
+def _check_choice(name: str, value: str, known: tuple[str, ...]) -> None:
+    if value not in known:
+        raise ValueError(f"unknown {name} {value!r}; known: {', '.join(known)}")
+
+
+def _group_index(group_ids: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Dense group index per row [B] and the number of groups."""
+    _, dense = torch.unique(group_ids, return_inverse=True)
+    return dense, int(dense.max().item()) + 1 if dense.numel() else 0
+
+
+def _group_sum(values: torch.Tensor, dense: torch.Tensor, num_groups: int) -> torch.Tensor:
+    """Per-group sum of `values` [B], returned per group [num_groups]."""
+    return torch.zeros(num_groups, dtype=values.dtype, device=values.device).index_add_(0, dense, values)
+
+
+def _as_float(rewards: torch.Tensor) -> torch.Tensor:
+    return rewards if rewards.is_floating_point() else rewards.float()
+
+
+def grpo_advantages(
+    rewards: torch.Tensor, group_ids: torch.Tensor, *, std: str = "unbiased", eps: float = 1e-6
+) -> torch.Tensor:
+    """GRPO's group-normalised advantage (Eq. 3; Algorithm 1, lines 10-12).
+
+    A_i = (r_i - mean_g) / (std_g + eps) over the responses of each group g. `std` is
+    "unbiased" (torch.std's default, as verl and TRL) or "population" (App. A.1, Eq. 8).
+    A group of size 1 gets advantage 0.
+    """
+    _check_choice("std", std, STD_MODES)
+    rewards = _as_float(rewards)  # [B]
+    dense, num_groups = _group_index(group_ids)
+    counts = _group_sum(torch.ones_like(rewards), dense, num_groups)  # [G]
+    means = _group_sum(rewards, dense, num_groups) / counts  # [G]
+    centred = rewards - means[dense]  # [B]
+    squares = _group_sum(centred * centred, dense, num_groups)  # [G]
+    dof = counts - 1 if std == "unbiased" else counts
+    stds = torch.sqrt(squares / dof.clamp(min=1))  # [G]
+    advantages = centred / (stds[dense] + eps)
+    # A uniform group (or a group of one) has nothing to normalise: 0, even with eps = 0.
+    zero = (counts[dense] < 2) | (centred == 0)
+    return torch.where(zero, torch.zeros_like(advantages), advantages)
+
+
+def _confidence_term(
+    reweight: str,
+    response_confidence: torch.Tensor,
+    prompt_confidence: torch.Tensor | None,
+    dense: torch.Tensor,
+    num_groups: int,
+) -> torch.Tensor:
+    """The bracket multiplied by alpha in Eq. 4 and its variants, per response [B]."""
+    if reweight in ("prompt", "exploratory") and prompt_confidence is None:
+        raise ValueError(f"reweight={reweight!r} needs prompt_confidence (c(q) of Eq. 5)")
+    c_o = response_confidence
+    if reweight == "prompt":
+        return prompt_confidence - c_o  # Eq. 4
+    if reweight == "exploratory":
+        return 1.0 - prompt_confidence - c_o  # Sec. 4.5
+    if reweight == "absolute":
+        return -c_o  # Tab. 7
+    finite = torch.isfinite(c_o)
+    sums = _group_sum(torch.where(finite, c_o, torch.zeros_like(c_o)), dense, num_groups)
+    counts = _group_sum(finite.to(c_o.dtype), dense, num_groups)
+    return (sums / counts)[dense] - c_o  # App. A, Eq. 10: mean_j c(o_j) - c(o_i)
+
+
+def progrpo_advantages(
+    rewards: torch.Tensor,
+    group_ids: torch.Tensor,
+    response_confidence: torch.Tensor,
+    prompt_confidence: torch.Tensor | None = None,
+    *,
+    alpha: float = 0.3,
+    reweight: str = "prompt",
+    gate: str = "mixed",
+    correct: torch.Tensor | None = None,
+    preserve_sign: bool = False,
+    std: str = "unbiased",
+    eps: float = 1e-6,
+) -> torch.Tensor:
+    """ProGRPO's re-weighted advantage (Eq. 4; Algorithm 1, lines 13-27).
+
+    A~_i = A_i + alpha * term_i, where A is `grpo_advantages` and term_i is
+    "prompt": c(q) - c(o_i|q) (Eq. 4); "group_mean": mean_j c(o_j|q) - c(o_i|q) (App. A,
+    Eq. 10); "exploratory": 1 - c(q) - c(o_i|q) (Sec. 4.5); "absolute": -c(o_i|q) (Tab. 7).
+    The term applies to groups with 0 < #correct < G (`gate="mixed"`, Algorithm 1) or with
+    #correct > 0 (`gate="any_correct"`, Eq. 4 as printed). Confidences are per row [B];
+    `prompt_confidence` repeats c(q) for every response of its prompt. See the module
+    docstring for NaN handling and `preserve_sign` (App. A.4).
+    """
+    _check_choice("reweight", reweight, REWEIGHT_MODES)
+    _check_choice("gate", gate, GATE_MODES)
+    rewards = _as_float(rewards)  # [B]
+    advantages = grpo_advantages(rewards, group_ids, std=std, eps=eps)  # [B]
+    dense, num_groups = _group_index(group_ids)
+    is_correct = (rewards > 0) if correct is None else correct.to(torch.bool)
+    group_size = _group_sum(torch.ones_like(rewards), dense, num_groups)[dense]  # [B]
+    num_correct = _group_sum(is_correct.to(rewards.dtype), dense, num_groups)[dense]  # [B]
+    gated = num_correct > 0
+    if gate == "mixed":
+        gated = gated & (num_correct < group_size)
+
+    response_confidence = response_confidence.to(advantages.dtype)
+    if prompt_confidence is not None:
+        prompt_confidence = prompt_confidence.to(advantages.dtype)
+    term = _confidence_term(reweight, response_confidence, prompt_confidence, dense, num_groups)
+    apply = gated & torch.isfinite(term)
+    reweighted = torch.where(apply, advantages + alpha * torch.nan_to_num(term), advantages)
+    if preserve_sign:
+        flipped = (advantages * reweighted < 0) & apply
+        reweighted = torch.where(flipped, torch.zeros_like(reweighted), reweighted)
+    return reweighted
+
+
+class PolicyLossStats(NamedTuple):
+    clip_fraction: torch.Tensor  # share of valid tokens whose gradient the clip removed
+    clip_fraction_low: torch.Tensor  # ... with ratio < 1 - clip_low (A < 0)
+    clip_fraction_high: torch.Tensor  # ... with ratio > 1 + clip_high (A > 0)
+    ratio_mean: torch.Tensor
+    ratio_max: torch.Tensor
+    approx_kl: torch.Tensor  # mean of old_logprob - logprob over valid tokens (k1)
+    num_tokens: torch.Tensor
+
+
+def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return torch.where(mask, values, torch.zeros_like(values)).sum() / mask.sum().clamp(min=1)
+
+
+def _aggregate(
+    objective: torch.Tensor, mask: torch.Tensor, aggregation: str, group_ids: torch.Tensor | None
+) -> torch.Tensor:
+    """Reduce a per-token objective [B, T] to a scalar by one of the three aggregations."""
+    masked = torch.where(mask, objective, torch.zeros_like(objective))  # [B, T]
+    if aggregation == "token-mean":
+        return masked.sum() / mask.sum().clamp(min=1)
+    row_sums = masked.sum(dim=1)  # [B]
+    row_tokens = mask.sum(dim=1).to(objective.dtype)  # [B]
+    if aggregation == "seq-mean-token-mean":
+        has_tokens = row_tokens > 0
+        per_sequence = row_sums[has_tokens] / row_tokens[has_tokens]
+        return per_sequence.mean() if per_sequence.numel() else objective.sum() * 0
+    if group_ids is None:
+        raise ValueError("aggregation='group-token-mean' needs group_ids")
+    dense, num_groups = _group_index(group_ids)
+    group_sums = _group_sum(row_sums, dense, num_groups)  # [G]
+    group_tokens = _group_sum(row_tokens, dense, num_groups)  # [G]
+    has_tokens = group_tokens > 0
+    return (group_sums[has_tokens] / group_tokens[has_tokens]).mean()
+
+
+def policy_loss(
+    logprobs: torch.Tensor,
+    old_logprobs: torch.Tensor,
+    advantages: torch.Tensor,
+    mask: torch.Tensor,
+    *,
+    clip_low: float = 0.2,
+    clip_high: float = 0.28,
+    aggregation: str = "token-mean",
+    group_ids: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, PolicyLossStats]:
+    """The clipped surrogate with clip-higher (Eq. 7), negated for minimisation.
+
+    loss = -aggregate(min(rho * A, clip(rho, 1 - clip_low, 1 + clip_high) * A)) with
+    rho = exp(logprobs - old_logprobs) per token. `logprobs`, `old_logprobs`, `mask`: [B, T];
+    `advantages`: [B] (one per response) or [B, T]. Aggregations are described in the module
+    docstring. Masked positions never contribute, even if they hold inf or NaN.
+    """
+    _check_choice("aggregation", aggregation, AGGREGATIONS)
+    mask = mask.to(torch.bool)
+    if advantages.dim() == 1:
+        advantages = advantages[:, None]  # [B, 1]
+    advantages = advantages.to(logprobs.dtype)
+    log_ratio = torch.where(mask, logprobs - old_logprobs, torch.zeros_like(logprobs))  # [B, T]
+    ratio = torch.exp(log_ratio)
+    unclipped = ratio * advantages
+    clipped = torch.clamp(ratio, 1.0 - clip_low, 1.0 + clip_high) * advantages
+    objective = torch.minimum(unclipped, clipped)  # [B, T]
+    loss = -_aggregate(objective, mask, aggregation, group_ids)
+
+    with torch.no_grad():
+        was_clipped = mask & (clipped < unclipped)
+        stats = PolicyLossStats(
+            clip_fraction=_masked_mean(was_clipped.float(), mask),
+            clip_fraction_low=_masked_mean((was_clipped & (ratio < 1)).float(), mask),
+            clip_fraction_high=_masked_mean((was_clipped & (ratio > 1)).float(), mask),
+            ratio_mean=_masked_mean(ratio, mask),
+            ratio_max=torch.where(mask, ratio, torch.zeros_like(ratio)).max(),
+            approx_kl=_masked_mean(-log_ratio, mask),
+            num_tokens=mask.sum(),
+        )
+    return loss, stats
