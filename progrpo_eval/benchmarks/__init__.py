@@ -1,0 +1,45 @@
+"""Benchmarks: one frozen declaration each, registered by name on import.
+
+    from progrpo_eval.benchmarks import load_problems, user_message
+    loaded = load_problems("aime24", data_dir="../shared/data/benchmarks", limit=5)
+    prompt = user_message(loaded.problems[0], loaded.benchmark.family)
+
+`registry` holds the dataclasses, the registry and loading; `math` and `choice` declare the
+benchmarks and their row parsers.
+"""
+
+from . import math  # noqa: I001  (import order is registration order: math, then choice)
+from . import choice
+from .registry import (
+    DATA_DIR_ENV,
+    INSTRUCTIONS,
+    Benchmark,
+    LoadedBenchmark,
+    Problem,
+    RowContext,
+    RowError,
+    describe_benchmarks,
+    get_benchmark,
+    list_benchmarks,
+    load_problems,
+    register,
+    user_message,
+)
+
+__all__ = [
+    "DATA_DIR_ENV",
+    "INSTRUCTIONS",
+    "Benchmark",
+    "LoadedBenchmark",
+    "Problem",
+    "RowContext",
+    "RowError",
+    "choice",
+    "describe_benchmarks",
+    "get_benchmark",
+    "list_benchmarks",
+    "load_problems",
+    "math",
+    "register",
+    "user_message",
+]

@@ -1,0 +1,289 @@
+"""Benchmark declarations, the registry, and loading problems from the Hub or an offline copy.
+
+Decisions:
+- A benchmark is one frozen `Benchmark`: where its rows live (Hub id, config, split; offline file
+  name) and one row parser that turns a row into a `Problem`. Variants are made with
+  `dataclasses.replace`; registering a name twice raises.
+- Where rows come from: the `data_dir` argument, else the `PROGRPO_DATA_DIR` environment variable,
+  else the Hugging Face Hub (`datasets.load_dataset`, imported only on that path). An offline
+  file is `data_dir / benchmark.offline_file`, one JSON object per line.
+- One row parser per benchmark reads both the Hub's row shape and the offline copy's shape; the
+  fields present in the row decide, so a JSONL export of the Hub dataset also works as a data_dir.
+- `checksum` identifies the data a run saw: sha256 of the raw file bytes for an offline file
+  (it matches `sha256sum`), sha256 of the rows' canonical JSON (sorted keys, compact) for the
+  Hub, which is the same on every machine, unlike the cache-dependent dataset fingerprint.
+- `num_rows` counts the rows of the source; `limit` keeps the first N problems after every row
+  has been parsed, so a malformed row anywhere fails the load with or without `limit`.
+- A problem id is "<benchmark>/<source id>" when the row has an id field, else
+  "<benchmark>/<0-based row index>"; ids must be unique within a load.
+- A malformed row raises ValueError naming the file (or Hub split) and the 1-based line (or row).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+DATA_DIR_ENV = "PROGRPO_DATA_DIR"
+
+Family = Literal["math", "choice"]
+
+INSTRUCTIONS: dict[str, str] = {
+    "math": "Please reason step by step, and put your final answer within \\boxed{}.",
+    "choice": (
+        "Answer the following multiple choice question. Think step by step, then give the letter "
+        "of the correct option in \\boxed{}, e.g. \\boxed{A}."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One question as the model sees it, with its normalised gold answer.
+
+    `golds` holds every gold when there are several; `metadata["golds_mode"] == "all"` means all
+    of them are required (OlympiadBench multi-answer rows), otherwise any one is accepted.
+    `golds` defaults to `(gold,)`.
+    """
+
+    problem_id: str
+    question: str
+    gold: str
+    golds: tuple[str, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        if not self.golds:
+            object.__setattr__(self, "golds", (self.gold,))
+
+
+class RowError(ValueError):
+    """A row that cannot be parsed; the loader prefixes the file (or Hub split) and line."""
+
+
+@dataclass(frozen=True)
+class RowContext:
+    """What a row parser knows besides the row: whose row it is, its index, the load's seed."""
+
+    benchmark_name: str
+    index: int  # 0-based, among the source's rows
+    seed: int = 0
+
+    def problem_id(self, row: Mapping[str, Any], *id_fields: str) -> str:
+        """"<benchmark>/<first id field present>", else "<benchmark>/<row index>"."""
+        for id_field in id_fields:
+            value = row.get(id_field)
+            if value is not None and str(value) != "":
+                return f"{self.benchmark_name}/{value}"
+        return f"{self.benchmark_name}/{self.index}"
+
+
+RowParser = Callable[[Mapping[str, Any], RowContext], Problem]
+
+
+def require(row: Mapping[str, Any], *names: str) -> Any:
+    """The value of the first of `names` present (and not None) in `row`; RowError otherwise."""
+    for name in names:
+        if row.get(name) is not None:
+            return row[name]
+    raise RowError(f"missing field {names[0]!r}")
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A benchmark declaration. `version` changes whenever parsing or gold normalisation does."""
+
+    name: str
+    family: Family
+    hub_id: str
+    hub_config: str | None
+    split: str
+    offline_file: str
+    parse_row: RowParser
+    version: str = "1"
+    description: str = ""
+    offline_is_subset: bool = False  # the offline file holds only part of the Hub split
+
+    def __post_init__(self) -> None:
+        if self.family not in INSTRUCTIONS:
+            raise ValueError(f"benchmark {self.name!r}: unknown family {self.family!r}; known: "
+                             f"{', '.join(INSTRUCTIONS)}")
+
+    @property
+    def instruction(self) -> str:
+        return INSTRUCTIONS[self.family]
+
+    @property
+    def hub_source(self) -> str:
+        """"hub_id@split", with ":config" after the id when there is one."""
+        config = f":{self.hub_config}" if self.hub_config else ""
+        return f"{self.hub_id}{config}@{self.split}"
+
+
+@dataclass(frozen=True)
+class LoadedBenchmark:
+    benchmark: Benchmark
+    problems: list[Problem]
+    source: str  # the offline file's path, or Benchmark.hub_source
+    checksum: str  # sha256 hex digest, see the module docstring
+    num_rows: int  # rows in the source, before `limit`
+
+
+_BENCHMARKS: dict[str, Benchmark] = {}
+
+
+def register(benchmark: Benchmark) -> Benchmark:
+    """Add `benchmark` to the registry and return it; a name already registered raises."""
+    if benchmark.name in _BENCHMARKS:
+        raise ValueError(f"benchmark {benchmark.name!r} is already registered")
+    _BENCHMARKS[benchmark.name] = benchmark
+    return benchmark
+
+
+def get_benchmark(name: str) -> Benchmark:
+    try:
+        return _BENCHMARKS[name]
+    except KeyError as error:
+        raise ValueError(f"unknown benchmark {name!r}; known: {', '.join(_BENCHMARKS)}") from error
+
+
+def list_benchmarks() -> list[str]:
+    """Registered names, in registration order."""
+    return list(_BENCHMARKS)
+
+
+def user_message(problem: Problem, family: str, instruction: str | None = None) -> str:
+    """The question, a newline, then the family's instruction (or `instruction` when given).
+
+    One newline, as in the Qwen2.5-Math and DeepSeek-R1 evaluation prompts.
+    """
+    if instruction is None:
+        if family not in INSTRUCTIONS:
+            raise ValueError(f"unknown family {family!r}; known: {', '.join(INSTRUCTIONS)}")
+        instruction = INSTRUCTIONS[family]
+    return f"{problem.question}\n{instruction}"
+
+
+def resolve_data_dir(data_dir: str | Path | None) -> Path | None:
+    """The argument, else $PROGRPO_DATA_DIR, else None (meaning the Hub)."""
+    if data_dir is not None:
+        return Path(data_dir)
+    from_environment = os.environ.get(DATA_DIR_ENV)
+    return Path(from_environment) if from_environment else None
+
+
+def read_jsonl(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], str]:
+    """(1-based line number, row) for every non-blank line, and the sha256 of the file's bytes."""
+    if not path.is_file():
+        raise FileNotFoundError(f"no offline benchmark file at {path}")
+    raw = path.read_bytes()
+    numbered_rows = []
+    # split on "\n" only: str.splitlines would also break at U+2028 and friends inside strings
+    for line_number, line in enumerate(raw.decode("utf-8").split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            message = f"{path.name} line {line_number}: invalid JSON ({error.msg})"
+            raise ValueError(message) from error
+        if not isinstance(row, dict):
+            raise ValueError(f"{path.name} line {line_number}: expected a JSON object, "
+                             f"got {type(row).__name__}")
+        numbered_rows.append((line_number, row))
+    return numbered_rows, hashlib.sha256(raw).hexdigest()
+
+
+def fetch_hub_rows(benchmark: Benchmark) -> list[dict[str, Any]]:
+    """The benchmark's Hub split as plain dicts, through `datasets.load_dataset`."""
+    try:
+        import datasets
+    except ImportError as error:
+        raise ImportError(
+            f"loading {benchmark.name!r} from the Hub needs the `datasets` package; install it, "
+            f"or pass data_dir / set {DATA_DIR_ENV} to a folder of offline copies") from error
+    dataset = datasets.load_dataset(benchmark.hub_id, benchmark.hub_config, split=benchmark.split)
+    return [dict(row) for row in dataset]
+
+
+def canonical_rows_sha256(rows: Iterable[Mapping[str, Any]]) -> str:
+    canonical = json.dumps(list(rows), sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                           default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def parse_rows(benchmark: Benchmark, numbered_rows: list[tuple[int, dict[str, Any]]],
+               where: str, seed: int) -> list[Problem]:
+    """Parse every row; `where` prefixes errors, e.g. "math500.jsonl line"."""
+    problems: list[Problem] = []
+    first_seen_at: dict[str, int] = {}
+    for index, (number, row) in enumerate(numbered_rows):
+        try:
+            problem = benchmark.parse_row(row, RowContext(benchmark.name, index, seed))
+        except RowError as error:
+            raise ValueError(f"{where} {number}: {error}") from error
+        if problem.problem_id in first_seen_at:
+            raise ValueError(f"{where} {number}: duplicate problem id {problem.problem_id!r} "
+                             f"(first at {where} {first_seen_at[problem.problem_id]})")
+        first_seen_at[problem.problem_id] = number
+        problems.append(problem)
+    return problems
+
+
+def load_problems(benchmark: Benchmark | str, data_dir: str | Path | None = None, *, seed: int = 0,
+                  limit: int | None = None) -> LoadedBenchmark:
+    """Load a benchmark's problems from `data_dir`, $PROGRPO_DATA_DIR or the Hub, in that order.
+
+    `seed` only matters where options are shuffled here (the Hub's GPQA); `limit` keeps the first
+    `limit` problems.
+    """
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit must be non-negative, got {limit}")
+    if isinstance(benchmark, str):
+        benchmark = get_benchmark(benchmark)
+    directory = resolve_data_dir(data_dir)
+    if directory is None:
+        rows = fetch_hub_rows(benchmark)
+        numbered_rows = list(enumerate(rows, start=1))
+        source, checksum = benchmark.hub_source, canonical_rows_sha256(rows)
+        where = f"{source} row"
+    else:
+        path = directory / benchmark.offline_file
+        numbered_rows, checksum = read_jsonl(path)
+        source, where = str(path), f"{path.name} line"
+    problems = parse_rows(benchmark, numbered_rows, where, seed)
+    return LoadedBenchmark(benchmark=benchmark, problems=problems[:limit], source=source,
+                           checksum=checksum, num_rows=len(numbered_rows))
+
+
+def count_offline_rows(path: Path) -> int | None:
+    """Non-blank lines of an offline file, without parsing them; None when the file is absent."""
+    if not path.is_file():
+        return None
+    with path.open("rb") as lines:
+        return sum(1 for line in lines if line.strip())
+
+
+def describe_benchmarks(data_dir: str | Path | None = None) -> list[dict[str, Any]]:
+    """One dict per registered benchmark, for `progrpo-eval benchmarks`.
+
+    `size` is counted from the offline file when a data dir is given (argument or environment),
+    and None otherwise: describing must not download anything.
+    """
+    directory = resolve_data_dir(data_dir)
+    descriptions = []
+    for benchmark in _BENCHMARKS.values():
+        size = count_offline_rows(directory / benchmark.offline_file) if directory else None
+        descriptions.append({
+            "name": benchmark.name, "family": benchmark.family, "size": size,
+            "source": benchmark.hub_id, "hub_config": benchmark.hub_config,
+            "split": benchmark.split, "offline_file": benchmark.offline_file,
+            "offline_is_subset": benchmark.offline_is_subset, "version": benchmark.version,
+            "description": benchmark.description,
+        })
+    return descriptions
