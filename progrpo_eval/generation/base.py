@@ -55,8 +55,17 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-def load_backend(name: str, model: str, **options) -> Backend:
-    """Build a backend by name ("vllm" or "hf") for a local path or Hub id."""
+def load_backend(name: str, model: str, *, data_parallel_size: int = 1, **options) -> Backend:
+    """Build a backend by name ("vllm" or "hf") for a local path or Hub id.
+
+    data_parallel_size > 1 runs that many copies in worker processes (`parallel.py`).
+    """
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; known: {', '.join(BACKENDS)}")
+    if data_parallel_size > 1:
+        from progrpo_eval.generation.parallel import DataParallelBackend
+
+        return DataParallelBackend(name, model, data_parallel_size=data_parallel_size, **options)
     if name == "vllm":
         from progrpo_eval.generation.vllm_backend import VLLMBackend
 
@@ -65,4 +74,3 @@ def load_backend(name: str, model: str, **options) -> Backend:
         from progrpo_eval.generation.hf_backend import HFBackend
 
         return HFBackend(model, **options)
-    raise ValueError(f"unknown backend {name!r}; known: {', '.join(BACKENDS)}")

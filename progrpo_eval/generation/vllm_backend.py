@@ -51,7 +51,7 @@ class VLLMBackend:
             **engine_options,
         )
 
-    def _params(self, settings: SamplingSettings, *, prompt_only: bool = False):
+    def _params(self, settings: SamplingSettings, *, seed: int | None = None, prompt_only: bool = False):
         from vllm import SamplingParams
 
         if prompt_only:
@@ -61,7 +61,7 @@ class VLLMBackend:
             temperature=settings.temperature,
             top_p=settings.top_p,
             max_tokens=settings.max_tokens,
-            seed=settings.seed,
+            seed=settings.seed if seed is None else seed,
             logprobs=settings.top_logprobs,
         )
 
@@ -71,8 +71,12 @@ class VLLMBackend:
         requests = [TokensPrompt(prompt_token_ids=list(ids)) for ids in prompts]
         return self.llm.generate(requests, params, use_tqdm=use_tqdm)
 
-    def generate(self, prompts: list[list[int]], settings: SamplingSettings, *, use_tqdm: bool = True):
-        outputs = self._run(prompts, self._params(settings), use_tqdm=use_tqdm)
+    def generate(
+        self, prompts: list[list[int]], settings: SamplingSettings, *, seeds: list[int] | None = None, use_tqdm: bool = True
+    ):
+        """settings.n completions per prompt; `seeds` gives each prompt its own sampling seed."""
+        params = [self._params(settings, seed=seed) for seed in seeds] if seeds else self._params(settings)
+        outputs = self._run(prompts, params, use_tqdm=use_tqdm)
         return [[_completion(choice, settings.top_logprobs) for choice in out.outputs] for out in outputs]
 
     def prompt_logprobs(self, prompts: list[list[int]]) -> list[list[float]]:

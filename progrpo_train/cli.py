@@ -1,0 +1,80 @@
+"""progrpo-train: run one ProGRPO (or GRPO) training from a YAML recipe and key=value overrides.
+
+One command, no subcommands: `progrpo-train --config RECIPE [key=value ...]`. A config the
+user can fix (unknown key, bad value, missing recipe) prints one `error:` line on stderr and
+exits 2, without a traceback. The trainer is imported only when training starts, so
+`--print-config` and `--help` need neither torch nor DeepSpeed.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from progrpo_train.config import config_to_yaml, list_recipes, load_config, resolve_recipe
+
+
+def describe_recipes() -> str:
+    """One help line per packaged recipe: its name and its file's first comment line."""
+    lines = []
+    for name in list_recipes():
+        first_line = resolve_recipe(name).read_text(encoding="utf-8").splitlines()[0]
+        lines.append(f"  {name}: {first_line.lstrip('# ')}")
+    return "\n".join(lines)
+
+
+HELP = f"""Train a policy with ProGRPO (or GRPO) from a YAML recipe.
+
+\b
+RECIPE is a YAML file or the name of a packaged recipe:
+{describe_recipes()}
+
+Overrides are KEY=VALUE with dotted keys, applied in order after the recipe, e.g.
+optim.lr=1e-6 rollout.n=8 algorithm.advantage=grpo out_dir=runs/x max_steps=10 resume=true.
+Every key, its meaning and its default: progrpo_train/config.py; print the resolved config
+with --print-config. The run writes out_dir/metrics.jsonl (one line per step), the resolved
+config and Hugging Face checkpoints that `progrpo-eval run --model` loads.
+"""
+
+app = typer.Typer(
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.command(help=HELP)
+def train_command(
+    config: Annotated[str, typer.Option(
+        "--config", "-c", metavar="RECIPE",
+        help=f"A YAML file, or a packaged recipe name ({', '.join(list_recipes())}).")],
+    overrides: Annotated[Optional[list[str]], typer.Argument(
+        metavar="KEY=VALUE", show_default=False,
+        help="Dotted-key overrides applied after the recipe, e.g. optim.lr=1e-6.")] = None,
+    print_config: Annotated[bool, typer.Option(
+        "--print-config",
+        help="Print the resolved config as YAML and exit without training.")] = False,
+) -> None:
+    try:
+        cfg = load_config(config, overrides or [])
+    except (ValueError, OSError) as error:
+        message = " ".join(str(error).split())  # one line, so scripts can grep it
+        typer.echo(f"error: {message}", err=True)
+        raise typer.Exit(2) from None
+    if print_config:
+        typer.echo(config_to_yaml(cfg), nl=False)
+        return
+    from progrpo_train.trainer import train  # torch, DeepSpeed and vLLM only from here on
+
+    train(cfg)
+
+
+def main() -> None:
+    """Console-script entry point (`progrpo-train`)."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
