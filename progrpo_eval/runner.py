@@ -168,15 +168,16 @@ class Evaluator:
             f"{loaded.benchmark.name}: generated problems {offset + 1}-{offset + len(problems)} of {total} "
             f"({num_samples} samples, {num_samples / max(elapsed, 1e-9):.1f} samples/s)"
         )
-        records = self._score(problems, completions, family)
+        records = self._score(problems, prompts, completions, family)
         store.write_chunk(run_dir, records)
 
-    def _score(self, problems: list[Problem], completions: list[list[Completion]], family: str) -> list[dict]:
+    def _score(self, problems: list[Problem], prompts: list[list[int]], completions: list[list[Completion]],
+               family: str) -> list[dict]:
         rows, texts, golds, owners = [], [], [], []
-        for problem, group in zip(problems, completions):
+        for problem, prompt, group in zip(problems, prompts, completions):
             for index, completion in enumerate(group):
                 answer_text, cut_thinking = strip_reasoning(completion.text) if self.reasoning else (completion.text, False)
-                rows.append(_record(problem, index, completion, answer_text, cut_thinking))
+                rows.append(_record(problem, prompt, index, completion, answer_text, cut_thinking))
                 for gold in _scoring_golds(problem):
                     texts.append(answer_text)
                     golds.append(gold)
@@ -200,7 +201,8 @@ class Evaluator:
         return self._math_scorer.score(texts, golds, progress=True)
 
 
-def _record(problem: Problem, index: int, completion: Completion, answer_text: str, cut_thinking: bool) -> dict:
+def _record(problem: Problem, prompt: list[int], index: int, completion: Completion, answer_text: str,
+            cut_thinking: bool) -> dict:
     top = None
     if completion.top_logprobs is not None:
         top = json.dumps([[[int(t), float(v)] for t, v in position.items()] for position in completion.top_logprobs])
@@ -209,6 +211,7 @@ def _record(problem: Problem, index: int, completion: Completion, answer_text: s
         "sample_index": index,
         "text": completion.text,
         "answer_text": answer_text,
+        "prompt_token_ids": prompt,
         "token_ids": completion.token_ids,
         "logprobs": completion.logprobs,
         "top_logprobs": top,

@@ -40,6 +40,7 @@ SAMPLE_SCHEMA = pa.schema(
         ("sample_index", pa.int32()),
         ("text", pa.string()),
         ("answer_text", pa.string()),
+        ("prompt_token_ids", pa.list_(pa.int32())),  # the rendered prompt, for teacher-forced rescoring
         ("token_ids", pa.list_(pa.int32())),
         ("logprobs", pa.list_(pa.float32())),
         ("top_logprobs", pa.string()),  # JSON [[token, logprob], ...] per position, or null
