@@ -175,26 +175,29 @@ def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.where(mask, values, torch.zeros_like(values)).sum() / mask.sum().clamp(min=1)
 
 
-def _aggregate(
-    objective: torch.Tensor, mask: torch.Tensor, aggregation: str, group_ids: torch.Tensor | None
-) -> torch.Tensor:
-    """Reduce a per-token objective [B, T] to a scalar by one of the three aggregations."""
-    masked = torch.where(mask, objective, torch.zeros_like(objective))  # [B, T]
+def aggregation_weights(mask: torch.Tensor, aggregation: str, group_ids: torch.Tensor | None = None) -> torch.Tensor:
+    """Per-token weights [B, T] summing to 1 whose weighted sum is the aggregation.
+
+    "token-mean": 1 / (valid tokens of the batch); "seq-mean-token-mean": 1 / (sequences with
+    tokens x the row's tokens); "group-token-mean": 1 / (groups with tokens x the group's
+    tokens). Writing the loss as a weighted sum lets a trainer split a mini-batch into
+    micro-batches (or ranks) and still reduce exactly as if it were one batch.
+    """
+    _check_choice("aggregation", aggregation, AGGREGATIONS)
+    mask = mask.to(torch.bool)
+    valid = mask.to(torch.float64)
     if aggregation == "token-mean":
-        return masked.sum() / mask.sum().clamp(min=1)
-    row_sums = masked.sum(dim=1)  # [B]
-    row_tokens = mask.sum(dim=1).to(objective.dtype)  # [B]
+        return valid / valid.sum().clamp(min=1)
+    row_tokens = valid.sum(dim=1, keepdim=True)  # [B, 1]
     if aggregation == "seq-mean-token-mean":
-        has_tokens = row_tokens > 0
-        per_sequence = row_sums[has_tokens] / row_tokens[has_tokens]
-        return per_sequence.mean() if per_sequence.numel() else objective.sum() * 0
+        num_sequences = (row_tokens > 0).sum().clamp(min=1)
+        return valid / row_tokens.clamp(min=1) / num_sequences
     if group_ids is None:
         raise ValueError("aggregation='group-token-mean' needs group_ids")
     dense, num_groups = _group_index(group_ids)
-    group_sums = _group_sum(row_sums, dense, num_groups)  # [G]
-    group_tokens = _group_sum(row_tokens, dense, num_groups)  # [G]
-    has_tokens = group_tokens > 0
-    return (group_sums[has_tokens] / group_tokens[has_tokens]).mean()
+    group_tokens = _group_sum(row_tokens[:, 0], dense, num_groups)  # [G]
+    num_groups_with_tokens = (group_tokens > 0).sum().clamp(min=1)
+    return valid / group_tokens[dense][:, None].clamp(min=1) / num_groups_with_tokens
 
 
 def policy_loss(
@@ -207,6 +210,7 @@ def policy_loss(
     clip_high: float = 0.28,
     aggregation: str = "token-mean",
     group_ids: torch.Tensor | None = None,
+    token_weights: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, PolicyLossStats]:
     """The clipped surrogate with clip-higher (Eq. 7), negated for minimisation.
 
@@ -214,9 +218,12 @@ def policy_loss(
     rho = exp(logprobs - old_logprobs) per token. `logprobs`, `old_logprobs`, `mask`: [B, T];
     `advantages`: [B] (one per response) or [B, T]. Aggregations are described in the module
     docstring. Masked positions never contribute, even if they hold inf or NaN.
+    `token_weights` [B, T] replaces the aggregation (see `aggregation_weights`): a trainer passes
+    a micro-batch's slice of the weights computed over its whole mini-batch.
     """
-    _check_choice("aggregation", aggregation, AGGREGATIONS)
     mask = mask.to(torch.bool)
+    if token_weights is None:
+        token_weights = aggregation_weights(mask, aggregation, group_ids)
     if advantages.dim() == 1:
         advantages = advantages[:, None]  # [B, 1]
     advantages = advantages.to(logprobs.dtype)
@@ -225,7 +232,8 @@ def policy_loss(
     unclipped = ratio * advantages
     clipped = torch.clamp(ratio, 1.0 - clip_low, 1.0 + clip_high) * advantages
     objective = torch.minimum(unclipped, clipped)  # [B, T]
-    loss = -_aggregate(objective, mask, aggregation, group_ids)
+    weighted = torch.where(mask, objective * token_weights.to(objective.dtype), torch.zeros_like(objective))
+    loss = -weighted.sum()
 
     with torch.no_grad():
         was_clipped = mask & (clipped < unclipped)

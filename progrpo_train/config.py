@@ -62,7 +62,7 @@ class DataConfig:
     data_dir: str | None = None  # offline benchmark folder; None: $PROGRPO_DATA_DIR, else Hub
     prompt_field: str = "prompt"  # row field (dotted path) holding the prompt
     answer_field: str = "reward_model.ground_truth"  # row field (dotted path) with the gold
-    reward: Literal["math", "code"] = "math"  # which reward scores a response
+    reward: Literal["math", "code", "toy"] = "math"  # which reward; "toy": a digit in the answer (CPU smoke runs)
     math_scorer: Literal["dapo", "math_verify"] = "dapo"  # "Answer: X" rule, or math-verify
     instruction: str | None = ""  # after a string prompt; "": none; None: the reward's default
     apply_chat_template: bool = True  # wrap prompts in the tokenizer's chat template

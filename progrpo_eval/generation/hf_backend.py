@@ -20,15 +20,23 @@ def _device() -> str:
 class HFBackend:
     name = "hf"
 
-    def __init__(self, model: str, *, dtype: str = "auto", seed: int = 0, device: str | None = None, **_ignored):
+    def __init__(self, model: str, *, dtype: str = "auto", device: str | None = None, **_ignored):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         torch_dtype = "auto" if dtype == "auto" else getattr(torch, dtype)
         self.device = device or _device()
         self.tokenizer = AutoTokenizer.from_pretrained(model)
         self.model = AutoModelForCausalLM.from_pretrained(model, dtype=torch_dtype).to(self.device).eval()
-        self.seed = seed
         self.stop_ids = self._stop_ids()
+
+    @classmethod
+    def from_model(cls, model, tokenizer) -> "HFBackend":
+        """Sample from a model object already in memory (the trainer's policy: nothing to sync)."""
+        backend = cls.__new__(cls)
+        backend.model, backend.tokenizer = model, tokenizer
+        backend.device = next(model.parameters()).device
+        backend.stop_ids = backend._stop_ids()
+        return backend
 
     def _stop_ids(self) -> set[int]:
         configured = self.model.generation_config.eos_token_id
@@ -38,9 +46,18 @@ class HFBackend:
         return ids
 
     @torch.no_grad()
-    def generate(self, prompts: list[list[int]], settings: SamplingSettings, *, seeds: list[int] | None = None, **_):
+    def generate(self, prompts: list[list[int]], settings: SamplingSettings, *, seeds: list[int] | None = None,
+                 use_tqdm: bool = True, **_):
+        from tqdm.auto import tqdm
+
         seeds = seeds or [settings.seed + i for i in range(len(prompts))]
-        return [self._sample(prompt, settings, seed) for prompt, seed in zip(prompts, seeds)]
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            pairs = tqdm(list(zip(prompts, seeds)), desc="hf generate", unit="prompt", disable=not use_tqdm)
+            return [self._sample(prompt, settings, seed) for prompt, seed in pairs]
+        finally:
+            self.model.train(was_training)
 
     def _sample(self, prompt: list[int], settings: SamplingSettings, seed: int) -> list[Completion]:
         input_ids = torch.tensor([prompt], device=self.device)

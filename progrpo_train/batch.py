@@ -1,0 +1,75 @@
+"""One step's rollouts as padded tensors, and the teacher-forced pass over them.
+
+Rows are (prompt + response) sequences, right-padded. Log-probs come from
+`progrpo_eval.logprobs.token_logprobs` (the one log-prob truth, T = 1), so c(q) and c(o|q) are
+computed exactly as the evaluator computes them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from progrpo_eval.logprobs import token_logprobs
+from progrpo_eval.metrics.tokens import entropy_from_logits, low_prob_confidence
+
+
+@dataclass
+class RolloutBatch:
+    input_ids: torch.Tensor  # [B, T] prompt + response, right-padded
+    attention_mask: torch.Tensor  # [B, T]
+    response_mask: torch.Tensor  # [B, T-1] True where position t predicts a response token
+    prompt_mask: torch.Tensor  # [B, T-1] True where position t predicts a prompt token
+    group_ids: torch.Tensor  # [B] one id per prompt
+    rewards: torch.Tensor  # [B]
+    correct: torch.Tensor  # [B] bool
+    truncated: torch.Tensor  # [B] bool
+
+    def __len__(self) -> int:
+        return self.input_ids.shape[0]
+
+    def rows(self, index: torch.Tensor | slice) -> "RolloutBatch":
+        return RolloutBatch(*(getattr(self, name)[index] for name in self.__dataclass_fields__))
+
+
+def pad_rollouts(prompts: list[list[int]], responses: list[list[int]], pad_id: int) -> tuple[torch.Tensor, ...]:
+    """input_ids, attention_mask, response_mask, prompt_mask for (prompt, response) pairs."""
+    width = max(len(p) + len(r) for p, r in zip(prompts, responses))
+    batch = len(prompts)
+    input_ids = torch.full((batch, width), pad_id, dtype=torch.long)
+    attention = torch.zeros((batch, width), dtype=torch.long)
+    response_mask = torch.zeros((batch, width - 1), dtype=torch.bool)
+    prompt_mask = torch.zeros((batch, width - 1), dtype=torch.bool)
+    for row, (prompt, response) in enumerate(zip(prompts, responses)):
+        length = len(prompt) + len(response)
+        input_ids[row, :length] = torch.tensor(list(prompt) + list(response))
+        attention[row, :length] = 1
+        prompt_mask[row, : len(prompt) - 1] = True  # position t predicts token t + 1
+        response_mask[row, len(prompt) - 1 : length - 1] = True
+    return input_ids, attention, response_mask, prompt_mask
+
+
+@torch.no_grad()
+def score_with_policy(model, batch: RolloutBatch, micro_batch_size: int, low_prob_fraction: float):
+    """Old log-probs [B, T-1], c(q) [B], c(o|q) [B] and per-token entropy [B, T-1] at T = 1."""
+    device = next(model.parameters()).device
+    logprobs, entropies = [], []
+    for start in range(0, len(batch), micro_batch_size):
+        ids = batch.input_ids[start : start + micro_batch_size].to(device)
+        mask = batch.attention_mask[start : start + micro_batch_size].to(device)
+        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()  # [b, T-1, V]
+        targets = ids[:, 1:].unsqueeze(-1)
+        logprobs.append((logits.gather(-1, targets).squeeze(-1) - torch.logsumexp(logits, dim=-1)).cpu())
+        entropies.append(entropy_from_logits(logits, mask[:, 1:].bool()).cpu())
+        del logits
+    logprobs = torch.cat(logprobs)
+    prompt_confidence = low_prob_confidence(logprobs, batch.prompt_mask, low_prob_fraction)
+    response_confidence = low_prob_confidence(logprobs, batch.response_mask, low_prob_fraction)
+    return logprobs, prompt_confidence, response_confidence, torch.cat(entropies)
+
+
+def policy_logprobs(model, batch: RolloutBatch) -> torch.Tensor:
+    """Log-probs [b, T-1] of a micro-batch under the current policy, with gradients."""
+    device = next(model.parameters()).device
+    return token_logprobs(model, batch.input_ids.to(device), batch.attention_mask.to(device))

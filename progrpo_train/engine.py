@@ -1,0 +1,105 @@
+"""The DeepSpeed engine around the policy: process group, ZeRO config, AdamW and warmup.
+
+On a machine without CUDA, DeepSpeed runs on its CPU accelerator (`DS_ACCELERATOR=cpu`) with a
+`gloo` process group; a single process started without a launcher gets RANK/WORLD_SIZE/MASTER_*
+defaults. The optimizer is torch's AdamW handed to DeepSpeed (no op to compile), and the
+learning-rate schedule is a linear warmup to `optim.lr`, then constant.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import torch
+
+from progrpo_train.config import TrainConfig
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def init_distributed() -> tuple[int, int]:
+    """Start (or join) the process group; returns (rank, world size)."""
+    if not torch.cuda.is_available():
+        os.environ.setdefault("DS_ACCELERATOR", "cpu")
+    for key, value in (("RANK", "0"), ("LOCAL_RANK", "0"), ("WORLD_SIZE", "1"), ("MASTER_ADDR", "127.0.0.1")):
+        os.environ.setdefault(key, value)
+    os.environ.setdefault("MASTER_PORT", str(_free_port()))
+    import deepspeed
+
+    if not torch.distributed.is_initialized():
+        deepspeed.init_distributed(dist_backend="nccl" if torch.cuda.is_available() else "gloo")
+    if torch.cuda.is_available():
+        torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
+    return torch.distributed.get_rank(), torch.distributed.get_world_size()
+
+
+def micro_batches_per_update(cfg: TrainConfig, world_size: int) -> int:
+    """Gradient-accumulation steps: one update covers mini_batch_size prompts x n responses."""
+    sequences = cfg.optim.mini_batch_size * cfg.rollout.n
+    if cfg.optim.batch_size % world_size or cfg.optim.mini_batch_size % world_size:
+        raise ValueError(
+            f"optim.batch_size={cfg.optim.batch_size} and optim.mini_batch_size={cfg.optim.mini_batch_size} "
+            f"must be multiples of the number of processes ({world_size})"
+        )
+    per_rank = sequences // world_size
+    if per_rank % cfg.optim.micro_batch_size:
+        raise ValueError(f"optim.micro_batch_size={cfg.optim.micro_batch_size} must divide the {per_rank} "
+                         f"sequences each process handles per update")
+    return per_rank // cfg.optim.micro_batch_size
+
+
+def deepspeed_config(cfg: TrainConfig, world_size: int) -> dict:
+    accumulation = micro_batches_per_update(cfg, world_size)
+    zero: dict = {"stage": cfg.deepspeed.zero_stage}
+    if cfg.deepspeed.offload_optimizer:
+        zero["offload_optimizer"] = {"device": "cpu"}
+    if cfg.deepspeed.offload_params:
+        zero["offload_param"] = {"device": "cpu"}
+    if cfg.deepspeed.zero_stage == 3:
+        zero["stage3_gather_16bit_weights_on_model_save"] = True
+    return {
+        "train_micro_batch_size_per_gpu": cfg.optim.micro_batch_size,
+        "gradient_accumulation_steps": accumulation,
+        "train_batch_size": cfg.optim.micro_batch_size * accumulation * world_size,
+        "gradient_clipping": cfg.optim.grad_clip,
+        "zero_optimization": zero,
+        "bf16": {"enabled": cfg.deepspeed.bf16},
+        "zero_allow_untested_optimizer": True,
+        "steps_per_print": 10**9,
+        "wall_clock_breakdown": False,
+    }
+
+
+def load_policy(model_dir: str, cfg: TrainConfig, ds_config: dict):
+    """The policy in fp32 master weights (ZeRO-3: partitioned while loading)."""
+    from transformers import AutoModelForCausalLM
+
+    keep_alive = None
+    if cfg.deepspeed.zero_stage == 3:
+        from transformers.integrations import HfDeepSpeedConfig
+
+        keep_alive = HfDeepSpeedConfig(ds_config)  # must live while the model loads
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    del keep_alive
+    if cfg.model.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+    model.config.use_cache = False
+    return model
+
+
+def build_engine(model, cfg: TrainConfig, ds_config: dict):
+    import deepspeed
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr, betas=tuple(cfg.optim.betas),
+                                  weight_decay=cfg.optim.weight_decay)
+    warmup = cfg.optim.warmup_steps
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda update: min(1.0, (update + 1) / warmup) if warmup else 1.0)
+    engine, optimizer, _, scheduler = deepspeed.initialize(
+        model=model, optimizer=optimizer, lr_scheduler=scheduler, config=ds_config
+    )
+    return engine, optimizer, scheduler

@@ -1,0 +1,122 @@
+"""Per-step training metrics: out_dir/metrics.jsonl (always), TensorBoard and W&B (on request).
+
+Entropy is the exact full-vocabulary policy entropy at T = 1, token-mean over the response
+tokens of the step (Fig. 2). Statistics of this process's share of the batch (rank 0 logs).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from progrpo_train.config import LoggingConfig
+
+
+def _stats(prefix: str, values: torch.Tensor) -> dict:
+    values = values[torch.isfinite(values)].double()
+    if values.numel() == 0:
+        return {f"{prefix}_mean": None}
+    return {
+        f"{prefix}_mean": values.mean().item(),
+        f"{prefix}_std": values.std(unbiased=False).item(),
+        f"{prefix}_min": values.min().item(),
+        f"{prefix}_max": values.max().item(),
+    }
+
+
+def _group_fractions(batch) -> dict:
+    fractions = {"all_correct": 0, "all_wrong": 0}
+    groups = torch.unique(batch.group_ids)
+    for group in groups:
+        correct = batch.correct[batch.group_ids == group]
+        fractions["all_correct"] += int(correct.all())
+        fractions["all_wrong"] += int((~correct).all())
+    return {f"{key}_group_fraction": value / len(groups) for key, value in fractions.items()}
+
+
+def step_metrics(step, batch, statuses, base, advantages, prompt_conf, response_conf, entropy, loss_stats, timings,
+                 skipped_updates, lr) -> dict:
+    response_tokens = batch.response_mask.sum()
+    lengths = batch.response_mask.sum(dim=1).double()
+    mean = lambda name: torch.stack([getattr(s, name).double() for s in loss_stats]).mean().item()  # noqa: E731
+    metrics = {
+        "step": step,
+        "reward_mean": batch.rewards.double().mean().item(),
+        "accuracy": batch.correct.double().mean().item(),
+        "entropy": (entropy * batch.response_mask).sum().item() / max(response_tokens.item(), 1),
+        "response_length": lengths.mean().item(),
+        "response_length_max": lengths.max().item(),
+        "truncated_fraction": batch.truncated.double().mean().item(),
+        "clip_fraction": mean("clip_fraction"),
+        "clip_fraction_low": mean("clip_fraction_low"),
+        "clip_fraction_high": mean("clip_fraction_high"),
+        "kl_old_policy": mean("approx_kl"),
+        "ratio_max": max(s.ratio_max.item() for s in loss_stats),
+        "sign_flips": int(((base * advantages) < 0).sum().item()),
+        "skipped_updates": skipped_updates,
+        "scorer_timeouts": statuses.count("timeout"),
+        "scorer_errors": statuses.count("error"),
+        "lr": lr,
+        "tokens_per_second": response_tokens.item() / max(timings["step"], 1e-9),
+        **{f"time_{phase}": seconds for phase, seconds in timings.items()},
+        **_stats("advantage", advantages),
+        **_stats("grpo_advantage", base),
+        **_stats("prompt_confidence", prompt_conf),
+        **_stats("confidence_correct", response_conf[batch.correct]),
+        **_stats("confidence_wrong", response_conf[~batch.correct]),
+        **_group_fractions(batch),
+    }
+    return metrics
+
+
+class MetricsLogger:
+    """Appends one JSON line per step; on resume, drops lines past the checkpoint's step."""
+
+    def __init__(self, out_dir: Path, config: LoggingConfig, *, enabled: bool, truncate_after: int):
+        self.enabled, self.config = enabled, config
+        self.path = Path(out_dir) / "metrics.jsonl"
+        self.tensorboard = self.wandb = None
+        if not enabled:
+            return
+        self._truncate(truncate_after)
+        if config.tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.tensorboard = SummaryWriter(str(Path(out_dir) / "tensorboard"))
+        if config.wandb:
+            import wandb
+
+            self.wandb = wandb.init(project=config.wandb_project, name=Path(out_dir).name, resume="allow")
+
+    def _truncate(self, last_step: int) -> None:
+        if not self.path.exists():
+            return
+        kept = [line for line in self.path.read_text().splitlines() if line and json.loads(line)["step"] <= last_step]
+        self.path.write_text("".join(line + "\n" for line in kept))
+
+    def log(self, metrics: dict) -> None:
+        if not self.enabled:
+            return
+        with self.path.open("a") as handle:
+            handle.write(json.dumps(metrics) + "\n")
+        if metrics["step"] % self.config.log_every == 0:
+            print(
+                f"step {metrics['step']}: reward {metrics['reward_mean']:.3f} acc {metrics['accuracy']:.3f} "
+                f"entropy {metrics['entropy']:.3f} len {metrics['response_length']:.1f} "
+                f"clip {metrics['clip_fraction']:.3f} flips {metrics['sign_flips']} {metrics['time_step']:.2f}s",
+                flush=True,
+            )
+            scalars = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and k != "step"}
+            if self.tensorboard is not None:
+                for key, value in scalars.items():
+                    self.tensorboard.add_scalar(key, value, metrics["step"])
+            if self.wandb is not None:
+                self.wandb.log(scalars, step=metrics["step"])
+
+    def close(self) -> None:
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+        if self.wandb is not None:
+            self.wandb.finish()

@@ -1,0 +1,89 @@
+"""Rollout engines for training: the policy's own `generate`, or a vLLM engine kept in sync.
+
+- "hf": transformers `generate` on the trainer's policy module itself; no weights to sync.
+- "vllm": an in-process vLLM engine (`VLLM_ENABLE_V1_MULTIPROCESSING=0`), colocated with the
+  trainer, whose weights are replaced in place after every update through the workers'
+  `reload_weights` (STACK.md: `load_weights` fails on vLLM's CPU backend, which repacks linear
+  weights). With tied embeddings lm_head is sent as a clone of the embedding on every sync, or
+  the repacked lm_head would silently keep the old weights. Under ZeRO-3 the full parameters are
+  gathered for the sync.
+Both sample each prompt with a seed derived from (seed, step, prompt), so a resumed run draws
+the same rollouts as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import torch
+
+from progrpo_eval.generation import Completion, SamplingSettings
+from progrpo_eval.generation.hf_backend import HFBackend
+from progrpo_train.config import RolloutConfig
+
+
+def rollout_seed(seed: int, step: int, prompt_id: str) -> int:
+    digest = hashlib.sha256(f"{seed}:{step}:{prompt_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+def sampling_settings(config: RolloutConfig, seed: int) -> SamplingSettings:
+    return SamplingSettings(n=config.n, temperature=config.temperature, top_p=config.top_p,
+                            max_tokens=config.max_tokens, seed=seed)
+
+
+class HFRollout:
+    def __init__(self, policy, tokenizer):
+        self.backend = HFBackend.from_model(policy, tokenizer)
+
+    def generate(self, prompts: list[list[int]], settings: SamplingSettings, seeds: list[int]) -> list[list[Completion]]:
+        return self.backend.generate(prompts, settings, seeds=seeds, use_tqdm=False)
+
+    def sync(self, policy, zero_stage: int) -> None:
+        """Nothing to do: the policy samples for itself."""
+
+    def close(self) -> None:
+        self.backend = None
+
+
+def full_state_dict(policy, zero_stage: int) -> dict[str, torch.Tensor]:
+    """Every parameter of the policy, gathered under ZeRO-3, detached, on the CPU if needed."""
+    if zero_stage == 3:
+        import deepspeed
+
+        with deepspeed.zero.GatheredParameters(list(policy.parameters())):
+            return {name: tensor.detach().clone() for name, tensor in policy.state_dict().items()}
+    return {name: tensor.detach() for name, tensor in policy.state_dict().items()}
+
+
+class VLLMRollout:
+    def __init__(self, model_dir: str, config: RolloutConfig, dtype: str, seed: int):
+        os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"  # in-process: weights sync by reference
+        from progrpo_eval.generation.vllm_backend import VLLMBackend
+
+        self.backend = VLLMBackend(
+            model_dir, dtype=dtype, seed=seed, tensor_parallel_size=config.tensor_parallel_size,
+            gpu_memory_utilization=config.gpu_memory_utilization, enforce_eager=config.enforce_eager or None,
+        )
+        self.dtype = getattr(torch, dtype)
+
+    def generate(self, prompts: list[list[int]], settings: SamplingSettings, seeds: list[int]) -> list[list[Completion]]:
+        return self.backend.generate(prompts, settings, seeds=seeds, use_tqdm=False)
+
+    def sync(self, policy, zero_stage: int) -> None:
+        """Replace the engine's weights with the policy's (lm_head included when tied)."""
+        state = full_state_dict(policy, zero_stage)
+        if getattr(policy.config, "tie_word_embeddings", False) or "lm_head.weight" not in state:
+            state["lm_head.weight"] = state["model.embed_tokens.weight"].clone()
+        weights = [(name, tensor.to(self.dtype)) for name, tensor in state.items()]
+        self.backend.llm.collective_rpc("reload_weights", kwargs={"weights_iterator": weights})
+
+    def close(self) -> None:
+        self.backend.close()
+
+
+def build_rollout(config: RolloutConfig, policy, tokenizer, model_dir: str, dtype: str, seed: int):
+    if config.backend == "hf":
+        return HFRollout(policy, tokenizer)
+    return VLLMRollout(model_dir, config, dtype, seed)

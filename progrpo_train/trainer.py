@@ -1,0 +1,229 @@
+"""The ProGRPO training loop (Algorithm 1) on a DeepSpeed engine.
+
+A step: sample `batch_size` prompts (split over processes) -> G rollouts each -> rewards (the
+evaluator's scorers) -> teacher-forced log-probs at T = 1 (old log-probs, c(q), c(o|q), exact
+entropy) -> advantages (`progrpo_advantages` or `grpo_advantages`) -> `ppo_epochs` passes of
+updates, one per mini-batch of prompts, accumulating gradients over micro-batches. The loss of a
+mini-batch is a weighted sum of per-token objectives whose weights (`aggregation_weights`) are
+normalised over the whole mini-batch across processes, so micro-batching and data parallelism
+reduce exactly like one big batch. A non-finite loss skips its update (learning rate 0 for that
+optimizer step, so the weights are untouched) and is counted.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from progrpo_train import checkpoint as ckpt
+from progrpo_train.algorithm import aggregation_weights, grpo_advantages, policy_loss, progrpo_advantages
+from progrpo_train.batch import RolloutBatch, pad_rollouts, policy_logprobs, score_with_policy
+from progrpo_train.config import TINY_MODEL, TrainConfig, dump_config, model_path
+from progrpo_train.data import PromptOrder, TrainPrompt, tokenize_prompts
+from progrpo_train.engine import build_engine, deepspeed_config, init_distributed, load_policy
+from progrpo_train.metrics import MetricsLogger, step_metrics
+from progrpo_train.rewards import RewardFunction
+from progrpo_train.rollout import build_rollout, rollout_seed, sampling_settings
+
+NORMALISERS = {"token-mean": "tokens", "seq-mean-token-mean": "sequences", "group-token-mean": "groups"}
+
+
+def _all_reduce_sum(value: float) -> float:
+    tensor = torch.tensor([value], dtype=torch.float64)
+    if torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1:
+        torch.distributed.all_reduce(tensor)
+    return float(tensor.item())
+
+
+def _seed_everything(seed: int) -> None:
+    import random
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig):
+        self.cfg = cfg
+        self.rank, self.world_size = init_distributed()
+        _seed_everything(cfg.seed + self.rank)
+        self.out_dir = Path(cfg.out_dir)
+        self._prepare_model_dir()
+        from transformers import AutoTokenizer
+
+        self.model_dir = model_path(cfg)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
+        self.prompts: list[TrainPrompt] = tokenize_prompts(cfg.data, self.tokenizer)
+        self.order = PromptOrder(len(self.prompts), cfg.seed, cfg.data.shuffle)
+        self.ds_config = deepspeed_config(cfg, self.world_size)
+        self.engine, self.optimizer, self.scheduler = build_engine(load_policy(self.model_dir, cfg, self.ds_config), cfg, self.ds_config)
+        self.reward = RewardFunction(cfg.data.reward, cfg.data.math_scorer)
+        self.start_step, self.skipped_updates = 0, 0
+        if cfg.resume:
+            self._resume()
+        self.rollout = build_rollout(cfg.rollout, self.engine.module, self.tokenizer, self.model_dir, cfg.model.dtype, cfg.seed)
+        if self.start_step > 0:
+            self.rollout.sync(self.engine.module, cfg.deepspeed.zero_stage)
+        self.logger = MetricsLogger(self.out_dir, cfg.logging, enabled=self.rank == 0, truncate_after=self.start_step)
+
+    def _prepare_model_dir(self) -> None:
+        if self.rank == 0:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            dump_config(self.cfg, self.out_dir / "config.yaml")
+            if self.cfg.model.path == TINY_MODEL and not (Path(model_path(self.cfg)) / "config.json").exists():
+                from progrpo_eval.tiny_model import build_tiny_model
+
+                build_tiny_model(model_path(self.cfg), seed=self.cfg.seed)
+        if torch.distributed.is_initialized():
+            torch.distributed.barrier()
+
+    def _resume(self) -> None:
+        latest = ckpt.latest_checkpoint(self.out_dir)
+        if latest is None:
+            return
+        state = ckpt.load_checkpoint(self.engine, latest)
+        self.start_step = state["step"]
+        self.skipped_updates = state.get("skipped_updates", 0)
+        self.order = PromptOrder(len(self.prompts), self.cfg.seed, self.cfg.data.shuffle, **state["data"])
+        if self.rank == 0:
+            print(f"resumed from {latest} (step {self.start_step})")
+
+    # ------------------------------------------------------------------ one step
+    def _collect(self, step: int) -> tuple[RolloutBatch, list, dict]:
+        cfg = self.cfg
+        indices = self.order.next_batch(cfg.optim.batch_size)[self.rank :: self.world_size]
+        prompts = [self.prompts[i] for i in indices]
+        settings = sampling_settings(cfg.rollout, cfg.seed)
+        seeds = [rollout_seed(cfg.seed, step, p.prompt_id) for p in prompts]
+        started = time.perf_counter()
+        groups = self.rollout.generate([list(p.token_ids) for p in prompts], settings, seeds)
+        timings = {"rollout": time.perf_counter() - started}
+        flat = [(prompt, completion) for prompt, group in zip(prompts, groups) for completion in group]
+        started = time.perf_counter()
+        truncated = [c.finish_reason == "length" for _, c in flat]
+        rewards = self.reward([c.text for _, c in flat], [p.gold for p, _ in flat], truncated)
+        timings["reward"] = time.perf_counter() - started
+        tensors = pad_rollouts([list(p.token_ids) for p, _ in flat], [c.token_ids for _, c in flat], self.tokenizer.pad_token_id or 0)
+        batch = RolloutBatch(
+            *tensors,
+            group_ids=torch.arange(len(prompts)).repeat_interleave(cfg.rollout.n),
+            rewards=torch.tensor([r.value for r in rewards], dtype=torch.float32),
+            correct=torch.tensor([r.correct for r in rewards]),
+            truncated=torch.tensor(truncated),
+        )
+        return batch, [r.status for r in rewards], timings
+
+    def _advantages(self, batch: RolloutBatch, prompt_conf, response_conf) -> tuple[torch.Tensor, torch.Tensor]:
+        algo = self.cfg.algorithm
+        base = grpo_advantages(batch.rewards, batch.group_ids, std=algo.std, eps=algo.eps)
+        if algo.advantage == "grpo":
+            return base, base
+        reweighted = progrpo_advantages(
+            batch.rewards, batch.group_ids, response_conf, prompt_conf, alpha=algo.alpha, reweight=algo.reweight,
+            gate=algo.gate, correct=batch.correct, preserve_sign=algo.preserve_sign, std=algo.std, eps=algo.eps,
+        )
+        return base, reweighted
+
+    def _update(self, batch: RolloutBatch, old_logprobs, advantages) -> list:
+        """ppo_epochs x (mini-batches of prompts), each one optimizer step; returns loss stats."""
+        cfg = self.cfg
+        group_size = cfg.rollout.n
+        prompts_per_update = cfg.optim.mini_batch_size // self.world_size
+        micro = cfg.optim.micro_batch_size
+        stats = []
+        for _ in range(cfg.optim.ppo_epochs):
+            for start in range(0, len(batch), prompts_per_update * group_size):
+                rows = slice(start, start + prompts_per_update * group_size)
+                mini, mini_old, mini_adv = batch.rows(rows), old_logprobs[rows], advantages[rows]
+                weights = self._global_weights(mini)
+                poisoned = False
+                for offset in range(0, len(mini), micro):
+                    part = slice(offset, offset + micro)
+                    logprobs = policy_logprobs(self.engine, mini.rows(part))
+                    loss, loss_stats = policy_loss(
+                        logprobs, mini_old[part].to(logprobs.device), mini_adv[part].to(logprobs.device),
+                        mini.response_mask[part].to(logprobs.device), clip_low=cfg.algorithm.clip_low,
+                        clip_high=cfg.algorithm.clip_high, token_weights=weights[part].to(logprobs.device),
+                    )
+                    if not torch.isfinite(loss):
+                        poisoned = True
+                        loss = sum(p.reshape(-1)[0] for p in self.engine.module.parameters() if p.requires_grad) * 0.0
+                    self.engine.backward(loss * self.world_size, scale_wrt_gas=False)
+                    stats.append(loss_stats)
+                self._step(poisoned)
+        return stats
+
+    def _global_weights(self, mini: RolloutBatch) -> torch.Tensor:
+        """Aggregation weights of a mini-batch, normalised over every process's share of it."""
+        aggregation = self.cfg.algorithm.aggregation
+        weights = aggregation_weights(mini.response_mask, aggregation, mini.group_ids)
+        if self.world_size == 1:
+            return weights
+        local = {"tokens": mini.response_mask.sum().item(),
+                 "sequences": (mini.response_mask.sum(1) > 0).sum().item(),
+                 "groups": len(torch.unique(mini.group_ids))}[NORMALISERS[aggregation]]
+        return weights * (local / max(_all_reduce_sum(local), 1.0))
+
+    def _step(self, poisoned: bool) -> None:
+        if _all_reduce_sum(float(poisoned)) > 0:
+            warnings.warn("non-finite loss: this update is skipped (learning rate 0 for one step)")
+            self.skipped_updates += 1
+            saved = [group["lr"] for group in self.optimizer.param_groups]
+            for group in self.optimizer.param_groups:
+                group["lr"] = 0.0
+            self.engine.step()
+            for group, lr in zip(self.optimizer.param_groups, saved):
+                group["lr"] = lr
+            return
+        self.engine.step()
+
+    def train_step(self, step: int) -> dict:
+        cfg = self.cfg
+        started = time.perf_counter()
+        batch, statuses, timings = self._collect(step)
+        phase = time.perf_counter()
+        old_logprobs, prompt_conf, response_conf, entropy = score_with_policy(
+            self.engine.module, batch, cfg.optim.micro_batch_size, cfg.algorithm.low_prob_fraction)
+        timings["logprobs"] = time.perf_counter() - phase
+        base, advantages = self._advantages(batch, prompt_conf, response_conf)
+        phase = time.perf_counter()
+        loss_stats = self._update(batch, old_logprobs, advantages)
+        timings["update"] = time.perf_counter() - phase
+        phase = time.perf_counter()
+        self.rollout.sync(self.engine.module, cfg.deepspeed.zero_stage)
+        timings["sync"] = time.perf_counter() - phase
+        timings["step"] = time.perf_counter() - started
+        return step_metrics(step + 1, batch, statuses, base, advantages, prompt_conf, response_conf, entropy,
+                            loss_stats, timings, self.skipped_updates, self.optimizer.param_groups[0]["lr"])
+
+    def train(self) -> None:
+        cfg = self.cfg
+        for step in range(self.start_step, cfg.max_steps):
+            metrics = self.train_step(step)
+            self.logger.log(metrics)
+            done = step + 1
+            if (cfg.checkpoint.save_every and done % cfg.checkpoint.save_every == 0) or done == cfg.max_steps:
+                state = {"data": self.order.state(), "skipped_updates": self.skipped_updates}
+                ckpt.save_checkpoint(self.engine, self.tokenizer, self.out_dir, done, state,
+                                     cfg.deepspeed.zero_stage, cfg.checkpoint.keep_last)
+        self.close()
+
+    def close(self) -> None:
+        self.rollout.close()
+        self.reward.close()
+        self.logger.close()
+
+
+def train(cfg: TrainConfig) -> None:
+    """Run `cfg` to `max_steps` (resuming from the newest checkpoint when cfg.resume)."""
+    if math.isnan(cfg.algorithm.kl_coef) or cfg.algorithm.kl_coef > 0:
+        raise ValueError("algorithm.kl_coef > 0 needs a reference model, which this trainer does not keep (the paper uses none)")
+    if cfg.algorithm.entropy_coef > 0:
+        raise ValueError("algorithm.entropy_coef > 0 is not implemented (the paper uses no entropy bonus)")
+    Trainer(cfg).train()
