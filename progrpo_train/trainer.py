@@ -143,7 +143,8 @@ class Trainer:
                 mini, mini_old, mini_adv = batch.rows(rows), old_logprobs[rows], advantages[rows]
                 weights = self._global_weights(mini)
                 poisoned = False
-                for offset in range(0, len(mini), micro):
+                offsets = range(0, len(mini), micro)
+                for offset in offsets:
                     part = slice(offset, offset + micro)
                     logprobs = policy_logprobs(self.engine, mini.rows(part))
                     loss, loss_stats = policy_loss(
@@ -156,7 +157,8 @@ class Trainer:
                         loss = sum(p.reshape(-1)[0] for p in self.engine.module.parameters() if p.requires_grad) * 0.0
                     self.engine.backward(loss * self.world_size, scale_wrt_gas=False)
                     stats.append(loss_stats)
-                self._step(poisoned)
+                    # DeepSpeed counts micro-steps and updates at the accumulation boundary (the last one).
+                    self._step(poisoned) if offset == offsets[-1] else self.engine.step()
         return stats
 
     def _global_weights(self, mini: RolloutBatch) -> torch.Tensor:
@@ -203,16 +205,27 @@ class Trainer:
                             loss_stats, timings, self.skipped_updates, self.optimizer.param_groups[0]["lr"])
 
     def train(self) -> None:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
         cfg = self.cfg
-        for step in range(self.start_step, cfg.max_steps):
-            metrics = self.train_step(step)
-            self.logger.log(metrics)
-            done = step + 1
-            if (cfg.checkpoint.save_every and done % cfg.checkpoint.save_every == 0) or done == cfg.max_steps:
-                state = {"data": self.order.state(), "skipped_updates": self.skipped_updates}
-                ckpt.save_checkpoint(self.engine, self.tokenizer, self.out_dir, done, state,
-                                     cfg.deepspeed.zero_stage, cfg.checkpoint.keep_last)
+        columns = (TextColumn("step {task.completed}/{task.total}"), BarColumn(), TextColumn("{task.fields[info]}"),
+                   TimeRemainingColumn())
+        with Progress(*columns, disable=self.rank != 0) as progress:
+            task = progress.add_task("train", total=cfg.max_steps, completed=self.start_step, info="")
+            for step in range(self.start_step, cfg.max_steps):
+                metrics = self.train_step(step)
+                self.logger.log(metrics)
+                self._maybe_save(step + 1)
+                progress.update(task, advance=1, info=f"reward {metrics['reward_mean']:.3f}  "
+                                f"entropy {metrics['entropy']:.3f}  {metrics['time_step']:.1f} s/step")
         self.close()
+
+    def _maybe_save(self, done: int) -> None:
+        cfg = self.cfg
+        if (cfg.checkpoint.save_every and done % cfg.checkpoint.save_every == 0) or done == cfg.max_steps:
+            state = {"data": self.order.state(), "skipped_updates": self.skipped_updates}
+            ckpt.save_checkpoint(self.engine, self.tokenizer, self.out_dir, done, state,
+                                 cfg.deepspeed.zero_stage, cfg.checkpoint.keep_last)
 
     def close(self) -> None:
         self.rollout.close()

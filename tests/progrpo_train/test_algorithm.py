@@ -265,3 +265,25 @@ def test_policy_loss_gradient_is_minus_a_rho_over_n_or_zero_when_clipped(seed):
 def test_policy_loss_rejects_unknown_aggregation():
     with pytest.raises(ValueError, match="unknown aggregation 'sum'.*token-mean"):
         policy_loss(torch.zeros(1, 1), torch.zeros(1, 1), T([1.0]), torch.ones(1, 1, dtype=torch.bool), aggregation="sum")
+
+
+@pytest.mark.parametrize("aggregation", ["token-mean", "group-token-mean", "seq-mean-token-mean"])
+def test_micro_batches_with_mini_batch_weights_reduce_like_one_batch(aggregation):
+    """The trainer's gradient accumulation: slices of aggregation_weights give the same loss and grad."""
+    from progrpo_train.algorithm import aggregation_weights
+
+    generator = torch.Generator().manual_seed(0)
+    old = torch.randn(6, 7, generator=generator, dtype=torch.float64)
+    advantages = torch.randn(6, generator=generator, dtype=torch.float64)
+    mask = torch.rand(6, 7, generator=generator) > 0.3
+    groups = T([0, 0, 1, 1, 2, 2])
+    logprobs = (old + 0.3 * torch.randn(6, 7, generator=generator, dtype=torch.float64)).requires_grad_()
+    whole, _ = policy_loss(logprobs, old, advantages, mask, aggregation=aggregation, group_ids=groups)
+    whole_grad = torch.autograd.grad(whole, logprobs)[0]
+    weights = aggregation_weights(mask, aggregation, groups)
+    assert weights.sum().item() == pytest.approx(1.0)
+    parts = [policy_loss(logprobs[s], old[s], advantages[s], mask[s], token_weights=weights[s])[0]
+             for s in (slice(0, 3), slice(3, 5), slice(5, 6))]
+    accumulated = sum(parts)
+    assert accumulated.item() == pytest.approx(whole.item(), abs=1e-12)
+    assert torch.allclose(torch.autograd.grad(accumulated, logprobs)[0], whole_grad, atol=1e-12)
