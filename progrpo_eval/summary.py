@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from progrpo_eval.metrics.diversity import dataset_diversity
 from progrpo_eval.metrics.tokens import low_prob_confidence, low_prob_mean, mean_token_prob
 from progrpo_eval.stats import bootstrap_ci, default_ks, maj_at_k, pass_at_k_table
 
@@ -37,6 +38,24 @@ def token_statistics(samples: pd.DataFrame) -> dict:
         "confidence": float(np.nanmean(low_prob_confidence(values, mask))),
         "source": "sampled-token log-probs of the raw model (T = 1)",
     }
+
+
+SUMMARY_DIVERSITY = ("distinct:n=2", "self-bleu:mode=sacrebleu")
+
+
+def diversity_statistics(samples: pd.DataFrame) -> dict:
+    """Tab. 5's lexical diversity of correct solutions, per problem (>= 2 needed), macro-averaged.
+
+    Semantic cosine needs a sentence-embedding model, so it is left to `progrpo-eval report`.
+    """
+    correct = samples[samples["correct"]]
+    by_problem = {pid: list(group["text"]) for pid, group in correct.groupby("problem_id", sort=False)}
+    result = {}
+    for metric in SUMMARY_DIVERSITY:
+        outcome = dataset_diversity(by_problem, metric)
+        value = outcome["value"]
+        result[metric] = {"value": None if np.isnan(value) else value, "num_problems": outcome["num_problems"]}
+    return result
 
 
 def _ci(values: np.ndarray, seed: int) -> list[float]:
@@ -92,6 +111,7 @@ def summarize(samples: pd.DataFrame, problem_ids: list[str], *, num_samples: int
             "max": int(lengths.max()),
         },
         "token_stats": token_statistics(samples),
+        "diversity_correct": diversity_statistics(samples),
         "bootstrap": {"unit": "problem", "resamples": CI_RESAMPLES, "seed": seed, "method": "percentile"},
     }
 
