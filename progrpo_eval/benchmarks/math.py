@@ -27,6 +27,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from progrpo_eval.scoring.answers import extract_boxed
+
 from .registry import Benchmark, Problem, RowContext, RowError, register, require
 
 QUESTION_FIELDS = ("problem", "question")
@@ -47,34 +49,6 @@ def integral_float_to_int(answer: Any) -> str:
     text = str(answer).strip()
     match = re.fullmatch(r"(-?\d+)\.0*", text)
     return match.group(1) if match else text
-
-
-def balanced_brace_content(text: str, open_brace: int) -> str | None:
-    """The text between text[open_brace] == "{" and its matching "}", or None if unbalanced."""
-    depth = 0
-    position = open_brace
-    while position < len(text):
-        character = text[position]
-        if character == "\\":
-            position += 2  # an escaped character, \{ and \} included
-            continue
-        if character == "{":
-            depth += 1
-        elif character == "}":
-            depth -= 1
-            if depth == 0:
-                return text[open_brace + 1:position]
-        position += 1
-    return None
-
-
-def last_boxed(text: str) -> str | None:
-    """The content of the last \\boxed{...} in `text` (stripped), or None if there is none."""
-    matches = list(re.finditer(r"\\boxed\s*\{", text))
-    if not matches:
-        return None
-    content = balanced_brace_content(text, matches[-1].end() - 1)
-    return None if content is None else content.strip()
 
 
 def split_top_level(text: str, separator: str = ",") -> list[str]:
@@ -149,7 +123,7 @@ def parse_minerva(row: Mapping[str, Any], context: RowContext) -> Problem:
     if row.get("answer") is not None:
         gold = str(row["answer"]).strip()
     else:
-        gold = last_boxed(str(require(row, "solution")))
+        gold = extract_boxed(str(require(row, "solution")))
         if not gold:
             raise RowError("no balanced, non-empty \\boxed{} in field 'solution'")
     return Problem(context.problem_id(row, "idx", "id"), question_text(row), gold,

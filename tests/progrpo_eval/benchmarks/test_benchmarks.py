@@ -25,7 +25,8 @@ from progrpo_eval.benchmarks import (
     user_message,
 )
 from progrpo_eval.benchmarks.choice import option_permutation
-from progrpo_eval.benchmarks.math import last_boxed, split_top_level
+from progrpo_eval.benchmarks.math import split_top_level
+from progrpo_eval.scoring.answers import extract_boxed as last_boxed
 
 SHARED_DATA_DIR = Path(__file__).resolve().parents[4] / "shared" / "data" / "benchmarks"
 
