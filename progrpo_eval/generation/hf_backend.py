@@ -1,7 +1,8 @@
 """transformers backend: `generate` with the same outputs as the vLLM backend.
 
-The n samples of a prompt are one batch (num_return_sequences), sampled with a generator
-seeded per prompt, so results do not depend on which other prompts share a run. Log-probs
+Prompts are left-padded into batches of up to `max_batch_sequences` sequences (n per prompt via
+num_return_sequences); each batch is seeded from its prompts' seeds. Unlike vLLM's per-request
+seeds, a prompt's samples therefore depend on which prompts share its batch. Log-probs
 are the raw T = 1 model's log-softmax of each sampled token (as vLLM's default), computed from
 the unprocessed logits; top-k log-probs likewise.
 """
@@ -19,6 +20,8 @@ def _device() -> str:
 
 class HFBackend:
     name = "hf"
+
+    max_batch_sequences = 256  # sequences per generate call
 
     def __init__(self, model: str, *, dtype: str = "auto", device: str | None = None, **_ignored):
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -48,24 +51,39 @@ class HFBackend:
     @torch.no_grad()
     def generate(self, prompts: list[list[int]], settings: SamplingSettings, *, seeds: list[int] | None = None,
                  use_tqdm: bool = True, **_):
+        """settings.n completions per prompt, `max_batch_sequences` sequences per `generate` call.
+
+        Prompts are left-padded into one batch per call; each call is seeded from the seeds of its
+        prompts, so the same prompts with the same seeds give the same samples.
+        """
         from tqdm.auto import tqdm
 
         seeds = seeds or [settings.seed + i for i in range(len(prompts))]
+        per_call = max(1, self.max_batch_sequences // settings.n)
         was_training = self.model.training
         self.model.eval()
+        results: list[list[Completion]] = []
         try:
-            pairs = tqdm(list(zip(prompts, seeds)), desc="hf generate", unit="prompt", disable=not use_tqdm)
-            return [self._sample(prompt, settings, seed) for prompt, seed in pairs]
+            for start in tqdm(range(0, len(prompts), per_call), desc="hf generate", unit="batch", disable=not use_tqdm):
+                batch_seed = hash(tuple(seeds[start : start + per_call])) & 0x7FFFFFFF
+                results.extend(self._sample(prompts[start : start + per_call], settings, batch_seed))
         finally:
             self.model.train(was_training)
+        return results
 
-    def _sample(self, prompt: list[int], settings: SamplingSettings, seed: int) -> list[Completion]:
-        input_ids = torch.tensor([prompt], device=self.device)
+    def _sample(self, prompts: list[list[int]], settings: SamplingSettings, seed: int) -> list[list[Completion]]:
+        pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else next(iter(self.stop_ids))
+        width = max(len(prompt) for prompt in prompts)
+        input_ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+        attention_mask = torch.zeros_like(input_ids)
+        for row, prompt in enumerate(prompts):  # left padding: every prompt ends where generation starts
+            input_ids[row, width - len(prompt) :] = torch.tensor(prompt)
+            attention_mask[row, width - len(prompt) :] = 1
         torch.manual_seed(seed)
         greedy = settings.temperature == 0
         output = self.model.generate(
-            input_ids,
-            attention_mask=torch.ones_like(input_ids),
+            input_ids.to(self.device),
+            attention_mask=attention_mask.to(self.device),
             do_sample=not greedy,
             temperature=None if greedy else settings.temperature,
             top_p=None if greedy else settings.top_p,
@@ -73,13 +91,14 @@ class HFBackend:
             max_new_tokens=settings.max_tokens,
             num_return_sequences=settings.n,
             eos_token_id=sorted(self.stop_ids),
-            pad_token_id=self.tokenizer.pad_token_id or next(iter(self.stop_ids)),
+            pad_token_id=pad_id,
             output_logits=True,
             return_dict_in_generate=True,
         )
-        new_tokens = output.sequences[:, len(prompt) :]  # [n, L]
-        raw_logprobs = torch.log_softmax(torch.stack(output.logits, dim=1).float(), dim=-1)  # [n, L, V]
-        return [self._completion(new_tokens[i], raw_logprobs[i], settings) for i in range(settings.n)]
+        new_tokens = output.sequences[:, width:]  # [P * n, L]
+        raw_logprobs = torch.log_softmax(torch.stack(output.logits, dim=1).float(), dim=-1)  # [P * n, L, V]
+        completions = [self._completion(new_tokens[i], raw_logprobs[i], settings) for i in range(new_tokens.shape[0])]
+        return [completions[i * settings.n : (i + 1) * settings.n] for i in range(len(prompts))]
 
     def _completion(self, tokens: torch.Tensor, logprobs: torch.Tensor, settings: SamplingSettings) -> Completion:
         token_list = tokens.tolist()
