@@ -109,6 +109,119 @@ def run(
     typer.echo(markdown_table([(name, summary) for name, _, summary in results]))
 
 
+@app.command("rescore")
+def rescore(
+    run_dir: Path = typer.Argument(..., help="A run directory written by `progrpo-eval run`."),
+    entropy: str = typer.Option(
+        "exact", help="exact: re-run the model teacher-forced for the full-vocabulary entropy at the sampling "
+        "temperature (top-p not applied); topk: lower and upper bounds at T=1 from the stored top-k log-probs "
+        "(runs made with --top-logprobs K). Writes RUN_DIR/extras/entropy[_topk].parquet and .json."),
+    batch_size: int = typer.Option(8, help="exact: sequences per forward pass."),
+    chunk_size: int = typer.Option(512, help="exact: response positions through the output layer at a time."),
+    vocab_chunk_size: int = typer.Option(
+        8192, help="exact: vocabulary rows of the output layer at a time; extra memory ~ chunk-size x this floats."),
+    device: str = typer.Option("auto", help="exact: auto (cuda if available, else cpu), cpu, cuda, cuda:1, ..."),
+    dtype: str = typer.Option("float32", help="exact: model dtype: float32, bfloat16, float16, auto (the checkpoint's)."),
+    temperature: Optional[float] = typer.Option(None, help="exact: entropy temperature; default: the run's sampling temperature."),
+    data_dir: Optional[Path] = typer.Option(
+        None, help="exact, for runs that did not store prompt ids: the benchmark data the run used (default: the "
+        "manifest's data file, then PROGRPO_DATA_DIR, then the Hub); its checksum must match the manifest's."),
+    vocab_size: Optional[int] = typer.Option(None, help="topk: the model's output vocabulary size V (default: its config.json)."),
+) -> None:
+    """Per-token entropy of a run's samples: exact (teacher-forced model) or top-k bounds (stored log-probs)."""
+    if entropy not in ("exact", "topk"):
+        fail(f"unknown entropy method {entropy!r}; known: exact, topk")
+    from progrpo_eval.rescore import ExactOptions, rescore_exact, rescore_topk
+
+    try:
+        if entropy == "topk":
+            provenance = rescore_topk(run_dir, vocab_size=vocab_size)
+        else:
+            options = ExactOptions(batch_size=batch_size, chunk_size=chunk_size, vocab_chunk_size=vocab_chunk_size,
+                                   device=device, dtype=dtype, temperature=temperature,
+                                   data_dir=str(data_dir) if data_dir else None)
+            provenance = rescore_exact(run_dir, options)
+    except USER_ERRORS as error:
+        if os.environ.get("PROGRPO_DEBUG"):
+            raise
+        fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
+    if entropy == "topk":
+        typer.echo(f"wrote {run_dir / 'extras' / 'entropy_topk.parquet'}: entropy bounds at T=1 from top-{provenance['k']} "
+                   f"log-probs (V={provenance['vocab_size']}), {provenance['tokens']} tokens of {provenance['samples']} samples")
+        return
+    difference = provenance["max_abs_logprob_diff_vs_stored"]
+    typer.echo(f"wrote {run_dir / 'extras' / 'entropy.parquet'}: exact entropy at T={provenance['temperature']:g} "
+               f"(top-p not applied), {provenance['tokens']} tokens of {provenance['samples']} samples, "
+               f"{provenance['seconds']:.1f} s on {provenance['device']}; max |logprob diff| vs stored: {difference:.2g}")
+    if difference is not None and difference > 1e-2:
+        typer.echo("note: recomputed log-probs differ from the stored ones; check the model and prompts "
+                   "(differences near 0.1 are usual when either side ran in bfloat16)", err=True)
+
+
+def _fail_with(error: Exception) -> None:
+    """A user error (bad path, mismatched runs, ...) as one `error:` line; PROGRPO_DEBUG=1 shows the traceback."""
+    if os.environ.get("PROGRPO_DEBUG"):
+        raise error
+    fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
+
+
+@app.command("report")
+def report(
+    run_dirs: list[Path] = typer.Argument(..., help="Run directories (OUT/<model>/<benchmark>); runs of one model share a row."),
+    out: Path = typer.Option(..., "--out", "-o", help="PDF file to write, e.g. reports/NAME.pdf (written atomically)."),
+    metrics: Optional[list[Path]] = typer.Option(
+        None, "--metrics", help="Training metrics.jsonl (one JSON per step with step and entropy) for Fig. 2; repeatable."
+    ),
+    title: Optional[str] = typer.Option(None, help="Title of the first page and the page footers (default: progrpo-eval report)."),
+    semantic: bool = typer.Option(
+        True, "--semantic/--no-semantic", help="Semantic cosine (all-MiniLM-L6-v2) in the diversity table (Tab. 5)."
+    ),
+    resamples: int = typer.Option(10_000, help="Bootstrap resamples over problems for the comparison pages."),
+) -> None:
+    """Write a deterministic PDF report: settings, results tables, the paper's figures, paired comparisons."""
+    from progrpo_eval.report import build_report
+
+    try:
+        result = build_report(run_dirs, out, metrics_jsonl=metrics, title=title, semantic=semantic, num_resamples=resamples)
+    except USER_ERRORS as error:
+        _fail_with(error)
+    typer.echo(f"wrote {result.path} ({len(result.pages)} pages)")
+    for note in result.notes:
+        typer.echo(f"note: {note}")
+
+
+@app.command("compare")
+def compare(
+    run_a: Path = typer.Argument(..., help="Run directory A (the baseline)."),
+    run_b: Path = typer.Argument(..., help="Run directory B, on the same benchmark problems; differences are B − A."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (values as fractions in [0, 1]) instead of a table."),
+    resamples: int = typer.Option(10_000, help="Bootstrap resamples over problems."),
+    seed: int = typer.Option(0, help="Bootstrap seed (same seed, same numbers)."),
+) -> None:
+    """Paired bootstrap over problems of two runs: Pass@k for each k and accuracy, B − A, 95% CI, p-value."""
+    from rich.table import Table
+
+    from progrpo_eval.report import compare_runs, comparison_json, comparison_table
+    from progrpo_eval.tables import resolve_runs
+    from progrpo_eval.ui import wide_console
+
+    try:
+        comparison = compare_runs(run_a, run_b, num_resamples=resamples, seed=seed)
+        label_a, label_b = (ref.label for ref in resolve_runs([run_a, run_b]))
+    except USER_ERRORS as error:
+        _fail_with(error)
+    if as_json:
+        typer.echo(comparison_json(comparison, run_a, run_b))
+        return
+    table = comparison_table(comparison, label_a, label_b)
+    shown = Table(title=table.title, caption=f"A: {run_a}\nB: {run_b}")
+    for number, column in enumerate(table.header()):
+        shown.add_column(column, justify="left" if number == 0 else "right")
+    for row in table.text_rows():
+        shown.add_row(*row)
+    wide_console().print(shown)
+
+
 @app.command("tiny-model")
 def tiny_model(
     out_dir: Path = typer.Argument(..., help="Directory to write the model into (created if missing)."),

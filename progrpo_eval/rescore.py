@@ -1,0 +1,392 @@
+"""`progrpo-eval rescore`: per-token entropy of a run's samples, and per-rollout token statistics.
+
+Two ways to get entropy, each written to RUN_DIR/extras/ with a provenance file beside it:
+
+- exact (entropy.parquet, entropy.json): the model is re-run teacher-forced with transformers over
+  prompt + response, and the full-vocabulary entropy of each response position is computed at the
+  run's sampling temperature (or `temperature` when given). Top-p truncation is NOT applied: it is
+  the entropy of the temperature-scaled full distribution. Memory stays bounded: the backbone
+  gives hidden states [B, T, H]; only the response positions are kept, and the output layer is
+  applied `chunk_size` positions by `vocab_chunk_size` vocabulary rows at a time, with entropy
+  accumulated over the vocabulary blocks (`metrics.entropy.streaming_entropy`). No [B, T, V]
+  tensor exists. The same pass recomputes each sampled token's raw T = 1 log-prob; its largest
+  difference from the stored log-probs is recorded as a check that model, prompts and tokens
+  are the ones the run used.
+- topk (entropy_topk.parquet, entropy_topk.json): lower and upper bounds per token from the stored
+  top-k log-probs (a run made with --top-logprobs K), at T = 1 because that is what is stored;
+  see `metrics.entropy.topk_entropy_bounds`. Never one number.
+
+Prompts come from the samples' `prompt_token_ids` column when the run stored it; otherwise they
+are rebuilt exactly as `progrpo_eval.runner` built them, after checking that the benchmark data
+and the chat template are the ones in the manifest (a mismatch fails; nothing is guessed).
+Every output file is replaced atomically, so a rerun overwrites and a killed one leaves the
+previous result.
+
+`rollout_statistics` gathers the table the figures use: one row per rollout with the token
+statistics of `metrics.tokens` and whichever entropy is stored.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+
+from progrpo_eval import store
+from progrpo_eval.metrics.entropy import OutputHead, output_head, streaming_entropy, topk_entropy_bounds
+from progrpo_eval.metrics.tokens import low_prob_confidence, low_prob_mean, mean_token_prob
+
+EXTRAS_DIR = "extras"
+OUTPUTS = {"exact": ("entropy.parquet", "entropy.json"), "topk": ("entropy_topk.parquet", "entropy_topk.json")}
+METHODS = tuple(OUTPUTS)
+
+
+@dataclass(frozen=True)
+class ExactOptions:
+    batch_size: int = 8  # sequences per forward pass
+    chunk_size: int = 512  # response positions through the output layer at a time
+    vocab_chunk_size: int = 8192  # output-layer rows (vocabulary entries) at a time
+    device: str = "auto"  # "auto": cuda when available, else cpu
+    dtype: str = "float32"  # the model's dtype: float32, bfloat16, float16, or auto (the checkpoint's)
+    temperature: float | None = None  # None: the run's sampling temperature
+    data_dir: str | None = None  # benchmark data, only when prompts must be rebuilt
+    progress: bool = True
+
+
+class ScoredSequence(NamedTuple):
+    entropy: np.ndarray  # [L] float32, at the requested temperature
+    logprobs: np.ndarray  # [L] float32, raw T = 1 log-prob of each response token
+
+
+def _pad(rows: list[list[int]], device) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(row) for row in rows)
+    ids = torch.zeros((len(rows), width), dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        mask[i, : len(row)] = 1
+    return ids.to(device), mask.to(device)
+
+
+def _score_batch(model, head: OutputHead, prompts, responses, *, temperature, chunk_size, vocab_chunk_size):
+    device = head.weight.device
+    if not any(responses):
+        return [ScoredSequence(np.zeros(0, np.float32), np.zeros(0, np.float32)) for _ in responses]
+    ids, mask = _pad([list(p) + list(r) for p, r in zip(prompts, responses)], device)
+    hidden = model.base_model(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state  # [B, T, H]
+    # position P+t-1 predicts response token t
+    rows = torch.cat([torch.full((len(r),), i) for i, r in enumerate(responses)]).to(device)  # [N]
+    cols = torch.cat([torch.arange(len(p) - 1, len(p) + len(r) - 1) for p, r in zip(prompts, responses)]).to(device)
+    positions = hidden[rows, cols]  # [N, H]
+    del hidden
+    targets = torch.tensor([t for r in responses for t in r], dtype=torch.long, device=device)  # [N]
+    entropies, logprobs = [], []
+    for start in range(0, len(targets), chunk_size):
+        streamed = streaming_entropy(head.blocks(positions[start : start + chunk_size], vocab_chunk_size),
+                                     temperature=temperature, targets=targets[start : start + chunk_size],
+                                     overwrite_blocks=True)
+        entropies.append(streamed.entropy.cpu())
+        logprobs.append(streamed.target_logprob.cpu())
+    lengths = [len(r) for r in responses]
+    return [ScoredSequence(e.numpy(), l.numpy()) for e, l in
+            zip(torch.cat(entropies).split(lengths), torch.cat(logprobs).split(lengths))]
+
+
+@torch.no_grad()
+def score_sequences(model, prompts: list[list[int]], responses: list[list[int]], *, temperature: float,
+                    batch_size: int = 8, chunk_size: int = 512, vocab_chunk_size: int = 8192,
+                    progress: bool = False) -> list[ScoredSequence]:
+    """Entropy at `temperature` and raw log-prob of every response token, teacher-forced.
+
+    Sequences are batched longest first (padding stays small; running out of memory shows at once).
+    """
+    from tqdm.auto import tqdm
+
+    for name, value in (("batch_size", batch_size), ("chunk_size", chunk_size), ("vocab_chunk_size", vocab_chunk_size)):
+        if value < 1:
+            raise ValueError(f"{name} must be at least 1, got {value}")
+    if any(len(p) == 0 for p in prompts):
+        raise ValueError("every prompt needs at least one token (the first response token is predicted from it)")
+    if model.base_model is model:
+        raise ValueError(f"exact rescoring needs a model with a separate backbone; {type(model).__name__} has none")
+    head = output_head(model)
+    order = sorted(range(len(prompts)), key=lambda i: -(len(prompts[i]) + len(responses[i])))
+    results: list[ScoredSequence | None] = [None] * len(prompts)
+    with tqdm(total=sum(map(len, responses)), unit="tok", unit_scale=True, desc="rescore", disable=not progress,
+              file=sys.stderr) as bar:
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            scored = _score_batch(model, head, [prompts[i] for i in batch], [responses[i] for i in batch],
+                                  temperature=temperature, chunk_size=chunk_size, vocab_chunk_size=vocab_chunk_size)
+            for index, result in zip(batch, scored):
+                results[index] = result
+            bar.update(sum(len(responses[i]) for i in batch))
+    return results
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but no CUDA GPU is available; use --device cpu")
+    return resolved
+
+
+def resolve_dtype(dtype: str):
+    if dtype == "auto":
+        return "auto"
+    if not isinstance(getattr(torch, dtype, None), torch.dtype):
+        raise ValueError(f"unknown dtype {dtype!r}; known: float32, bfloat16, float16, auto")
+    return getattr(torch, dtype)
+
+
+def load_model(model: str, device: str = "auto", dtype: str = "float32"):
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(model, dtype=resolve_dtype(dtype)).to(resolve_device(device)).eval()
+
+
+def prompt_ids_by_problem(manifest: dict, samples: pd.DataFrame, *, data_dir: str | None = None, tokenizer=None
+                          ) -> tuple[dict[str, list[int]], str]:
+    """Each problem's prompt token ids, and where they came from ("stored" or "rebuilt ...").
+
+    Rebuilding needs the run's tokenizer (`tokenizer`, else loaded from the manifest's model).
+    """
+    prompts: dict[str, list[int]] = {}
+    if "prompt_token_ids" in samples.columns:
+        for problem_id, ids in zip(samples["problem_id"], samples["prompt_token_ids"]):
+            if isinstance(ids, (list, np.ndarray)):
+                prompts[problem_id] = [int(t) for t in ids]
+    missing = set(samples["problem_id"]) - set(prompts)
+    if not missing:
+        return prompts, "stored"
+    if tokenizer is None:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(manifest["model"])
+    prompts.update(rebuild_prompts(manifest, missing, tokenizer, data_dir))
+    return prompts, "rebuilt from the benchmark data (checksum verified)"
+
+
+def rebuild_prompts(manifest: dict, problem_ids: set[str], tokenizer, data_dir: str | None = None) -> dict[str, list[int]]:
+    """Render the prompts as `progrpo_eval.runner` did; data and template must match the manifest."""
+    from progrpo_eval.benchmarks import load_problems, user_message
+    from progrpo_eval.prompts import prompt_format, render_prompt
+
+    source = str(manifest.get("data_source") or "")
+    if data_dir is None and source and Path(source).is_file():
+        data_dir = str(Path(source).parent)
+    loaded = load_problems(manifest["benchmark"], data_dir, seed=manifest["sampling"]["seed"])
+    if loaded.checksum != manifest["data_checksum"]:
+        raise ValueError(
+            f"cannot rebuild the prompts: the benchmark data at {loaded.source} has checksum {loaded.checksum[:12]}, "
+            f"the run used {source} with checksum {manifest['data_checksum'][:12]}; pass --data-dir with the data the run used"
+        )
+    if prompt_format(tokenizer).template_sha256 != manifest["prompt_sha256"]:
+        raise ValueError(f"cannot rebuild the prompts: the chat template of {manifest['model']} differs from the run's")
+    problems = {problem.problem_id: problem for problem in loaded.problems}
+    unknown = sorted(problem_ids - set(problems))
+    if unknown:
+        raise ValueError(f"cannot rebuild the prompts: {len(unknown)} problem(s) not in {loaded.source}, e.g. {unknown[0]}")
+    family = loaded.benchmark.family
+    return {pid: render_prompt(tokenizer, user_message(problems[pid], family, manifest.get("instruction")))[1]
+            for pid in problem_ids}
+
+
+def _write_extra(run_dir: Path, method: str, table: pa.Table, provenance: dict) -> None:
+    data_name, provenance_name = OUTPUTS[method]
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    store.atomic_write_bytes(run_dir / EXTRAS_DIR / data_name, sink.getvalue().to_pybytes())
+    store.atomic_write_json(run_dir / EXTRAS_DIR / provenance_name, provenance)
+
+
+def _mean(values: np.ndarray) -> float:
+    return float(np.mean(values, dtype=np.float64)) if len(values) else math.nan
+
+
+def _device_name(device: torch.device) -> str:
+    return f"{device} ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else str(device)
+
+
+def rescore_exact(run_dir: str | Path, options: ExactOptions = ExactOptions()) -> dict:
+    """Exact per-token entropy of every sample (see the module docstring); returns the provenance."""
+    run_dir = Path(run_dir)
+    manifest = store.read_manifest(run_dir)
+    temperature = float(manifest["sampling"]["temperature"] if options.temperature is None else options.temperature)
+    if temperature <= 0:
+        raise ValueError(f"entropy needs a positive temperature; the run sampled at {temperature} "
+                         "(greedy): pass --temperature")
+    resolve_device(options.device), resolve_dtype(options.dtype)  # fail before any loading
+    samples = store.load_samples(run_dir)
+    started = time.perf_counter()
+    prompts, prompt_source = prompt_ids_by_problem(manifest, samples, data_dir=options.data_dir)
+    model = load_model(manifest["model"], options.device, options.dtype)
+    load_seconds = time.perf_counter() - started
+    responses = [[int(t) for t in ids] for ids in samples["token_ids"]]
+    started = time.perf_counter()
+    scored = score_sequences(model, [prompts[pid] for pid in samples["problem_id"]], responses,
+                             temperature=temperature, batch_size=options.batch_size, chunk_size=options.chunk_size,
+                             vocab_chunk_size=options.vocab_chunk_size, progress=options.progress)
+    seconds = time.perf_counter() - started
+    differences = [np.abs(s.logprobs - np.asarray(stored, np.float32)) for s, stored in zip(scored, samples["logprobs"])]
+    differences = np.concatenate(differences) if differences else np.zeros(0)
+    table = pa.table({
+        "problem_id": pa.array(samples["problem_id"], pa.string()),
+        "sample_index": pa.array(samples["sample_index"], pa.int32()),
+        "entropy": pa.array([s.entropy for s in scored], pa.list_(pa.float32())),
+        "mean_entropy": pa.array([_mean(s.entropy) for s in scored], pa.float64()),
+    })
+    num_tokens = int(sum(map(len, responses)))
+    provenance = {
+        "method": "exact",
+        "temperature": temperature,
+        "temperature_source": "the run's sampling temperature" if options.temperature is None else "given",
+        "top_p_applied": False,
+        "note": "entropy of the temperature-scaled full-vocabulary distribution; top-p truncation not applied",
+        "model": manifest["model"],
+        "vocab_size": int(model.get_output_embeddings().weight.shape[0]),
+        "dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
+        "device": _device_name(next(model.parameters()).device),
+        "prompts": prompt_source,
+        "samples": len(samples),
+        "tokens": num_tokens,
+        "seconds": seconds,
+        "load_seconds": load_seconds,
+        "tokens_per_second": num_tokens / seconds if seconds > 0 else None,
+        "max_abs_logprob_diff_vs_stored": float(differences.max()) if len(differences) else None,
+        "mean_abs_logprob_diff_vs_stored": float(differences.mean()) if len(differences) else None,
+        "options": {k: v for k, v in asdict(options).items() if k in ("batch_size", "chunk_size", "vocab_chunk_size")},
+        "versions": {"torch": torch.__version__, "transformers": importlib.metadata.version("transformers")},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    _write_extra(run_dir, "exact", table, provenance)
+    return provenance
+
+
+def top_logprobs_matrix(encoded: str) -> np.ndarray:
+    """[L, K'] raw log-probs from one sample's stored top-k JSON, -inf where a position has fewer."""
+    positions = json.loads(encoded)
+    width = max((len(entries) for entries in positions), default=0)
+    matrix = np.full((len(positions), width), -np.inf)
+    for row, entries in enumerate(positions):
+        if entries:
+            matrix[row, : len(entries)] = np.asarray(entries, dtype=np.float64)[:, 1]
+    return matrix
+
+
+def model_vocab_size(model: str) -> int:
+    from transformers import AutoConfig
+
+    return int(AutoConfig.from_pretrained(model).get_text_config().vocab_size)
+
+
+def rescore_topk(run_dir: str | Path, vocab_size: int | None = None) -> dict:
+    """Per-token entropy bounds at T = 1 from the stored top-k log-probs; returns the provenance."""
+    run_dir = Path(run_dir)
+    manifest = store.read_manifest(run_dir)
+    k = int(manifest["sampling"].get("top_logprobs") or 0)
+    samples = store.load_samples(run_dir, columns=["problem_id", "sample_index", "num_tokens", "top_logprobs"])
+    if k < 1 or samples["top_logprobs"].isna().all():
+        raise ValueError(f"{run_dir} has no stored top-k log-probs; run with --top-logprobs K to keep them "
+                         "(or use --entropy exact)")
+    if samples["top_logprobs"].isna().any():
+        raise ValueError(f"{run_dir}: {int(samples['top_logprobs'].isna().sum())} samples lack top-k log-probs")
+    vocab_size = vocab_size or model_vocab_size(manifest["model"])
+    lows, highs = [], []
+    for encoded, num_tokens in zip(samples["top_logprobs"], samples["num_tokens"]):
+        matrix = top_logprobs_matrix(encoded)
+        if len(matrix) != num_tokens:
+            raise ValueError(f"{run_dir}: a sample has {len(matrix)} top-k positions for {num_tokens} tokens")
+        bounds = topk_entropy_bounds(matrix, k, vocab_size)
+        lows.append(bounds.low.astype(np.float32))
+        highs.append(bounds.high.astype(np.float32))
+    table = pa.table({
+        "problem_id": pa.array(samples["problem_id"], pa.string()),
+        "sample_index": pa.array(samples["sample_index"], pa.int32()),
+        "entropy_low": pa.array(lows, pa.list_(pa.float32())),
+        "entropy_high": pa.array(highs, pa.list_(pa.float32())),
+        "mean_entropy_low": pa.array([_mean(v) for v in lows], pa.float64()),
+        "mean_entropy_high": pa.array([_mean(v) for v in highs], pa.float64()),
+    })
+    provenance = {
+        "method": "topk",
+        "k": k,
+        "vocab_size": vocab_size,
+        "temperature": "1.0 (raw log-probs as stored)",
+        "bounds": "H_known + [most concentrated tail under the cap p_k, uniform tail r log((V - known) / r)]; "
+                  "see progrpo_eval.metrics.entropy",
+        "model": manifest["model"],
+        "samples": len(samples),
+        "tokens": int(samples["num_tokens"].sum()),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    _write_extra(run_dir, "topk", table, provenance)
+    return provenance
+
+
+def load_entropy(run_dir: str | Path, method: str = "exact") -> tuple[pd.DataFrame, dict] | None:
+    """The stored entropy table and its provenance for `method`, or None when it was not computed."""
+    if method not in OUTPUTS:
+        raise ValueError(f"unknown entropy method {method!r}; known: {', '.join(METHODS)}")
+    data_name, provenance_name = OUTPUTS[method]
+    directory = Path(run_dir) / EXTRAS_DIR
+    if not (directory / data_name).is_file():
+        return None
+    provenance = json.loads((directory / provenance_name).read_text(encoding="utf-8"))
+    return pq.read_table(directory / data_name).to_pandas(), provenance
+
+
+def _token_statistics(logprob_rows: list, fraction: float, rows_per_batch: int = 1024) -> dict[str, np.ndarray]:
+    """mean_token_prob, low_prob_mean and confidence per rollout, a padded batch of rows at a time."""
+    columns: dict[str, list[np.ndarray]] = {"mean_token_prob": [], "low_prob_mean": [], "confidence": []}
+    for start in range(0, len(logprob_rows), rows_per_batch):
+        rows = [np.asarray(r, np.float64) for r in logprob_rows[start : start + rows_per_batch]]
+        width = max(1, max(len(r) for r in rows))
+        values, mask = np.zeros((len(rows), width)), np.zeros((len(rows), width), bool)
+        for i, row in enumerate(rows):
+            values[i, : len(row)], mask[i, : len(row)] = row, True
+        columns["mean_token_prob"].append(mean_token_prob(values, mask))
+        columns["low_prob_mean"].append(low_prob_mean(values, mask, fraction))
+        columns["confidence"].append(low_prob_confidence(values, mask, fraction))
+    return {name: np.concatenate(parts) if parts else np.zeros(0) for name, parts in columns.items()}
+
+
+def rollout_statistics(run_dir: str | Path, fraction: float = 0.2) -> pd.DataFrame:
+    """One row per rollout: problem_id, sample_index, correct, num_tokens, mean_token_prob,
+    low_prob_mean and confidence c(o|q) (Eq. 6; both over the `fraction` lowest-probability tokens),
+    then mean_entropy (exact) and entropy_low / entropy_high (top-k bounds, means over tokens) when
+    stored, and entropy_method naming what is there ("exact:T=0.6", "topk:k=20,T=1", both joined by
+    "+", or "none"). Log-prob statistics use the stored raw T = 1 log-probs.
+    """
+    samples = store.load_samples(run_dir, columns=["problem_id", "sample_index", "correct", "num_tokens", "logprobs"])
+    table = samples[["problem_id", "sample_index", "correct", "num_tokens"]].copy()
+    for name, values in _token_statistics(list(samples["logprobs"]), fraction).items():
+        table[name] = values
+    methods = []
+    exact = load_entropy(run_dir, "exact")
+    if exact is not None:
+        frame, provenance = exact
+        table = table.merge(frame[["problem_id", "sample_index", "mean_entropy"]], on=["problem_id", "sample_index"], how="left")
+        methods.append(f"exact:T={provenance['temperature']:g}")
+    topk = load_entropy(run_dir, "topk")
+    if topk is not None:
+        frame, provenance = topk
+        bounds = frame[["problem_id", "sample_index", "mean_entropy_low", "mean_entropy_high"]].rename(
+            columns={"mean_entropy_low": "entropy_low", "mean_entropy_high": "entropy_high"})
+        table = table.merge(bounds, on=["problem_id", "sample_index"], how="left")
+        methods.append(f"topk:k={provenance['k']},T=1")
+    table["entropy_method"] = "+".join(methods) or "none"
+    return table
