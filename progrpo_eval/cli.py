@@ -32,6 +32,13 @@ def fail(message: str, code: int = 2) -> None:
 USER_ERRORS = (ValueError, OSError)
 
 
+def _fail_with(error: Exception) -> None:
+    """A user error (bad path, mismatched runs, ...) as one `error:` line; PROGRPO_DEBUG=1 shows the traceback."""
+    if os.environ.get("PROGRPO_DEBUG"):
+        raise error
+    fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
+
+
 def _check_model(model: str) -> None:
     """A missing local model fails here; a Hub id is left to the loader (it may be cached)."""
     if Path(model).expanduser().exists():
@@ -101,9 +108,7 @@ def run(
     try:
         results = run_benchmarks(options, console)
     except USER_ERRORS as error:
-        if os.environ.get("PROGRPO_DEBUG"):
-            raise
-        fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
+        _fail_with(error)
     for name, run_dir, _ in results:
         console.print(f"{name}: {run_dir}")
     typer.echo(markdown_table([(name, summary) for name, _, summary in results]))
@@ -142,9 +147,7 @@ def rescore(
                                    data_dir=str(data_dir) if data_dir else None)
             provenance = rescore_exact(run_dir, options)
     except USER_ERRORS as error:
-        if os.environ.get("PROGRPO_DEBUG"):
-            raise
-        fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
+        _fail_with(error)
     if entropy == "topk":
         typer.echo(f"wrote {run_dir / 'extras' / 'entropy_topk.parquet'}: entropy bounds at T=1 from top-{provenance['k']} "
                    f"log-probs (V={provenance['vocab_size']}), {provenance['tokens']} tokens of {provenance['samples']} samples")
@@ -156,13 +159,6 @@ def rescore(
     if difference is not None and difference > 1e-2:
         typer.echo("note: recomputed log-probs differ from the stored ones; check the model and prompts "
                    "(differences near 0.1 are usual when either side ran in bfloat16)", err=True)
-
-
-def _fail_with(error: Exception) -> None:
-    """A user error (bad path, mismatched runs, ...) as one `error:` line; PROGRPO_DEBUG=1 shows the traceback."""
-    if os.environ.get("PROGRPO_DEBUG"):
-        raise error
-    fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
 
 
 @app.command("report")

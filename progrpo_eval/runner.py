@@ -8,7 +8,6 @@ a resumed run draws what an uninterrupted one would have drawn.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import json
 import platform
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from progrpo_eval import store
 from progrpo_eval.benchmarks import LoadedBenchmark, Problem, load_problems, user_message
-from progrpo_eval.generation import Completion, SamplingSettings, load_backend
+from progrpo_eval.generation import Completion, SamplingSettings, derived_seed, load_backend
 from progrpo_eval.prompts import prompt_format, render_prompt
 from progrpo_eval.scoring import MathScorer, ScoreResult, score_choice, strip_reasoning
 from progrpo_eval.summary import markdown_table, summarize
@@ -46,8 +45,7 @@ class RunOptions:
 
 def problem_seed(seed: int, problem_id: str) -> int:
     """A per-problem sampling seed from (seed, problem id), stable across runs and machines."""
-    digest = hashlib.sha256(f"{seed}:{problem_id}".encode()).digest()
-    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+    return derived_seed(seed, problem_id)
 
 
 def package_versions() -> dict[str, str]:

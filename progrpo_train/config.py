@@ -84,6 +84,7 @@ class RolloutConfig:
     gpu_memory_utilization: float = 0.5  # vLLM's share of GPU memory, beside the trainer's
     tensor_parallel_size: int = 1  # vLLM tensor parallelism
     enforce_eager: bool = False  # vLLM without CUDA graphs (slower, less memory)
+    hf_batch_size: int = 256  # hf: sequences per generate call; n gives per-prompt seeds
 
 
 # These repeat progrpo_train.algorithm's tuples so that the types stay literal;
@@ -181,7 +182,7 @@ class TrainConfig:
 
 
 _AT_LEAST_1 = ["max_steps", "data.max_prompt_length", "rollout.max_tokens",
-               "rollout.tensor_parallel_size", "optim.batch_size", "optim.mini_batch_size",
+               "rollout.tensor_parallel_size", "rollout.hf_batch_size", "optim.batch_size", "optim.mini_batch_size",
                "optim.micro_batch_size", "optim.ppo_epochs", "logging.log_every"]
 _AT_LEAST_0 = ["seed", "algorithm.alpha", "algorithm.eps", "algorithm.clip_high",
                "algorithm.kl_coef", "algorithm.entropy_coef", "optim.weight_decay",

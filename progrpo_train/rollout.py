@@ -13,19 +13,17 @@ the same rollouts as an uninterrupted one.
 
 from __future__ import annotations
 
-import hashlib
 import os
 
 import torch
 
-from progrpo_eval.generation import Completion, SamplingSettings
+from progrpo_eval.generation import Completion, SamplingSettings, derived_seed
 from progrpo_eval.generation.hf_backend import HFBackend
 from progrpo_train.config import RolloutConfig
 
 
 def rollout_seed(seed: int, step: int, prompt_id: str) -> int:
-    digest = hashlib.sha256(f"{seed}:{step}:{prompt_id}".encode()).digest()
-    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+    return derived_seed(seed, step, prompt_id)
 
 
 def sampling_settings(config: RolloutConfig, seed: int) -> SamplingSettings:
@@ -34,8 +32,9 @@ def sampling_settings(config: RolloutConfig, seed: int) -> SamplingSettings:
 
 
 class HFRollout:
-    def __init__(self, policy, tokenizer):
+    def __init__(self, policy, tokenizer, batch_sequences: int):
         self.backend = HFBackend.from_model(policy, tokenizer)
+        self.backend.max_batch_sequences = batch_sequences
 
     def generate(self, prompts: list[list[int]], settings: SamplingSettings, seeds: list[int]) -> list[list[Completion]]:
         return self.backend.generate(prompts, settings, seeds=seeds, use_tqdm=False)
@@ -85,5 +84,5 @@ class VLLMRollout:
 
 def build_rollout(config: RolloutConfig, policy, tokenizer, model_dir: str, dtype: str, seed: int):
     if config.backend == "hf":
-        return HFRollout(policy, tokenizer)
+        return HFRollout(policy, tokenizer, config.hf_batch_size)
     return VLLMRollout(model_dir, config, dtype, seed)

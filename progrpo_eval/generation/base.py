@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Protocol
 
 BACKENDS = ("vllm", "hf")
+
+
+def derived_seed(*parts: object) -> int:
+    """A 31-bit seed from sha256 of the parts joined by ':', stable across runs and machines."""
+    digest = hashlib.sha256(":".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from progrpo_eval.generation.base import Completion, SamplingSettings
+from progrpo_eval.generation.base import Completion, SamplingSettings, derived_seed
 
 
 def _device() -> str:
@@ -65,7 +65,7 @@ class HFBackend:
         results: list[list[Completion]] = []
         try:
             for start in tqdm(range(0, len(prompts), per_call), desc="hf generate", unit="batch", disable=not use_tqdm):
-                batch_seed = hash(tuple(seeds[start : start + per_call])) & 0x7FFFFFFF
+                batch_seed = derived_seed(*seeds[start : start + per_call])
                 results.extend(self._sample(prompts[start : start + per_call], settings, batch_seed))
         finally:
             self.model.train(was_training)

@@ -93,7 +93,9 @@ def _update(run_dir, step):
 def test_gradient_accumulation_and_two_gloo_processes_reduce_like_one_batch(data_dir, tmp_path):
     """One update of 8 sequences: 1 micro-batch, 2 accumulated micro-batches, and 2 torchrun
     processes under ZeRO-2 make the same AdamW step (up to float summation order)."""
-    common = ["max_steps=1", "checkpoint.save_every=1", "optim.mini_batch_size=2"]
+    # rollout.hf_batch_size=4 (= n): one prompt per generate call, seeded per prompt, so both
+    # processes draw what the single process draws.
+    common = ["max_steps=1", "checkpoint.save_every=1", "optim.mini_batch_size=2", "rollout.hf_batch_size=4"]
     launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533"]
     _train(data_dir, tmp_path / "whole", *common, "optim.micro_batch_size=8")
     _train(data_dir, tmp_path / "accumulated", *common, "optim.micro_batch_size=4")
