@@ -13,7 +13,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from progrpo_eval import store
-from progrpo_eval.benchmarks import list_benchmarks
+from progrpo_eval.benchmarks import list_benchmarks, load_problems
 from progrpo_eval.cli import app
 from progrpo_eval.generation import SamplingSettings
 from progrpo_eval.runner import RunOptions, run
@@ -149,3 +149,14 @@ def test_resume_after_sigkill_gives_every_sample_once(tiny_model_dir, data_dir, 
     clean = store.load_samples(clean_out / tiny_model_dir.name / "amc23").sort_values(["problem_id", "sample_index"])
     assert len(resumed) == limit * 2
     assert resumed[["problem_id", "sample_index", "text"]].values.tolist() == clean[["problem_id", "sample_index", "text"]].values.tolist()
+
+
+@pytest.mark.slow
+def test_data_parallel_copies_share_the_problems(tiny_model_dir, data_dir, tmp_path):
+    """--data-parallel-size 2: two backend processes, prompts split round-robin, one run directory."""
+    options = _options(tiny_model_dir, data_dir, tmp_path, benchmarks=["math500"], limit=5,
+                       backend_options={"data_parallel_size": 2})
+    [(_, run_dir, _)] = run(options, QUIET)
+    samples, _ = _check_run_dir(run_dir, num_problems=5, num_samples=2)
+    expected = [p.problem_id for p in load_problems("math500", data_dir, limit=5).problems]
+    assert list(dict.fromkeys(samples["problem_id"])) == expected
