@@ -12,6 +12,7 @@ import importlib.metadata
 import json
 import platform
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -143,9 +144,20 @@ class Evaluator:
         todo = [p for p in loaded.problems if p.problem_id not in done]
         if done:
             self.console.print(f"{benchmark}: resuming, {len(loaded.problems) - len(todo)} of {len(loaded.problems)} problems on disk")
+        if todo and loaded.benchmark.family == "math":
+            self._scorer().start()  # workers start up while the first chunk generates
         problems_per_chunk = max(1, options.chunk_samples // options.settings.n)
-        for start in range(0, len(todo), problems_per_chunk):
-            self._run_chunk(run_dir, loaded, todo[start : start + problems_per_chunk], start, len(todo))
+        # Chunk i is scored and written in a background thread while chunk i + 1 generates.
+        with ThreadPoolExecutor(max_workers=1) as writer:
+            pending = None
+            for start in range(0, len(todo), problems_per_chunk):
+                chunk = todo[start : start + problems_per_chunk]
+                prompts, completions = self._generate(loaded, chunk, start, len(todo))
+                if pending is not None:
+                    pending.result()
+                pending = writer.submit(self._score_and_write, run_dir, chunk, prompts, completions, loaded.benchmark.family)
+            if pending is not None:
+                pending.result()
         samples = store.load_samples(run_dir)
         summary = summarize(samples, [p.problem_id for p in loaded.problems], num_samples=options.settings.n,
                             seed=options.settings.seed)
@@ -153,7 +165,7 @@ class Evaluator:
         store.write_summary(run_dir, summary, markdown_table([(benchmark, summary)]))
         return run_dir, summary
 
-    def _run_chunk(self, run_dir: Path, loaded: LoadedBenchmark, problems: list[Problem], offset: int, total: int):
+    def _generate(self, loaded: LoadedBenchmark, problems: list[Problem], offset: int, total: int):
         options = self.options
         family = loaded.benchmark.family
         prompts = [render_prompt(self.tokenizer, user_message(p, family, options.instruction))[1] for p in problems]
@@ -166,8 +178,14 @@ class Evaluator:
             f"{loaded.benchmark.name}: generated problems {offset + 1}-{offset + len(problems)} of {total} "
             f"({num_samples} samples, {num_samples / max(elapsed, 1e-9):.1f} samples/s)"
         )
+        return prompts, completions
+
+    def _score_and_write(self, run_dir: Path, problems, prompts, completions, family: str) -> None:
+        started = time.perf_counter()
         records = self._score(problems, prompts, completions, family)
         store.write_chunk(run_dir, records)
+        elapsed = time.perf_counter() - started
+        self.console.print(f"  scored and wrote {len(records)} samples ({len(records) / max(elapsed, 1e-9):.0f} samples/s)")
 
     def _score(self, problems: list[Problem], prompts: list[list[int]], completions: list[list[Completion]],
                family: str) -> list[dict]:
@@ -194,9 +212,12 @@ class Evaluator:
         if family == "choice":
             letters = "".join(sorted({c for p in problems for c in p.metadata.get("choices", "ABCD")})) or "ABCD"
             return score_choice(texts, golds, letters=letters)
+        return self._scorer().score(texts, golds)
+
+    def _scorer(self) -> MathScorer:
         if self._math_scorer is None:
             self._math_scorer = MathScorer(self.options.score_workers, timeout_s=self.options.score_timeout_s)
-        return self._math_scorer.score(texts, golds, progress=True)
+        return self._math_scorer
 
 
 def _record(problem: Problem, prompt: list[int], index: int, completion: Completion, answer_text: str,

@@ -212,6 +212,13 @@ class MathScorer:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def start(self) -> MathScorer:
+        """Spawn the workers now, so they import math-verify while the caller generates."""
+        with self._lock:
+            while len(self._workers) < self.num_workers:
+                self._workers.append(self._start_worker())
+        return self
+
     def worker_pids(self) -> list[int]:
         return [worker.process.pid for worker in self._workers]
 
