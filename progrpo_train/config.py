@@ -1,7 +1,6 @@
 """The training configuration: one tree of frozen dataclasses, loaded from a YAML recipe.
 
-    TrainConfig(out_dir, max_steps, seed, resume,
-                model, data, rollout, algorithm, optim, deepspeed, logging, checkpoint)
+    TrainConfig(out_dir, max_steps, seed, resume, model, data, rollout, algorithm, optim, deepspeed, logging, checkpoint)
 
 - Defaults are the paper's math setup (Table 1, Sec. 4.1); the packaged recipes spell out every key.
 - Recipes are YAML mirroring the tree; `key=value` overrides use dotted keys (`optim.lr=1e-6`).
