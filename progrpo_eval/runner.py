@@ -170,8 +170,9 @@ class Evaluator:
         family = loaded.benchmark.family
         prompts = [render_prompt(self.tokenizer, user_message(p, family, options.instruction))[1] for p in problems]
         seeds = [problem_seed(options.settings.seed, p.problem_id) for p in problems]
+        backend = self.backend  # built on first use; not part of the samples/s below
         started = time.perf_counter()
-        completions = self.backend.generate(prompts, options.settings, seeds=seeds)
+        completions = backend.generate(prompts, options.settings, seeds=seeds)
         elapsed = time.perf_counter() - started
         num_samples = sum(len(group) for group in completions)
         self.console.print(
