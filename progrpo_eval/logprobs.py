@@ -23,10 +23,14 @@ def token_logprobs(
     graph, so the trainer can call it for the policy's log-probs.
     """
     logits = model(input_ids=input_ids, attention_mask=attention_mask).logits[:, :-1]  # [B, T-1, V]
-    logits = logits.float() / temperature
+    return logprobs_from_logits(logits.float() / temperature, input_ids)
+
+
+def logprobs_from_logits(shifted_logits: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
+    """log-softmax of `shifted_logits` [B, T-1, V] (position t predicts token t+1) at input_ids[:, 1:]."""
     targets = input_ids[:, 1:].unsqueeze(-1)  # [B, T-1, 1]
-    picked = logits.gather(-1, targets).squeeze(-1)  # [B, T-1]
-    return picked - torch.logsumexp(logits, dim=-1)
+    picked = shifted_logits.gather(-1, targets).squeeze(-1)  # [B, T-1]
+    return picked - torch.logsumexp(shifted_logits, dim=-1)
 
 
 @dataclass
@@ -35,7 +39,8 @@ class SequenceLogprobs:
     response: list[float]  # log p(o_t | q, o_<t) for every response token
 
 
-def _pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_right(rows: list[list[int]], pad_id: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded token ids [B, T] and their attention mask [B, T]."""
     width = max(len(row) for row in rows)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
@@ -65,7 +70,7 @@ def prompt_response_logprobs(
     results: list[SequenceLogprobs] = []
     for start in range(0, len(prompts), batch_size):
         pairs = list(zip(prompts[start : start + batch_size], responses[start : start + batch_size]))
-        ids, mask = _pad([list(p) + list(r) for p, r in pairs], pad_id)
+        ids, mask = pad_right([list(p) + list(r) for p, r in pairs], pad_id)
         logprobs = token_logprobs(model, ids.to(device), mask.to(device), temperature=temperature).cpu()
         for row, (prompt, response) in enumerate(pairs):
             values = logprobs[row, : len(prompt) + len(response) - 1].tolist()

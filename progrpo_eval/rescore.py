@@ -44,6 +44,7 @@ import pyarrow.parquet as pq
 import torch
 
 from progrpo_eval import store
+from progrpo_eval.logprobs import pad_right
 from progrpo_eval.metrics.entropy import OutputHead, output_head, streaming_entropy, topk_entropy_bounds
 from progrpo_eval.metrics.tokens import low_prob_confidence, low_prob_mean, mean_token_prob
 
@@ -69,21 +70,11 @@ class ScoredSequence(NamedTuple):
     logprobs: np.ndarray  # [L] float32, raw T = 1 log-prob of each response token
 
 
-def _pad(rows: list[list[int]], device) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(row) for row in rows)
-    ids = torch.zeros((len(rows), width), dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, row in enumerate(rows):
-        ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-        mask[i, : len(row)] = 1
-    return ids.to(device), mask.to(device)
-
-
 def _score_batch(model, head: OutputHead, prompts, responses, *, temperature, chunk_size, vocab_chunk_size):
     device = head.weight.device
     if not any(responses):
         return [ScoredSequence(np.zeros(0, np.float32), np.zeros(0, np.float32)) for _ in responses]
-    ids, mask = _pad([list(p) + list(r) for p, r in zip(prompts, responses)], device)
+    ids, mask = (t.to(device) for t in pad_right([list(p) + list(r) for p, r in zip(prompts, responses)]))
     hidden = model.base_model(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state  # [B, T, H]
     # position P+t-1 predicts response token t
     rows = torch.cat([torch.full((len(r),), i) for i, r in enumerate(responses)]).to(device)  # [N]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from progrpo_eval.logprobs import token_logprobs
+from progrpo_eval.logprobs import logprobs_from_logits, pad_right, token_logprobs
 from progrpo_eval.metrics.tokens import entropy_from_logits, low_prob_confidence
 
 
@@ -35,16 +35,11 @@ class RolloutBatch:
 
 def pad_rollouts(prompts: list[list[int]], responses: list[list[int]], pad_id: int) -> tuple[torch.Tensor, ...]:
     """input_ids, attention_mask, response_mask, prompt_mask for (prompt, response) pairs."""
-    width = max(len(p) + len(r) for p, r in zip(prompts, responses))
-    batch = len(prompts)
-    input_ids = torch.full((batch, width), pad_id, dtype=torch.long)
-    attention = torch.zeros((batch, width), dtype=torch.long)
-    response_mask = torch.zeros((batch, width - 1), dtype=torch.bool)
-    prompt_mask = torch.zeros((batch, width - 1), dtype=torch.bool)
+    input_ids, attention = pad_right([list(p) + list(r) for p, r in zip(prompts, responses)], pad_id)
+    response_mask = torch.zeros((len(prompts), input_ids.shape[1] - 1), dtype=torch.bool)
+    prompt_mask = torch.zeros_like(response_mask)
     for row, (prompt, response) in enumerate(zip(prompts, responses)):
         length = len(prompt) + len(response)
-        input_ids[row, :length] = torch.tensor(list(prompt) + list(response))
-        attention[row, :length] = 1
         prompt_mask[row, : len(prompt) - 1] = True  # position t predicts token t + 1
         response_mask[row, len(prompt) - 1 : length - 1] = True
     return input_ids, attention, response_mask, prompt_mask
@@ -59,8 +54,7 @@ def score_with_policy(model, batch: RolloutBatch, micro_batch_size: int, low_pro
         ids = batch.input_ids[start : start + micro_batch_size].to(device)
         mask = batch.attention_mask[start : start + micro_batch_size].to(device)
         logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()  # [b, T-1, V]
-        targets = ids[:, 1:].unsqueeze(-1)
-        logprobs.append((logits.gather(-1, targets).squeeze(-1) - torch.logsumexp(logits, dim=-1)).cpu())
+        logprobs.append(logprobs_from_logits(logits, ids).cpu())
         entropies.append(entropy_from_logits(logits, mask[:, 1:].bool()).cpu())
         del logits
     logprobs = torch.cat(logprobs)
