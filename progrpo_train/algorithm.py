@@ -40,10 +40,7 @@ from typing import NamedTuple
 
 import torch
 
-STD_MODES = ("unbiased", "population")
-REWEIGHT_MODES = ("prompt", "group_mean", "exploratory", "absolute")
-GATE_MODES = ("mixed", "any_correct")
-AGGREGATIONS = ("token-mean", "group-token-mean", "seq-mean-token-mean")
+from progrpo_train.choices import AGGREGATIONS, GATE_MODES, REWEIGHT_MODES, STD_MODES
 
 
 def _check_choice(name: str, value: str, known: tuple[str, ...]) -> None:

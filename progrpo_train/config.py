@@ -4,11 +4,12 @@
 
 - Defaults are the paper's math setup (Table 1, Sec. 4.1); the packaged recipes spell out every key.
 - Recipes are YAML mirroring the tree; `key=value` overrides use dotted keys (`optim.lr=1e-6`).
-  Values are checked against the field's type: "1e-6" becomes a float (PyYAML 1.1 reads it as a
-  string), 512.0 an int; a string field takes an override's text as typed, never as YAML.
-- Unknown keys, wrong types and values outside a Literal's choices raise ValueError naming the
-  dotted key and what is allowed. TrainConfig.__post_init__ checks ranges and consistency, so
-  every TrainConfig (also one from `dataclasses.replace`) is valid. Configs hold no runtime state.
+  Reading, overriding and type coercion live in `config_loader.py`; `load_config` here is its
+  entry point for this tree.
+- Every numeric key has a range (`NUMERIC_RANGES`) and every float must be finite;
+  TrainConfig.__post_init__ checks them and the consistency rules, so every TrainConfig (also one
+  from `dataclasses.replace`) is valid. Errors name the dotted key. Configs hold no runtime state.
+- The choices of the algorithm's keys are `progrpo_train.choices`' Literals, shared with algorithm.py.
 - No knob for tied embeddings: the trainer sends lm_head with every weight sync (STACK.md).
 - model.path "tiny" (`TINY_MODEL`): the trainer builds `progrpo_eval.tiny_model`'s random Qwen2
   into `out_dir/tiny-model` (seeded by `seed`) and trains that, so the CPU toy downloads nothing;
@@ -17,20 +18,25 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import difflib
 import functools
-import json
-import types
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import Any, Literal
 
-import yaml
+from progrpo_train.choices import Aggregation, Gate, Reweight, StdMode
+from progrpo_train.config_loader import (  # noqa: F401  (re-exported: the config's public face)
+    RECIPES_DIR,
+    config_to_dict,
+    config_to_yaml,
+    dump_config,
+    list_recipes,
+    load_tree,
+    resolve_recipe,
+)
 
-RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
 TINY_MODEL = "tiny"  # model.path that asks the trainer to build the tiny model
 TINY_MODEL_DIR_NAME = "tiny-model"  # where, under out_dir, it is built
 
@@ -86,12 +92,6 @@ class RolloutConfig:
     hf_batch_size: int = 256  # hf: sequences per generate call; n gives per-prompt seeds
 
 
-# These repeat progrpo_train.algorithm's tuples so that the types stay literal;
-# tests/progrpo_train/test_config.py checks that the two agree.
-Reweight = Literal["prompt", "group_mean", "exploratory", "absolute"]
-Gate = Literal["mixed", "any_correct"]
-StdMode = Literal["unbiased", "population"]
-Aggregation = Literal["token-mean", "group-token-mean", "seq-mean-token-mean"]
 
 
 @dataclass(frozen=True)
@@ -180,48 +180,88 @@ class TrainConfig:
         _validate(self)
 
 
-_AT_LEAST_1 = ["max_steps", "data.max_prompt_length", "rollout.max_tokens",
-               "rollout.tensor_parallel_size", "rollout.hf_batch_size", "optim.batch_size", "optim.mini_batch_size",
-               "optim.micro_batch_size", "optim.ppo_epochs", "logging.log_every"]
-_AT_LEAST_0 = ["seed", "algorithm.alpha", "algorithm.eps", "algorithm.clip_high",
-               "algorithm.kl_coef", "algorithm.entropy_coef", "optim.weight_decay",
-               "optim.warmup_steps", "optim.grad_clip", "checkpoint.save_every",
-               "checkpoint.keep_last"]
+
+@dataclass(frozen=True)
+class Interval:
+    """A numeric range, e.g. Interval(0, 1, low_open=True) is (0, 1]."""
+
+    low: float = -math.inf
+    high: float = math.inf
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below
+
+    def __str__(self) -> str:
+        if self.high == math.inf:
+            return f"be {'>' if self.low_open else '>='} {self.low:g}"
+        return f"be in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+
+
+AT_LEAST_0, AT_LEAST_1, POSITIVE = Interval(0), Interval(1), Interval(0, low_open=True)
+FRACTION = Interval(0, 1, low_open=True)  # (0, 1]
+NUMERIC_RANGES: dict[str, Interval] = {  # every numeric key (a test checks that none is missing)
+    "max_steps": AT_LEAST_1, "seed": AT_LEAST_0,
+    "data.max_prompt_length": AT_LEAST_1, "data.limit": AT_LEAST_1,
+    "rollout.n": Interval(2), "rollout.temperature": POSITIVE, "rollout.top_p": FRACTION,
+    "rollout.max_tokens": AT_LEAST_1, "rollout.gpu_memory_utilization": FRACTION,
+    "rollout.tensor_parallel_size": AT_LEAST_1, "rollout.hf_batch_size": AT_LEAST_1,
+    "algorithm.alpha": AT_LEAST_0, "algorithm.low_prob_fraction": FRACTION, "algorithm.eps": AT_LEAST_0,
+    "algorithm.clip_low": Interval(0, 1, high_open=True), "algorithm.clip_high": AT_LEAST_0,
+    "algorithm.kl_coef": AT_LEAST_0, "algorithm.entropy_coef": AT_LEAST_0,
+    "optim.lr": POSITIVE, "optim.weight_decay": AT_LEAST_0, "optim.betas": Interval(0, 1, high_open=True),
+    "optim.warmup_steps": AT_LEAST_0, "optim.grad_clip": AT_LEAST_0, "optim.batch_size": AT_LEAST_1,
+    "optim.mini_batch_size": AT_LEAST_1, "optim.micro_batch_size": AT_LEAST_1, "optim.ppo_epochs": AT_LEAST_1,
+    "deepspeed.zero_stage": Interval(0, 3),
+    "logging.log_every": AT_LEAST_1,
+    "checkpoint.save_every": AT_LEAST_0, "checkpoint.keep_last": AT_LEAST_0,
+}
+REQUIREMENT_NOTES = {"rollout.n": " (GRPO compares the responses to a prompt)"}
 
 
 def _value_at(cfg: TrainConfig, key: str) -> Any:
     return functools.reduce(getattr, key.split("."), cfg)
 
 
+def leaf_values(cfg: Any, prefix: str = "") -> dict[str, Any]:
+    """Every leaf of a config tree by dotted key, in field order."""
+    values = {}
+    for spec in dataclasses.fields(cfg):
+        value = getattr(cfg, spec.name)
+        if dataclasses.is_dataclass(value):
+            values.update(leaf_values(value, f"{prefix}{spec.name}."))
+        else:
+            values[prefix + spec.name] = value
+    return values
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _validate(cfg: TrainConfig) -> None:
-    """Range and consistency checks, run by TrainConfig.__post_init__; errors name the key."""
+    """Finite floats, ranges and consistency, run by TrainConfig.__post_init__; errors name the key."""
     def check(key: str, ok: bool, requirement: str) -> None:
         if not ok:
             raise ValueError(f"{key} must {requirement}, got {_value_at(cfg, key)!r}")
-    for key in _AT_LEAST_1:
-        check(key, _value_at(cfg, key) >= 1, "be >= 1")
-    for key in _AT_LEAST_0:
-        check(key, _value_at(cfg, key) >= 0, "be >= 0")
+    for key, value in leaf_values(cfg).items():
+        numbers = [item for item in (value if isinstance(value, tuple) else (value,)) if _is_number(item)]
+        check(key, all(math.isfinite(number) for number in numbers), "be finite")
+        if key in NUMERIC_RANGES:
+            requirement = str(NUMERIC_RANGES[key]) + REQUIREMENT_NOTES.get(key, "")
+            check(key, all(number in NUMERIC_RANGES[key] for number in numbers), requirement)
     check("out_dir", bool(cfg.out_dir), "be a directory path")
     check("model.path", bool(cfg.model.path), "be a path, a Hub id or 'tiny'")
     check("data.source", bool(cfg.data.source), "name a file, a benchmark or a Hub dataset")
-    check("data.limit", cfg.data.limit is None or cfg.data.limit >= 1, "be null or >= 1")
-    check("rollout.n", cfg.rollout.n >= 2, "be >= 2 (GRPO compares the responses to a prompt)")
-    check("rollout.temperature", cfg.rollout.temperature > 0, "be > 0")
-    check("rollout.top_p", 0 < cfg.rollout.top_p <= 1, "be in (0, 1]")
-    check("rollout.gpu_memory_utilization", 0 < cfg.rollout.gpu_memory_utilization <= 1,
-          "be in (0, 1]")
-    check("algorithm.low_prob_fraction", 0 < cfg.algorithm.low_prob_fraction <= 1, "be in (0, 1]")
-    check("algorithm.clip_low", 0 <= cfg.algorithm.clip_low < 1, "be in [0, 1)")
-    check("optim.lr", cfg.optim.lr > 0, "be > 0")
-    check("optim.betas", all(0 <= beta < 1 for beta in cfg.optim.betas), "be two values in [0, 1)")
     check("optim.batch_size", cfg.optim.batch_size % cfg.optim.mini_batch_size == 0,
           f"be a multiple of optim.mini_batch_size={cfg.optim.mini_batch_size}")
     per_update = cfg.optim.mini_batch_size * cfg.rollout.n
     check("optim.micro_batch_size", per_update % cfg.optim.micro_batch_size == 0,
           f"divide optim.mini_batch_size * rollout.n = {per_update}")
     zero_stage = cfg.deepspeed.zero_stage
-    check("deepspeed.zero_stage", zero_stage in (0, 1, 2, 3), "be 0, 1, 2 or 3")
     check("deepspeed.offload_optimizer", not cfg.deepspeed.offload_optimizer or zero_stage >= 1,
           "be false with deepspeed.zero_stage=0")
     check("deepspeed.offload_params", not cfg.deepspeed.offload_params or zero_stage == 3,
@@ -235,166 +275,7 @@ def model_path(cfg: TrainConfig) -> str:
     return cfg.model.path
 
 
-def list_recipes() -> list[str]:
-    """Names of the packaged recipes (usable as `--config NAME`)."""
-    return sorted(path.stem for path in RECIPES_DIR.glob("*.yaml"))
-
-
-def resolve_recipe(name_or_path: str | Path) -> Path:
-    """An existing file as given, else the packaged recipe of that name ("toy", "toy.yaml")."""
-    path, text = Path(name_or_path).expanduser(), str(name_or_path)
-    if path.is_file():
-        return path
-    packaged = RECIPES_DIR / (text if text.endswith((".yaml", ".yml")) else f"{text}.yaml")
-    if "/" not in text and "\\" not in text and packaged.is_file():
-        return packaged
-    raise ValueError(f"no config file or packaged recipe named {text!r}; packaged recipes: "
-                     f"{', '.join(list_recipes())}")
-
-
-def _unknown_key(name: str, prefix: str, known: Sequence[str]) -> ValueError:
-    """The closest known key (at this level, else this name in a section) and all known here."""
-    close = [prefix + match for match in difflib.get_close_matches(name, known, n=1)]
-    close += [f"{section}.{name}" for section, annotation in get_type_hints(TrainConfig).items()
-              if dataclasses.is_dataclass(annotation) and name in get_type_hints(annotation)]
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    level = f"in {prefix[:-1]}" if prefix else "at the top level"
-    known_keys = ", ".join(known)
-    return ValueError(f"unknown key {prefix + name!r}{hint}; known keys {level}: {known_keys}")
-
-
-def _type_name(annotation: Any) -> str:
-    """How an error message says what a field accepts."""
-    origin, args = get_origin(annotation), get_args(annotation)
-    if origin is Literal:
-        return "one of " + ", ".join(repr(choice) for choice in args)
-    if origin in (Union, types.UnionType):
-        return " or ".join("null" if arm is type(None) else _type_name(arm) for arm in args)
-    if origin is tuple:
-        items = f"items: {_type_name(args[0])}" if args[-1] is Ellipsis else f"{len(args)} items"
-        return f"a list ({items})"
-    return {bool: "true or false", int: "an integer", float: "a number"}.get(annotation, "a string")
-
-
-def _coerce(value: Any, annotation: Any, key: str) -> Any:
-    """`value` as the field type `annotation` (bools and numbers never mix), else ValueError."""
-    origin, args = get_origin(annotation), get_args(annotation)
-    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if origin is Literal:
-        if any(value == choice and type(value) is type(choice) for choice in args):
-            return value
-    elif origin in (Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        for arm in (arm for arm in args if arm is not type(None)):
-            with contextlib.suppress(ValueError):
-                return _coerce(value, arm, key)
-    elif origin is tuple and isinstance(value, (list, tuple)):
-        item_types = [args[0]] * len(value) if args[-1] is Ellipsis else list(args)
-        if len(value) == len(item_types):
-            return tuple(_coerce(item, item_type, f"{key}[{index}]")
-                         for index, (item, item_type) in enumerate(zip(value, item_types)))
-    elif annotation is bool:
-        if isinstance(value, bool):
-            return value
-    elif annotation in (int, float) and (is_number or isinstance(value, str)):
-        if isinstance(value, int):
-            return annotation(value)
-        with contextlib.suppress(ValueError):
-            number = float(value)  # "1e-6": YAML 1.1 reads it as a string
-            if annotation is float or number.is_integer():
-                return annotation(number)
-    elif annotation is str and (is_number or isinstance(value, str)):
-        return str(value)
-    raise ValueError(f"{key} must be {_type_name(annotation)}, got {value!r}")
-
-
-def _build(cls: type, values: Any, prefix: str = "") -> Any:
-    """A config dataclass `cls` from a mapping (nested mappings for nested sections)."""
-    values = {} if values is None else values  # `optim:` with nothing under it
-    if not isinstance(values, Mapping):
-        raise ValueError(f"{prefix[:-1] or 'the config'} must be a mapping of keys, got {values!r}")
-    hints = get_type_hints(cls)
-    arguments = {}
-    for name, value in values.items():
-        if name not in hints:
-            raise _unknown_key(str(name), prefix, list(hints))
-        if dataclasses.is_dataclass(hints[name]):
-            arguments[name] = _build(hints[name], value, f"{prefix}{name}.")
-        else:
-            arguments[name] = _coerce(value, hints[name], prefix + name)
-    return cls(**arguments)
-
-
-def _apply_override(tree: dict, override: str) -> None:
-    """Set one `dotted.key=value` in the raw tree, checking the key. A string field takes the
-    text as typed unless null or ~ (`Answer: x` is no YAML mapping, `0123` no octal number)."""
-    key, separator, text = override.partition("=")
-    names = key.strip().split(".")
-    if not separator or not key.strip():
-        raise ValueError(f"override {override!r} is not key=value (e.g. optim.lr=1e-6)")
-    cls, node, prefix = TrainConfig, tree, ""
-    for depth, name in enumerate(names):
-        hints = get_type_hints(cls)
-        if name not in hints:
-            raise _unknown_key(name, prefix, list(hints))
-        annotation, is_section = hints[name], dataclasses.is_dataclass(hints[name])
-        if depth == len(names) - 1:
-            break
-        if not is_section:
-            raise ValueError(f"{prefix + name} is a value, not a section: {key!r} means nothing")
-        if node.get(name) is None:
-            node[name] = {}
-        if not isinstance(node[name], dict):
-            raise ValueError(f"{prefix + name} must be a mapping of keys, got {node[name]!r}")
-        cls, node, prefix = annotation, node[name], f"{prefix}{name}."
-    if is_section:
-        first_key = next(iter(get_type_hints(annotation)))
-        raise ValueError(f"{prefix + name} is a section; set one of its keys, e.g. "
-                         f"{prefix}{name}.{first_key}=...")
-    takes_text = annotation is str or (get_origin(annotation) in (Union, types.UnionType)
-                                       and str in get_args(annotation))
-    if takes_text and text.strip() not in ("null", "~"):
-        node[name] = text
-        return
-    try:
-        node[name] = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ValueError(f"{key.strip()}: cannot read {text!r} as a YAML value") from error
-
-
-def _read_yaml(path: Path) -> dict:
-    """The recipe's top-level mapping (an empty file is an empty one)."""
-    try:
-        tree = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise ValueError(f"{path}: invalid YAML: {' '.join(str(error).split())}") from error
-    if not isinstance(tree, (dict, type(None))):
-        raise ValueError(f"{path}: expected a mapping of keys, got {type(tree).__name__}")
-    return tree or {}
-
 
 def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> TrainConfig:
     """A recipe (file or packaged name; None: the defaults) with `key=value` overrides, in order."""
-    tree = _read_yaml(resolve_recipe(path)) if path is not None else {}
-    for override in overrides:
-        _apply_override(tree, override)
-    return _build(TrainConfig, tree)
-
-
-def config_to_dict(cfg: TrainConfig) -> dict[str, Any]:
-    """Plain nested dicts in field order, tuples as lists: ready for YAML or JSON."""
-    return json.loads(json.dumps(dataclasses.asdict(cfg)))
-
-
-def config_to_yaml(cfg: TrainConfig) -> str:
-    """The config as YAML that `load_config` reads back to an equal config."""
-    return yaml.safe_dump(config_to_dict(cfg), sort_keys=False, allow_unicode=True)
-
-
-def dump_config(cfg: TrainConfig, path: str | Path) -> Path:
-    """Write the config as YAML to `path` (the run record, e.g. out_dir/config.yaml)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(config_to_yaml(cfg), encoding="utf-8")
-    return path
+    return load_tree(TrainConfig, path, overrides)
