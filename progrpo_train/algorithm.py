@@ -172,29 +172,47 @@ def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.where(mask, values, torch.zeros_like(values)).sum() / mask.sum().clamp(min=1)
 
 
-def aggregation_weights(mask: torch.Tensor, aggregation: str, group_ids: torch.Tensor | None = None) -> torch.Tensor:
-    """Per-token weights [B, T] summing to 1 whose weighted sum is the aggregation.
-
-    "token-mean": 1 / (valid tokens of the batch); "seq-mean-token-mean": 1 / (sequences with
-    tokens x the row's tokens); "group-token-mean": 1 / (groups with tokens x the group's
-    tokens). Writing the loss as a weighted sum lets a trainer split a mini-batch into
-    micro-batches (or ranks) and still reduce exactly as if it were one batch.
-    """
+def aggregation_normaliser(mask: torch.Tensor, aggregation: str, group_ids: torch.Tensor | None = None) -> int:
+    """What `aggregation` divides by: the valid tokens ("token-mean"), the sequences with tokens
+    ("seq-mean-token-mean") or the groups with tokens ("group-token-mean") of the batch."""
     _check_choice("aggregation", aggregation, AGGREGATIONS)
     mask = mask.to(torch.bool)
-    valid = mask.to(torch.float64)
     if aggregation == "token-mean":
-        return valid / valid.sum().clamp(min=1)
-    row_tokens = valid.sum(dim=1, keepdim=True)  # [B, 1]
+        return int(mask.sum().item())
+    row_tokens = mask.sum(dim=1)  # [B]
     if aggregation == "seq-mean-token-mean":
-        num_sequences = (row_tokens > 0).sum().clamp(min=1)
-        return valid / row_tokens.clamp(min=1) / num_sequences
+        return int((row_tokens > 0).sum().item())
     if group_ids is None:
         raise ValueError("aggregation='group-token-mean' needs group_ids")
     dense, num_groups = _group_index(group_ids)
+    return int((_group_sum(row_tokens.to(torch.float64), dense, num_groups) > 0).sum().item())
+
+
+def aggregation_weights(
+    mask: torch.Tensor, aggregation: str, group_ids: torch.Tensor | None = None, *, normaliser: float | None = None
+) -> torch.Tensor:
+    """Per-token weights [B, T] whose weighted sum is the aggregation (they sum to 1).
+
+    "token-mean": 1 / N, N = valid tokens of the batch; "seq-mean-token-mean": 1 / (N x the
+    row's tokens), N = sequences with tokens; "group-token-mean": 1 / (N x the group's tokens),
+    N = groups with tokens. N is `aggregation_normaliser(mask, ...)` unless `normaliser` is given:
+    a trainer that splits a mini-batch into micro-batches slices these weights, and one that
+    splits it across processes passes the sum of every process's normaliser, so the loss reduces
+    exactly as if the mini-batch were one batch (a group's rows must stay on one process).
+    """
+    if normaliser is None:
+        normaliser = aggregation_normaliser(mask, aggregation, group_ids)
+    _check_choice("aggregation", aggregation, AGGREGATIONS)
+    valid = mask.to(torch.bool).to(torch.float64)
+    normaliser = max(float(normaliser), 1.0)
+    if aggregation == "token-mean":
+        return valid / normaliser
+    row_tokens = valid.sum(dim=1, keepdim=True)  # [B, 1]
+    if aggregation == "seq-mean-token-mean":
+        return valid / row_tokens.clamp(min=1) / normaliser
+    dense, num_groups = _group_index(group_ids)
     group_tokens = _group_sum(row_tokens[:, 0], dense, num_groups)  # [G]
-    num_groups_with_tokens = (group_tokens > 0).sum().clamp(min=1)
-    return valid / group_tokens[dense][:, None].clamp(min=1) / num_groups_with_tokens
+    return valid / group_tokens[dense][:, None].clamp(min=1) / normaliser
 
 
 def policy_loss(

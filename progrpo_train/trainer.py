@@ -21,7 +21,13 @@ import numpy as np
 import torch
 
 from progrpo_train import checkpoint as ckpt
-from progrpo_train.algorithm import aggregation_weights, grpo_advantages, policy_loss, progrpo_advantages
+from progrpo_train.algorithm import (
+    aggregation_normaliser,
+    aggregation_weights,
+    grpo_advantages,
+    policy_loss,
+    progrpo_advantages,
+)
 from progrpo_train.batch import RolloutBatch, pad_rollouts, policy_logprobs, score_with_policy
 from progrpo_train.config import TINY_MODEL, TrainConfig, dump_config, model_path
 from progrpo_train.data import PromptOrder, TrainPrompt, tokenize_prompts
@@ -29,9 +35,6 @@ from progrpo_train.engine import build_engine, deepspeed_config, init_distribute
 from progrpo_train.metrics import MetricsLogger, step_metrics
 from progrpo_train.rewards import RewardFunction
 from progrpo_train.rollout import build_rollout, rollout_seed, sampling_settings
-
-NORMALISERS = {"token-mean": "tokens", "seq-mean-token-mean": "sequences", "group-token-mean": "groups"}
-
 
 def _all_reduce_sum(value: float) -> float:
     tensor = torch.tensor([value], dtype=torch.float64)
@@ -164,13 +167,8 @@ class Trainer:
     def _global_weights(self, mini: RolloutBatch) -> torch.Tensor:
         """Aggregation weights of a mini-batch, normalised over every process's share of it."""
         aggregation = self.cfg.algorithm.aggregation
-        weights = aggregation_weights(mini.response_mask, aggregation, mini.group_ids)
-        if self.world_size == 1:
-            return weights
-        local = {"tokens": mini.response_mask.sum().item(),
-                 "sequences": (mini.response_mask.sum(1) > 0).sum().item(),
-                 "groups": len(torch.unique(mini.group_ids))}[NORMALISERS[aggregation]]
-        return weights * (local / max(_all_reduce_sum(local), 1.0))
+        local = aggregation_normaliser(mini.response_mask, aggregation, mini.group_ids)
+        return aggregation_weights(mini.response_mask, aggregation, mini.group_ids, normaliser=_all_reduce_sum(local))
 
     def _step(self, poisoned: bool) -> None:
         if _all_reduce_sum(float(poisoned)) > 0:

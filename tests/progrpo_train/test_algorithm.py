@@ -7,7 +7,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from progrpo_train.algorithm import grpo_advantages, policy_loss, progrpo_advantages
+from progrpo_train.algorithm import (
+    aggregation_normaliser,
+    aggregation_weights,
+    grpo_advantages,
+    policy_loss,
+    progrpo_advantages,
+)
 
 T = torch.tensor
 
@@ -287,3 +293,26 @@ def test_micro_batches_with_mini_batch_weights_reduce_like_one_batch(aggregation
     accumulated = sum(parts)
     assert accumulated.item() == pytest.approx(whole.item(), abs=1e-12)
     assert torch.allclose(torch.autograd.grad(accumulated, logprobs)[0], whole_grad, atol=1e-12)
+
+
+@pytest.mark.parametrize("aggregation, expected", [("token-mean", 6), ("seq-mean-token-mean", 3), ("group-token-mean", 2)])
+def test_aggregation_normaliser_counts_tokens_sequences_or_groups(aggregation, expected):
+    mask = torch.cat([LOSS_MASK, torch.zeros(1, 3, dtype=torch.bool)])  # a 4th row without tokens
+    assert aggregation_normaliser(mask, aggregation, T([0, 0, 1, 2])) == expected
+
+
+@pytest.mark.parametrize("aggregation", ["token-mean", "group-token-mean", "seq-mean-token-mean"])
+def test_ranks_with_the_summed_normaliser_reduce_like_one_batch(aggregation):
+    """Data parallelism: each rank weights its rows with the normaliser summed over ranks."""
+    generator = torch.Generator().manual_seed(1)
+    old = torch.randn(6, 5, generator=generator, dtype=torch.float64)
+    logprobs = old + 0.3 * torch.randn(6, 5, generator=generator, dtype=torch.float64)
+    advantages = torch.randn(6, generator=generator, dtype=torch.float64)
+    mask = torch.rand(6, 5, generator=generator) > 0.3
+    groups = T([0, 0, 1, 1, 2, 2])
+    whole, _ = policy_loss(logprobs, old, advantages, mask, aggregation=aggregation, group_ids=groups)
+    ranks = (slice(0, 2), slice(2, 6))  # groups stay on one rank
+    total = sum(aggregation_normaliser(mask[r], aggregation, groups[r]) for r in ranks)
+    parts = [policy_loss(logprobs[r], old[r], advantages[r], mask[r], token_weights=aggregation_weights(
+        mask[r], aggregation, groups[r], normaliser=total))[0] for r in ranks]
+    assert sum(parts).item() == pytest.approx(whole.item(), abs=1e-12)
