@@ -38,7 +38,7 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 from matplotlib.transforms import Bbox
 
-from progrpo_eval import store
+from progrpo_eval.atomic import atomic_write_bytes
 from progrpo_eval.figures import (ablation_bars, color_map, current_style, entropy_kde, font_scale, passk_curves,
                                   rollout_probabilities, token_probability_distributions, training_entropy)
 from progrpo_eval.stats import PairedComparison, align_problems, default_ks, paired_bootstrap
@@ -391,7 +391,7 @@ def build_report(run_dirs: RunsLike, out_pdf: str | Path, *,
                 _footer(figure, f"{title} · page {number}/{total}")
                 pdf.savefig(figure, bbox_inches=PAGE_BOX)
     out_pdf = Path(out_pdf)
-    store.atomic_write_bytes(out_pdf, buffer.getvalue())
+    atomic_write_bytes(out_pdf, buffer.getvalue())
     umask = os.umask(0)
     os.umask(umask)
     out_pdf.chmod(0o666 & ~umask)  # a report is for sharing: the usual file mode, not the temporary file's 0600

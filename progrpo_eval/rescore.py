@@ -40,7 +40,6 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 import torch
 
 from progrpo_eval import store
@@ -48,9 +47,8 @@ from progrpo_eval.logprobs import pad_right
 from progrpo_eval.metrics.entropy import OutputHead, output_head, streaming_entropy, topk_entropy_bounds
 from progrpo_eval.metrics.tokens import low_prob_confidence, low_prob_mean, mean_token_prob
 
-EXTRAS_DIR = "extras"
-OUTPUTS = {"exact": ("entropy.parquet", "entropy.json"), "topk": ("entropy_topk.parquet", "entropy_topk.json")}
-METHODS = tuple(OUTPUTS)
+EXTRA_NAMES = {"exact": "entropy", "topk": "entropy_topk"}  # store extras: extras/<name>.parquet + .json
+METHODS = tuple(EXTRA_NAMES)
 
 
 @dataclass(frozen=True)
@@ -196,14 +194,6 @@ def rebuild_prompts(manifest: dict, problem_ids: set[str], tokenizer, data_dir: 
             for pid in problem_ids}
 
 
-def _write_extra(run_dir: Path, method: str, table: pa.Table, provenance: dict) -> None:
-    data_name, provenance_name = OUTPUTS[method]
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="zstd")
-    store.atomic_write_bytes(run_dir / EXTRAS_DIR / data_name, sink.getvalue().to_pybytes())
-    store.atomic_write_json(run_dir / EXTRAS_DIR / provenance_name, provenance)
-
-
 def _mean(values: np.ndarray) -> float:
     return float(np.mean(values, dtype=np.float64)) if len(values) else math.nan
 
@@ -263,8 +253,7 @@ def rescore_exact(run_dir: str | Path, options: ExactOptions = ExactOptions()) -
         "versions": {"torch": torch.__version__, "transformers": importlib.metadata.version("transformers")},
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    _write_extra(run_dir, "exact", table, provenance)
-    return provenance
+    return store.write_extra(run_dir, EXTRA_NAMES["exact"], table, provenance)
 
 
 def top_logprobs_matrix(encoded: str) -> np.ndarray:
@@ -324,20 +313,14 @@ def rescore_topk(run_dir: str | Path, vocab_size: int | None = None) -> dict:
         "tokens": int(samples["num_tokens"].sum()),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    _write_extra(run_dir, "topk", table, provenance)
-    return provenance
+    return store.write_extra(run_dir, EXTRA_NAMES["topk"], table, provenance)
 
 
 def load_entropy(run_dir: str | Path, method: str = "exact") -> tuple[pd.DataFrame, dict] | None:
     """The stored entropy table and its provenance for `method`, or None when it was not computed."""
-    if method not in OUTPUTS:
+    if method not in EXTRA_NAMES:
         raise ValueError(f"unknown entropy method {method!r}; known: {', '.join(METHODS)}")
-    data_name, provenance_name = OUTPUTS[method]
-    directory = Path(run_dir) / EXTRAS_DIR
-    if not (directory / data_name).is_file():
-        return None
-    provenance = json.loads((directory / provenance_name).read_text(encoding="utf-8"))
-    return pq.read_table(directory / data_name).to_pandas(), provenance
+    return store.read_extra(run_dir, EXTRA_NAMES[method])
 
 
 def _token_statistics(logprob_rows: list, fraction: float, rows_per_batch: int = 1024) -> dict[str, np.ndarray]:

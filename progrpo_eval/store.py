@@ -16,10 +16,9 @@ have no chunk yet, and no (problem, sample) is ever written twice.
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +26,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from progrpo_eval.atomic import atomic_write_bytes, atomic_write_json
+
 MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
 SAMPLES_DIR = "samples"
+EXTRAS_DIR = "extras"
 
 # Manifest entries that decide which samples a run draws: a mismatch means another run.
 IDENTITY_KEYS = ("model", "benchmark", "data_checksum", "prompt_sha256", "instruction", "sampling", "backend_family")
@@ -57,34 +59,6 @@ SAMPLE_SCHEMA = pa.schema(
 
 class RunMismatchError(ValueError):
     """The directory holds a run with other settings."""
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see the old file or the new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def atomic_write_json(path: Path, payload: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(payload, indent=2, sort_keys=True) + "\n").encode("utf-8"))
 
 
 def read_manifest(run_dir: str | Path) -> dict:
@@ -184,3 +158,71 @@ def write_summary(run_dir: str | Path, summary: dict, markdown: str) -> None:
 
 def read_summary(run_dir: str | Path) -> dict:
     return json.loads((Path(run_dir) / SUMMARY).read_text(encoding="utf-8"))
+
+
+# --- readers for commands that only read run directories (report, compare, rescore) ---------------
+
+
+def read_run_manifest(run_dir: str | Path) -> dict:
+    """The manifest; ValueError naming the path (and any run directories below it) when there is none."""
+    try:
+        return read_manifest(run_dir)
+    except FileNotFoundError as e:
+        below = sorted(str(found.parent) for found in Path(run_dir).glob(f"**/{MANIFEST}"))[:6]
+        hint = f"; run directories below it: {', '.join(below)}" if below else ""
+        raise ValueError(f"{run_dir} is not a run directory (no {MANIFEST}){hint}") from e
+
+
+def read_run_summary(run_dir: str | Path) -> dict:
+    """summary.json; ValueError calling the run incomplete (with what is on disk) when there is none."""
+    try:
+        return read_summary(run_dir)
+    except FileNotFoundError as e:
+        raise IncompleteRunError(f"{run_dir} is an incomplete run (no {SUMMARY}; {len(completed_problem_ids(run_dir))} "
+                                 "problems on disk): run the same command again to finish it") from e
+
+
+class IncompleteRunError(ValueError):
+    """A run directory whose run has not finished (no summary yet)."""
+
+
+# --- extras: per-sample additions by later commands -------------------------------------------------
+# extras/<name>.parquet (one row per sample) + extras/<name>.json (its provenance, with the
+# parquet's sha256). Known names: "entropy" (exact, `rescore --entropy exact`) and "entropy_topk".
+
+
+def write_extra(run_dir: str | Path, name: str, table: pa.Table, provenance: dict) -> dict:
+    """Write extras/<name>.parquet, then its provenance (plus the data's sha256), each atomically.
+
+    Returns the provenance as written. A rerun replaces both; a writer killed between the two
+    files leaves a pair whose checksums disagree, which `read_extra` refuses.
+    """
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    data = sink.getvalue().to_pybytes()
+    directory = Path(run_dir) / EXTRAS_DIR
+    atomic_write_bytes(directory / f"{name}.parquet", data)
+    written = {**provenance, "data_sha256": hashlib.sha256(data).hexdigest()}
+    atomic_write_json(directory / f"{name}.json", written)
+    return written
+
+
+def read_extra(run_dir: str | Path, name: str) -> tuple[pd.DataFrame, dict] | None:
+    """extras/<name> as (table, provenance), or None when it was never written.
+
+    The provenance's data_sha256 must match the data (extras written before it was recorded have
+    none and are read as they are).
+    """
+    directory = Path(run_dir) / EXTRAS_DIR
+    data_path, provenance_path = directory / f"{name}.parquet", directory / f"{name}.json"
+    if not data_path.is_file():
+        return None
+    if not provenance_path.is_file():
+        raise ValueError(f"{data_path} has no provenance file {provenance_path.name}; rerun `progrpo-eval rescore`")
+    provenance = json.loads(provenance_path.read_text(encoding="utf-8"))
+    data = data_path.read_bytes()
+    recorded = provenance.get("data_sha256")
+    if recorded is not None and recorded != hashlib.sha256(data).hexdigest():
+        raise ValueError(f"{data_path} and {provenance_path.name} disagree (an interrupted rescore?); "
+                         "rerun `progrpo-eval rescore` to rewrite them")
+    return pq.read_table(pa.BufferReader(data)).to_pandas(), provenance

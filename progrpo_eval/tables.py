@@ -94,14 +94,8 @@ def _identity_labels(identities: list[tuple]) -> dict[tuple, str]:
     return labels
 
 
-def read_run_manifest(path: Path) -> dict:
-    """The manifest; ValueError naming the path (and any run directories below it) when there is none."""
-    try:
-        return store.read_manifest(path)
-    except FileNotFoundError as e:
-        below = sorted(str(found.parent) for found in Path(path).glob(f"**/{store.MANIFEST}"))[:6]
-        hint = f"; run directories below it: {', '.join(below)}" if below else ""
-        raise ValueError(f"{path} is not a run directory (no {store.MANIFEST}){hint}") from e
+read_run_manifest = store.read_run_manifest
+summary_of = store.read_run_summary
 
 
 def resolve_runs(runs: RunsLike) -> list[RunRef]:
@@ -132,13 +126,6 @@ def resolve_runs(runs: RunsLike) -> list[RunRef]:
 
 def labels_of(refs: Sequence[RunRef]) -> list[str]:
     return list(dict.fromkeys(ref.label for ref in refs))
-
-
-def summary_of(run_dir: Path) -> dict:
-    try:
-        return store.read_summary(run_dir)
-    except FileNotFoundError as e:
-        raise ValueError(f"{run_dir} has no {store.SUMMARY} (an unfinished run? run it again to complete it)") from e
 
 
 # --- a table that renders as Markdown, LaTeX and plain text -----------------------------------

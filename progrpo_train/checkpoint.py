@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from progrpo_eval.store import atomic_write_json
+from progrpo_eval.atomic import atomic_write_json
 
 COMPLETE = "COMPLETE"
 
