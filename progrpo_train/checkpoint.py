@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from progrpo_eval.atomic import atomic_write_json
+from progrpo_train.distributed import barrier, is_main, rank
 
 COMPLETE = "COMPLETE"
 
@@ -49,47 +50,34 @@ def restore_rng(saved: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _is_main() -> bool:
-    return not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0
-
-
-def _barrier() -> None:
-    if torch.distributed.is_initialized():
-        torch.distributed.barrier()
-
-
 def save_checkpoint(engine, tokenizer, out_dir: str | Path, step: int, trainer_state: dict, zero_stage: int,
                     keep_last: int) -> Path:
     """Write checkpoint `step` atomically (all ranks call this) and prune old ones."""
     root = checkpoint_root(out_dir)
     final = root / f"step-{step:06d}"
     partial = root / f".step-{step:06d}.partial"
-    if _is_main():
+    if is_main():
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir(parents=True)
-    _barrier()
+    barrier()
     engine.save_checkpoint(str(partial / "deepspeed"), tag="state")
     if zero_stage == 3:
         state_dict = engine._zero3_consolidated_16bit_state_dict()
     else:
         state_dict = None
-    if _is_main():
+    if is_main():
         engine.module.save_pretrained(partial / "hf", state_dict=state_dict, safe_serialization=True)
         tokenizer.save_pretrained(partial / "hf")
         atomic_write_json(partial / "trainer.json", {**trainer_state, "step": step})
-    atomic_write_json(partial / f"rng-rank{_rank()}.json", rng_state())
-    _barrier()
-    if _is_main():
+    atomic_write_json(partial / f"rng-rank{rank()}.json", rng_state())
+    barrier()
+    if is_main():
         (partial / COMPLETE).write_text(f"{step}\n")
         shutil.rmtree(final, ignore_errors=True)
         os.replace(partial, final)
         _prune(root, keep_last)
-    _barrier()
+    barrier()
     return final
-
-
-def _rank() -> int:
-    return torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
 
 
 def _prune(root: Path, keep_last: int) -> None:
@@ -106,7 +94,7 @@ def complete_checkpoints(root: Path) -> list[Path]:
 def latest_checkpoint(out_dir: str | Path) -> Path | None:
     """The newest complete checkpoint; partial leftovers of a killed writer are deleted."""
     root = checkpoint_root(out_dir)
-    if _is_main():
+    if is_main():
         for leftover in root.glob(".step-*.partial"):
             shutil.rmtree(leftover, ignore_errors=True)
     found = complete_checkpoints(root)
@@ -116,7 +104,7 @@ def latest_checkpoint(out_dir: str | Path) -> Path | None:
 def load_checkpoint(engine, checkpoint: Path) -> dict:
     """Restore engine (weights, optimizer, scheduler) and RNG; returns the trainer state."""
     engine.load_checkpoint(str(checkpoint / "deepspeed"), tag="state")
-    rng_file = checkpoint / f"rng-rank{_rank()}.json"
+    rng_file = checkpoint / f"rng-rank{rank()}.json"
     if rng_file.is_file():
         restore_rng(json.loads(rng_file.read_text()))
     return json.loads((checkpoint / "trainer.json").read_text())

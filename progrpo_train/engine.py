@@ -1,41 +1,14 @@
-"""The DeepSpeed engine around the policy: process group, ZeRO config, AdamW and warmup.
+"""The DeepSpeed engine around the policy: ZeRO config, AdamW and warmup.
 
-On a machine without CUDA, DeepSpeed runs on its CPU accelerator (`DS_ACCELERATOR=cpu`) with a
-`gloo` process group; a single process started without a launcher gets RANK/WORLD_SIZE/MASTER_*
-defaults. The optimizer is torch's AdamW handed to DeepSpeed (no op to compile), and the
-learning-rate schedule is a linear warmup to `optim.lr`, then constant.
+The process group is `distributed.py`'s. The optimizer is torch's AdamW handed to DeepSpeed (no
+op to compile), and the learning-rate schedule is a linear warmup to `optim.lr`, then constant.
 """
 
 from __future__ import annotations
 
-import os
-import socket
-
 import torch
 
 from progrpo_train.config import TrainConfig
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def init_distributed() -> tuple[int, int]:
-    """Start (or join) the process group; returns (rank, world size)."""
-    if not torch.cuda.is_available():
-        os.environ.setdefault("DS_ACCELERATOR", "cpu")
-    for key, value in (("RANK", "0"), ("LOCAL_RANK", "0"), ("WORLD_SIZE", "1"), ("MASTER_ADDR", "127.0.0.1")):
-        os.environ.setdefault(key, value)
-    os.environ.setdefault("MASTER_PORT", str(_free_port()))
-    import deepspeed
-
-    if not torch.distributed.is_initialized():
-        deepspeed.init_distributed(dist_backend="nccl" if torch.cuda.is_available() else "gloo")
-    if torch.cuda.is_available():
-        torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
-    return torch.distributed.get_rank(), torch.distributed.get_world_size()
 
 
 def micro_batches_per_update(cfg: TrainConfig, world_size: int) -> int:

@@ -2,11 +2,9 @@
 
 - "hf": transformers `generate` on the trainer's policy module itself; no weights to sync.
 - "vllm": an in-process vLLM engine (`VLLM_ENABLE_V1_MULTIPROCESSING=0`), colocated with the
-  trainer, whose weights are replaced in place after every update through the workers'
-  `reload_weights` (STACK.md: `load_weights` fails on vLLM's CPU backend, which repacks linear
-  weights). With tied embeddings lm_head is sent as a clone of the embedding on every sync, or
-  the repacked lm_head would silently keep the old weights. Under ZeRO-3 the full parameters are
-  gathered for the sync.
+  trainer, whose weights are replaced in place after every update (`VLLMBackend.load_weights`:
+  the workers' `reload_weights`, lm_head included when tied). Under ZeRO-3 the full parameters
+  are gathered for the sync.
 Both sample each prompt with a seed derived from (seed, step, prompt), so a resumed run draws
 the same rollouts as an uninterrupted one.
 """
@@ -33,7 +31,7 @@ def sampling_settings(config: RolloutConfig, seed: int) -> SamplingSettings:
 
 class HFRollout:
     def __init__(self, policy, tokenizer, batch_sequences: int):
-        self.backend = HFBackend.from_model(policy, tokenizer)
+        self.backend = HFBackend(policy, tokenizer)
         self.backend.max_batch_sequences = batch_sequences
 
     def generate(self, prompts: list[list[int]], settings: SamplingSettings, seeds: list[int]) -> list[list[Completion]]:
@@ -65,18 +63,13 @@ class VLLMRollout:
             model_dir, dtype=dtype, seed=seed, tensor_parallel_size=config.tensor_parallel_size,
             gpu_memory_utilization=config.gpu_memory_utilization, enforce_eager=config.enforce_eager or None,
         )
-        self.dtype = getattr(torch, dtype)
 
     def generate(self, prompts: list[list[int]], settings: SamplingSettings, seeds: list[int]) -> list[list[Completion]]:
         return self.backend.generate(prompts, settings, seeds=seeds, use_tqdm=False)
 
     def sync(self, policy, zero_stage: int) -> None:
-        """Replace the engine's weights with the policy's (lm_head included when tied)."""
-        state = full_state_dict(policy, zero_stage)
-        if getattr(policy.config, "tie_word_embeddings", False) or "lm_head.weight" not in state:
-            state["lm_head.weight"] = state["model.embed_tokens.weight"].clone()
-        weights = [(name, tensor.to(self.dtype)) for name, tensor in state.items()]
-        self.backend.llm.collective_rpc("reload_weights", kwargs={"weights_iterator": weights})
+        """Replace the engine's weights with the policy's (`VLLMBackend.load_weights`)."""
+        self.backend.load_weights(full_state_dict(policy, zero_stage))
 
     def close(self) -> None:
         self.backend.close()

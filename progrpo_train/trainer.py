@@ -31,16 +31,11 @@ from progrpo_train.algorithm import (
 from progrpo_train.batch import RolloutBatch, pad_rollouts, policy_logprobs, score_with_policy
 from progrpo_train.config import TINY_MODEL, TrainConfig, dump_config, model_path
 from progrpo_train.data import PromptOrder, TrainPrompt, tokenize_prompts
-from progrpo_train.engine import build_engine, deepspeed_config, init_distributed, load_policy
+from progrpo_train.distributed import all_reduce_sum, barrier, init_distributed
+from progrpo_train.engine import build_engine, deepspeed_config, load_policy
 from progrpo_train.metrics import MetricsLogger, step_metrics
 from progrpo_train.rewards import RewardFunction
 from progrpo_train.rollout import build_rollout, rollout_seed, sampling_settings
-
-def _all_reduce_sum(value: float) -> float:
-    tensor = torch.tensor([value], dtype=torch.float64)
-    if torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1:
-        torch.distributed.all_reduce(tensor)
-    return float(tensor.item())
 
 
 def _seed_everything(seed: int) -> None:
@@ -83,8 +78,7 @@ class Trainer:
                 from progrpo_eval.tiny_model import build_tiny_model
 
                 build_tiny_model(model_path(self.cfg), seed=self.cfg.seed)
-        if torch.distributed.is_initialized():
-            torch.distributed.barrier()
+        barrier()
 
     def _resume(self) -> None:
         latest = ckpt.latest_checkpoint(self.out_dir)
@@ -110,7 +104,8 @@ class Trainer:
         flat = [(prompt, completion) for prompt, group in zip(prompts, groups) for completion in group]
         started = time.perf_counter()
         truncated = [c.finish_reason == "length" for _, c in flat]
-        rewards = self.reward([c.text for _, c in flat], [p.gold for p, _ in flat], truncated)
+        rewards = self.reward([p.problem for p, _ in flat], [c.text for _, c in flat],
+                              [len(c.token_ids) for _, c in flat])
         timings["reward"] = time.perf_counter() - started
         tensors = pad_rollouts([list(p.token_ids) for p, _ in flat], [c.token_ids for _, c in flat], self.tokenizer.pad_token_id or 0)
         batch = RolloutBatch(
@@ -168,10 +163,10 @@ class Trainer:
         """Aggregation weights of a mini-batch, normalised over every process's share of it."""
         aggregation = self.cfg.algorithm.aggregation
         local = aggregation_normaliser(mini.response_mask, aggregation, mini.group_ids)
-        return aggregation_weights(mini.response_mask, aggregation, mini.group_ids, normaliser=_all_reduce_sum(local))
+        return aggregation_weights(mini.response_mask, aggregation, mini.group_ids, normaliser=all_reduce_sum(local))
 
     def _step(self, poisoned: bool) -> None:
-        if _all_reduce_sum(float(poisoned)) > 0:
+        if all_reduce_sum(float(poisoned)) > 0:
             warnings.warn("non-finite loss: this update is skipped (learning rate 0 for one step)")
             self.skipped_updates += 1
             saved = [group["lr"] for group in self.optimizer.param_groups]

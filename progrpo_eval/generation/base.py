@@ -80,4 +80,4 @@ def load_backend(name: str, model: str, *, data_parallel_size: int = 1, **option
     if name == "hf":
         from progrpo_eval.generation.hf_backend import HFBackend
 
-        return HFBackend(model, **options)
+        return HFBackend.from_pretrained(model, **options)

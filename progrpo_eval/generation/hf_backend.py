@@ -23,23 +23,22 @@ class HFBackend:
 
     max_batch_sequences = 256  # sequences per generate call
 
-    def __init__(self, model: str, *, dtype: str = "auto", device: str | None = None, **_ignored):
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        torch_dtype = "auto" if dtype == "auto" else getattr(torch, dtype)
-        self.device = device or _device()
-        self.tokenizer = AutoTokenizer.from_pretrained(model)
-        self.model = AutoModelForCausalLM.from_pretrained(model, dtype=torch_dtype).to(self.device).eval()
+    def __init__(self, model, tokenizer, *, device: str | torch.device | None = None):
+        """Sample from a model object already in memory (the trainer's policy: nothing to sync)."""
+        self.model, self.tokenizer = model, tokenizer
+        self.device = device or next(model.parameters()).device
         self.stop_ids = self._stop_ids()
 
     @classmethod
-    def from_model(cls, model, tokenizer) -> "HFBackend":
-        """Sample from a model object already in memory (the trainer's policy: nothing to sync)."""
-        backend = cls.__new__(cls)
-        backend.model, backend.tokenizer = model, tokenizer
-        backend.device = next(model.parameters()).device
-        backend.stop_ids = backend._stop_ids()
-        return backend
+    def from_pretrained(cls, model: str, *, dtype: str = "auto", device: str | None = None, **_ignored) -> "HFBackend":
+        """Load a local directory or Hub id (the evaluator's backend)."""
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        torch_dtype = "auto" if dtype == "auto" else getattr(torch, dtype)
+        device = device or _device()
+        tokenizer = AutoTokenizer.from_pretrained(model)
+        loaded = AutoModelForCausalLM.from_pretrained(model, dtype=torch_dtype).to(device).eval()
+        return cls(loaded, tokenizer, device=device)
 
     def _stop_ids(self) -> set[int]:
         configured = self.model.generation_config.eos_token_id

@@ -8,6 +8,7 @@ whatever the sampling temperature, which is what c(o|q) (Eq. 6) needs and what
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 import torch
 
@@ -90,6 +91,23 @@ class VLLMBackend:
             [position[token].logprob for position, token in zip(out.prompt_logprobs[1:], ids[1:])]
             for out, ids in zip(outputs, prompts)
         ]
+
+    def load_weights(self, state: Mapping[str, torch.Tensor]) -> None:
+        """Replace the engine's weights in place with `state` (a Hugging Face state dict).
+
+        In-process engines only (`VLLM_ENABLE_V1_MULTIPROCESSING=0`: tensors pass by reference).
+        Goes through the workers' `reload_weights`, because `load_weights` fails on vLLM's CPU
+        backend, which repacks linear weights (STACK.md). Tensors are cast to the engine's dtype.
+        With tied embeddings `lm_head.weight` is sent as a clone of the embedding, or the repacked
+        lm_head would silently keep the old weights.
+        """
+        weights = dict(state)
+        tied = getattr(self.llm.model_config.hf_config, "tie_word_embeddings", False)
+        if (tied or "lm_head.weight" not in weights) and "model.embed_tokens.weight" in weights:
+            weights["lm_head.weight"] = weights["model.embed_tokens.weight"].clone()
+        dtype = self.llm.model_config.dtype
+        pairs = [(name, tensor.to(dtype)) for name, tensor in weights.items()]
+        self.llm.collective_rpc("reload_weights", kwargs={"weights_iterator": pairs})
 
     def close(self) -> None:
         engine = getattr(self.llm, "llm_engine", None)

@@ -1,4 +1,4 @@
-"""After `VLLMRollout.sync`, the vLLM engine samples from the trainer's updated weights."""
+"""After `VLLMRollout.sync` (`VLLMBackend.load_weights`), the vLLM engine samples from the trainer's updated weights."""
 
 import numpy as np
 import pytest
@@ -19,7 +19,7 @@ def _max_prompt_logprob_gap(rollout, model, prompts):
 
 def test_sync_replaces_the_engines_weights_in_place(vllm_backend, tiny_model_dir):
     rollout = VLLMRollout.__new__(VLLMRollout)  # reuse the session's engine instead of starting one
-    rollout.backend, rollout.dtype = vllm_backend, torch.float32
+    rollout.backend = vllm_backend
     policy = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
     original = {name: tensor.clone() for name, tensor in policy.state_dict().items()}
     prompts = [[5, 17, 99, 3, 250, 8, 41], [7, 7, 300, 12]]
