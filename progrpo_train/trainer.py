@@ -104,8 +104,7 @@ class Trainer:
         flat = [(prompt, completion) for prompt, group in zip(prompts, groups) for completion in group]
         started = time.perf_counter()
         truncated = [c.finish_reason == "length" for _, c in flat]
-        rewards = self.reward([p.problem for p, _ in flat], [c.text for _, c in flat],
-                              [len(c.token_ids) for _, c in flat])
+        rewards = self.reward([c.text for _, c in flat], [p.gold for p, _ in flat], truncated)
         timings["reward"] = time.perf_counter() - started
         tensors = pad_rollouts([list(p.token_ids) for p, _ in flat], [c.token_ids for _, c in flat], self.tokenizer.pad_token_id or 0)
         batch = RolloutBatch(
