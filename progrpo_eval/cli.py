@@ -114,6 +114,37 @@ def run(
     typer.echo(markdown_table([(name, summary) for name, _, summary in results]))
 
 
+@app.command("score")
+def score(
+    bench: str = typer.Option(..., "--bench", "-b", help="The benchmark the samples answer, e.g. aime24."),
+    samples: Path = typer.Option(..., "--samples", help="JSONL: one {problem_id, text[, sample_index, finish_reason]} per line."),
+    out: Path = typer.Option(Path("runs"), help="Root of the run directories: OUT/<model>/<benchmark>."),
+    model: Optional[str] = typer.Option(None, help="Name of the model that wrote the samples (default: the file's stem)."),
+    data_dir: Optional[Path] = typer.Option(None, envvar="PROGRPO_DATA_DIR", help="Offline benchmark copies; default: the Hugging Face Hub."),
+    reasoning: str = typer.Option("auto", help="Score only the text after </think>: auto (if any sample has one), on, off."),
+    instruction: Optional[str] = typer.Option(None, help="The instruction the samples were prompted with, for the manifest."),
+    overwrite: bool = typer.Option(False, help="Replace an existing run directory made from other samples."),
+    score_timeout: float = typer.Option(10.0, help="Seconds per answer before the scorer is stopped (counted as a timeout)."),
+) -> None:
+    """Score completions made elsewhere with the benchmark's own scorer; writes a normal run directory."""
+    from progrpo_eval.benchmarks import get_benchmark
+    from progrpo_eval.importer import ImportOptions, import_samples
+    from progrpo_eval.summary import markdown_table
+    from progrpo_eval.ui import wide_console
+
+    options = ImportOptions(benchmark=bench, samples_file=samples, out=out, model=model,
+                            data_dir=str(data_dir) if data_dir else None, reasoning=reasoning,
+                            instruction=instruction, overwrite=overwrite, score_timeout_s=score_timeout)
+    console = wide_console(stderr=True)
+    try:
+        get_benchmark(bench)
+        run_dir, summary = import_samples(options, console)
+    except USER_ERRORS as error:
+        _fail_with(error)
+    console.print(f"{bench}: {run_dir}")
+    typer.echo(markdown_table([(bench, summary)]))
+
+
 @app.command("rescore")
 def rescore(
     run_dir: Path = typer.Argument(..., help="A run directory written by `progrpo-eval run`."),
@@ -175,7 +206,7 @@ def report(
     resamples: int = typer.Option(10_000, help="Bootstrap resamples over problems for the comparison pages."),
 ) -> None:
     """Write a deterministic PDF report: settings, results tables, the paper's figures, paired comparisons."""
-    from progrpo_eval.report import build_report
+    from progrpo_eval.reporting.pdf import build_report
 
     try:
         result = build_report(run_dirs, out, metrics_jsonl=metrics, title=title, semantic=semantic, num_resamples=resamples)
@@ -197,8 +228,8 @@ def compare(
     """Paired bootstrap over problems of two runs: Pass@k for each k and accuracy, B − A, 95% CI, p-value."""
     from rich.table import Table
 
-    from progrpo_eval.report import compare_runs, comparison_json, comparison_table
-    from progrpo_eval.tables import resolve_runs
+    from progrpo_eval.reporting.comparison import compare_runs, comparison_json, comparison_table
+    from progrpo_eval.reporting.runs import resolve_runs
     from progrpo_eval.ui import wide_console
 
     try:

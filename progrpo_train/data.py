@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from progrpo_eval.benchmarks import INSTRUCTIONS, get_benchmark, list_benchmarks, load_problems, user_message
+from progrpo_eval.problem import Problem
 from progrpo_eval.prompts import render_prompt
 from progrpo_train.config import DataConfig
 
@@ -22,7 +23,11 @@ from progrpo_train.config import DataConfig
 class TrainPrompt:
     prompt_id: str
     token_ids: tuple[int, ...]
-    gold: str
+    problem: Problem  # what the reward judges a response against (gold, and any tests)
+
+    @property
+    def gold(self) -> str:
+        return self.problem.gold
 
 
 def _field(row: dict, dotted: str) -> Any:
@@ -68,26 +73,32 @@ def _message(prompt: Any, instruction: str | None) -> Any:
     return f"{prompt}\n{instruction}" if instruction else str(prompt)
 
 
-def load_prompt_rows(config: DataConfig) -> list[tuple[str, Any, str]]:
-    """(prompt id, user message or chat messages, gold) for every training prompt."""
+def load_prompt_rows(config: DataConfig) -> list[tuple[Any, Problem]]:
+    """(user message or chat messages, problem) for every training prompt.
+
+    A benchmark brings its own problems (golds, option letters, tests); a file or Hub row becomes
+    a problem with its prompt as the question and its answer field as the gold.
+    """
     if config.source in list_benchmarks():
         loaded = load_problems(config.source, config.data_dir)
         family = get_benchmark(config.source).family
         instruction = config.instruction or None
-        return [(p.problem_id, user_message(p, family, instruction), p.gold) for p in loaded.problems]
+        return [(user_message(p, family, instruction), p) for p in loaded.problems]
     instruction = INSTRUCTIONS["math"] if config.instruction is None else config.instruction
     path = Path(config.source)
     rows = _read_rows(path) if path.exists() else _hub_rows(config)
-    return [
-        (str(row.get("id", index)), _message(_field(row, config.prompt_field), instruction), str(_field(row, config.answer_field)))
-        for index, row in enumerate(rows)
-    ]
+    prompts = []
+    for index, row in enumerate(rows):
+        prompt = _field(row, config.prompt_field)
+        problem = Problem(str(row.get("id", index)), str(prompt), str(_field(row, config.answer_field)))
+        prompts.append((_message(prompt, instruction), problem))
+    return prompts
 
 
 def tokenize_prompts(config: DataConfig, tokenizer) -> list[TrainPrompt]:
     """Render and tokenise the prompts; drop repeats (if asked) and prompts over the length limit."""
     prompts, seen = [], set()
-    for prompt_id, message, gold in load_prompt_rows(config):
+    for message, problem in load_prompt_rows(config):
         if isinstance(message, list):
             ids = tokenizer.apply_chat_template(message, add_generation_prompt=True, tokenize=True)
             ids = ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids
@@ -99,7 +110,7 @@ def tokenize_prompts(config: DataConfig, tokenizer) -> list[TrainPrompt]:
         if (config.deduplicate and key in seen) or len(ids) > config.max_prompt_length:
             continue
         seen.add(key)
-        prompts.append(TrainPrompt(prompt_id, key, gold))
+        prompts.append(TrainPrompt(problem.problem_id, key, problem))
         if config.limit is not None and len(prompts) >= config.limit:
             break
     if not prompts:

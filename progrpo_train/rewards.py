@@ -1,22 +1,28 @@
-"""Rewards: the same scorers as `progrpo-eval`, so training and evaluation cannot drift apart.
+"""Rewards: the evaluator's own scorers, so training and evaluation cannot drift apart.
 
-- "math_verify": `progrpo_eval.scoring.MathScorer` (math-verify in worker processes with a
-  per-answer timeout) on the response's last \\boxed{} answer; reward 1 / 0.
-- "dapo": DAPO's rule (verl `math_dapo`): the answer after the last "Answer:" in the response's
-  final 300 characters, normalised (units, LaTeX spacing, \\boxed{}, trailing dots) and compared
-  as a string with the normalised gold; reward +1 / -1. A response that hit the length limit
-  counts as wrong, as in DAPO.
-- "code": needs the sandbox (`progrpo_eval.sandbox`), which this build does not have yet: refused.
-- "toy": 1 if the response contains a digit, else 0. Not a task: a signal that a random tiny
-  model hits about half the time, so CPU smoke runs see mixed groups, re-weighting and clipping.
+`data.reward` names a registered scorer (`progrpo_eval.scoring`): "dapo" (Table 1: DAPO's +1/-1
+rule on the "Answer:" line, as verl's `math_dapo`), "math" (math-verify, 1/0), "choice",
+"code" (tests in the sandbox), "digit" (smoke runs). Responses are judged through
+`progrpo_eval.scoring.score_samples`, the path `progrpo-eval run` takes, with reasoning cut as
+`data.reasoning` says. When the prompts come from a benchmark whose declared scorer is the
+reward, the benchmark's scorer options (option letters, time limits) come along.
+
+The reward of a response: 1 when correct, else the scorer's `wrong_reward` (0; -1 for DAPO);
+with `data.partial_credit` a wrong answer scores the scorer's partial credit instead
+(`ScoreResult.fraction`, code: the share of tests passed; off by default: DeepCoder's sparse
+all-tests-pass reward). DAPO's overlong shaping (`data.overlong_buffer`
+L_buf > 0 tokens, `data.overlong_penalty` f, off by default as in the paper) adds
+min(0, -(|o| - (L_max - L_buf)) / L_buf * f) to every response, as verl's DAPO reward manager.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from progrpo_eval.scoring import MathScorer, extract_boxed
+from progrpo_eval.benchmarks import get_benchmark, list_benchmarks
+from progrpo_eval.problem import Problem
+from progrpo_eval.scoring import ScoreResult, ScorerSettings, build_scorer, score_samples
+from progrpo_train.config import DataConfig
 
 
 @dataclass(frozen=True)
@@ -26,66 +32,49 @@ class Reward:
     status: str  # the scorer's status ("ok", "no_answer", "timeout", "error")
 
 
-_SUBSTITUTIONS = [("an ", ""), ("a ", ""), (".$", "$"), ("\\$", ""), (r"\ ", ""), (" ", ""), ("mbox", "text"),
-                  (",\\text{and}", ","), ("\\text{and}", ","), ("\\text{m}", "\\text{}")]
-_REMOVED_WORDS = ["square", "ways", "integers", "dollars", "mph", "inches", "hours", "km", "units", "\\ldots", "sue",
-                  "points", "feet", "minutes", "digits", "cents", "degrees", "cm", "gm", "pounds", "meters", "meals",
-                  "edges", "students", "childrentickets", "multiples", "\\text{s}", "\\text{.}", "\\text{\ns}",
-                  "\\text{}^2", "\\text{}^3", "\\text{\n}", "\\text{}", r"\mathrm{th}", r"^\circ", r"^{\circ}", r"\;",
-                  r",\!", "{,}", '"', "\\dots"]
+def overlong_penalty(length: int, max_tokens: int, buffer: int, factor: float) -> float:
+    """DAPO's soft overlong punishment (Eq. 13 of the DAPO paper; verl's DAPO reward manager)."""
+    if buffer <= 0:
+        return 0.0
+    exceed = length - (max_tokens - buffer)
+    return min(-exceed / buffer * factor, 0.0)
 
 
-def normalize_final_answer(answer: str) -> str:
-    """DAPO's / Minerva's answer normalisation (verl `math_dapo.normalize_final_answer`)."""
-    answer = answer.split("=")[-1]
-    for before, after in _SUBSTITUTIONS:
-        answer = answer.replace(before, after)
-    for word in _REMOVED_WORDS:
-        answer = answer.replace(word, "")
-    answer = re.sub(r"(.*?)(\$)(.*?)(\$)(.*)", "$\\3$", answer)
-    answer = re.sub(r"(\\text\{)(.*?)(\})", "\\2", answer)
-    answer = re.sub(r"(\\textbf\{)(.*?)(\})", "\\2", answer)
-    answer = re.sub(r"(\\overline\{)(.*?)(\})", "\\2", answer)
-    answer = re.sub(r"(\\boxed\{)(.*)(\})", "\\2", answer)
-    answer = re.sub(r"(frac)([^{])(.)", "frac{\\2}{\\3}", answer)
-    answer = re.sub(r"(sqrt)([^{])", "sqrt{\\2}", answer)
-    answer = answer.replace("$", "")
-    if answer.replace(",", "").isdigit():
-        answer = answer.replace(",", "")
-    return answer.strip()
-
-
-def dapo_reward(response: str, gold: str, truncated: bool) -> Reward:
-    """+1 if the "Answer:" of the response's last 300 characters matches the gold, else -1."""
-    tail = response[-300:]
-    matches = re.findall(r"(?i)Answer\s*:\s*([^\n]+)", tail)
-    if truncated or not matches:
-        return Reward(-1.0, False, "no_answer" if not matches else "ok")
-    correct = normalize_final_answer(matches[-1]) == normalize_final_answer(gold)
-    return Reward(1.0 if correct else -1.0, correct, "ok")
+def scorer_options_for(config: DataConfig) -> dict:
+    """The benchmark's declared scorer options when the prompts come from it and it is the reward."""
+    if config.source in list_benchmarks():
+        benchmark = get_benchmark(config.source)
+        if benchmark.scorer == config.reward:
+            return dict(benchmark.scorer_options)
+    return {}
 
 
 class RewardFunction:
-    """Scores a batch of responses against their golds with the configured rule."""
+    """Scores a batch of responses to their problems with the configured scorer."""
 
-    def __init__(self, kind: str, math_scorer: str, *, timeout_s: float = 10.0, workers: int | None = None):
-        if kind == "code":
-            raise ValueError("data.reward=code needs the code sandbox, which this build does not have yet")
-        self.kind, self.math_scorer = kind, math_scorer
-        use_pool = kind == "math" and math_scorer == "math_verify"
-        self._pool = MathScorer(workers, timeout_s=timeout_s) if use_pool else None
+    def __init__(self, config: DataConfig, max_tokens: int, *, reasoning: bool, timeout_s: float = 10.0,
+                 workers: int | None = None):
+        self.config, self.max_tokens, self.reasoning = config, max_tokens, reasoning
+        self.scorer = build_scorer(config.reward, ScorerSettings(timeout_s=timeout_s, workers=workers),
+                                   **scorer_options_for(config))
 
-    def __call__(self, responses: list[str], golds: list[str], truncated: list[bool]) -> list[Reward]:
-        if self.kind == "toy":
-            return [Reward(float(hit), hit, "ok") for hit in (any(ch.isdigit() for ch in r) for r in responses)]
-        if self._pool is None:
-            return [dapo_reward(r, g, t) for r, g, t in zip(responses, golds, truncated)]
-        results = self._pool.score(responses, golds)
-        return [Reward(float(result.correct), result.correct, result.status) for result in results]
+    def _value(self, result: ScoreResult) -> float:
+        if result.correct:
+            return 1.0
+        if self.config.partial_credit and result.fraction is not None:
+            return result.fraction
+        return self.scorer.wrong_reward
+
+    def __call__(self, problems: list[Problem], responses: list[str], lengths: list[int]) -> list[Reward]:
+        """One reward per response; problems[i] is the problem responses[i] answers."""
+        scored = score_samples(self.scorer, problems, [[response] for response in responses], reasoning=self.reasoning)
+        config = self.config
+        rewards = []
+        for (sample,), length in zip(scored, lengths):
+            shaping = overlong_penalty(length, self.max_tokens, config.overlong_buffer, config.overlong_penalty)
+            result = sample.result
+            rewards.append(Reward(self._value(result) + shaping, result.correct, result.status))
+        return rewards
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
-
-
-__all__ = ["Reward", "RewardFunction", "dapo_reward", "extract_boxed", "normalize_final_answer"]
+        self.scorer.close()

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from progrpo_eval.scoring.choice import parse_gold_letter
+
 from .registry import Benchmark, Problem, RowContext, RowError, register, require
 
 LETTERS = string.ascii_uppercase
@@ -63,10 +65,11 @@ def option_letters_in_text(question: str) -> str:
 
 
 def gold_letter(answer: Any, choices: str) -> str:
-    letter = str(answer).strip().upper()
-    if len(letter) != 1 or letter not in choices:
-        raise RowError(f"answer {answer!r} is not one of the options {choices}")
-    return letter
+    """The row's gold letter (`parse_gold_letter`, the scorer's own rule); RowError otherwise."""
+    try:
+        return parse_gold_letter(answer, choices)
+    except ValueError as error:
+        raise RowError(str(error)) from error
 
 
 def choice_metadata(choices: str, gold: str, permutation: list[int] | None,
@@ -123,12 +126,14 @@ def parse_mmlu_pro(row: Mapping[str, Any], context: RowContext) -> Problem:
 
 
 GPQA_DIAMOND = register(Benchmark(
-    name="gpqa_diamond", family="choice", hub_id="Idavidrein/gpqa", hub_config="gpqa_diamond",
-    split="train", offline_file="gpqa_diamond.jsonl", parse_row=parse_gpqa,
+    name="gpqa_diamond", display_name="GPQA-Diamond", family="choice", scorer="choice",
+    hub_id="Idavidrein/gpqa", hub_config="gpqa_diamond", split="train", offline_file="gpqa_diamond.jsonl",
+    parse_row=parse_gpqa, scorer_options={"letters": "ABCD"},
     description="GPQA-Diamond, 198 graduate-level science questions, options A-D "
                 "(gated on the Hub: accept its terms and set HF_TOKEN)"))
 MMLU_PRO = register(Benchmark(
-    name="mmlu_pro", family="choice", hub_id="TIGER-Lab/MMLU-Pro", hub_config=None, split="test",
-    offline_file="mmlu_pro_300.jsonl", parse_row=parse_mmlu_pro, offline_is_subset=True,
+    name="mmlu_pro", display_name="MMLU-Pro", family="choice", scorer="choice",
+    hub_id="TIGER-Lab/MMLU-Pro", hub_config=None, split="test", offline_file="mmlu_pro_300.jsonl",
+    parse_row=parse_mmlu_pro, offline_is_subset=True, scorer_options={"letters": "ABCDEFGHIJ"},
     description="MMLU-Pro, up to 10 options A-J; the Hub split has 12,032 questions, the offline "
                 "copy a 300-question subset"))

@@ -12,7 +12,7 @@ only undo quirks of the sources):
   delimiters are removed and the row's `unit` (itself stripped of `$`) is cut off the end of each
   answer and kept in metadata. For `is_multiple_answer` rows each list element is split at
   top-level commas (outside (), [] and {}): "$69$,$84$" gives golds ("69", "84"), all required
-  (metadata golds_mode "all"), and gold "69, 84". A few prose answers ("f(x)=ax+b, where ...")
+  (`golds_mode` "all"), and gold "69, 84". A few prose answers ("f(x)=ax+b, where ...")
   split into fragments; we accept that rather than special-casing rows. A non-empty `context`
   is put before the question. `error` (a numeric tolerance, set on one row) goes to metadata.
 Questions come from `problem`, or `question` where a source names it so.
@@ -145,32 +145,32 @@ def parse_olympiadbench(row: Mapping[str, Any], context: RowContext) -> Problem:
     metadata = {"unit": unit, "answer_type": row.get("answer_type"),
                 "subfield": row.get("subfield"), "is_multiple_answer": is_multiple_answer,
                 "error": row.get("error")}
-    if is_multiple_answer:
-        metadata["golds_mode"] = "all"
-    return Problem(context.problem_id(row, "id"), question, ", ".join(golds), golds, metadata)
+    return Problem(context.problem_id(row, "id"), question, ", ".join(golds), golds, metadata,
+                   golds_mode="all" if is_multiple_answer else "any")
 
 
 AIME24 = register(Benchmark(
-    name="aime24", family="math", hub_id="HuggingFaceH4/aime_2024", hub_config=None,
-    split="train", offline_file="aime24.jsonl", parse_row=parse_aime,
-    description="AIME 2024, 30 integer-answer problems"))
+    name="aime24", display_name="AIME 2024", family="math", scorer="math",
+    hub_id="HuggingFaceH4/aime_2024", hub_config=None, split="train", offline_file="aime24.jsonl",
+    parse_row=parse_aime, description="AIME 2024, 30 integer-answer problems"))
 AIME25 = register(replace(
-    AIME24, name="aime25", hub_id="math-ai/aime25", split="test", offline_file="aime25.jsonl",
-    description="AIME 2025 (I and II), 30 integer-answer problems"))
+    AIME24, name="aime25", display_name="AIME 2025", hub_id="math-ai/aime25", split="test",
+    offline_file="aime25.jsonl", description="AIME 2025 (I and II), 30 integer-answer problems"))
 AMC23 = register(Benchmark(
-    name="amc23", family="math", hub_id="math-ai/amc23", hub_config=None, split="test",
-    offline_file="amc23.jsonl", parse_row=parse_amc,
-    description="AMC 2023, 40 problems with numeric answers"))
+    name="amc23", display_name="AMC 23", family="math", scorer="math",
+    hub_id="math-ai/amc23", hub_config=None, split="test", offline_file="amc23.jsonl",
+    parse_row=parse_amc, description="AMC 2023, 40 problems with numeric answers"))
 MATH500 = register(Benchmark(
-    name="math500", family="math", hub_id="HuggingFaceH4/MATH-500", hub_config=None,
-    split="test", offline_file="math500.jsonl", parse_row=parse_math500,
+    name="math500", display_name="MATH500", family="math", scorer="math",
+    hub_id="HuggingFaceH4/MATH-500", hub_config=None, split="test", offline_file="math500.jsonl",
+    parse_row=parse_math500,
     description="MATH-500, the 500-problem MATH test subset of 'Let's Verify Step by Step'"))
 MINERVA = register(Benchmark(
-    name="minerva", family="math", hub_id="math-ai/minervamath", hub_config=None, split="test",
-    offline_file="minerva.jsonl", parse_row=parse_minerva,
-    description="Minerva Math, 272 MIT OCW science and engineering problems"))
+    name="minerva", display_name="Minerva", family="math", scorer="math",
+    hub_id="math-ai/minervamath", hub_config=None, split="test", offline_file="minerva.jsonl",
+    parse_row=parse_minerva, description="Minerva Math, 272 MIT OCW science and engineering problems"))
 OLYMPIADBENCH = register(Benchmark(
-    name="olympiadbench", family="math", hub_id="Hothan/OlympiadBench",
-    hub_config="OE_TO_maths_en_COMP", split="train", offline_file="olympiadbench.jsonl",
-    parse_row=parse_olympiadbench,
+    name="olympiadbench", display_name="OlympiadBench", family="math", scorer="math",
+    hub_id="Hothan/OlympiadBench", hub_config="OE_TO_maths_en_COMP", split="train",
+    offline_file="olympiadbench.jsonl", parse_row=parse_olympiadbench,
     description="OlympiadBench, 675 open-ended text-only English competition maths problems"))

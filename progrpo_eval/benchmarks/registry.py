@@ -17,6 +17,10 @@ Decisions:
 - A problem id is "<benchmark>/<source id>" when the row has an id field, else
   "<benchmark>/<0-based row index>"; ids must be unique within a load.
 - A malformed row raises ValueError naming the file (or Hub split) and the 1-based line (or row).
+- Scoring is declared, not decided by the caller: `scorer` names a registered scorer
+  (`progrpo_eval.scoring`) and `scorer_options` holds what the benchmark tells it (option
+  letters, time limits); per-problem data (golds, tests) is on each `Problem`. `family` only
+  chooses the instruction appended to the question.
 """
 
 from __future__ import annotations
@@ -29,6 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from progrpo_eval.jsonl import read_jsonl
+from progrpo_eval.problem import Problem
+from progrpo_eval.scoring import scorer_class
+
 DATA_DIR_ENV = "PROGRPO_DATA_DIR"
 
 Family = Literal["math", "choice"]
@@ -40,26 +48,6 @@ INSTRUCTIONS: dict[str, str] = {
         "of the correct option in \\boxed{}, e.g. \\boxed{A}."
     ),
 }
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One question as the model sees it, with its normalised gold answer.
-
-    `golds` holds every gold when there are several; `metadata["golds_mode"] == "all"` means all
-    of them are required (OlympiadBench multi-answer rows), otherwise any one is accepted.
-    `golds` defaults to `(gold,)`.
-    """
-
-    problem_id: str
-    question: str
-    gold: str
-    golds: tuple[str, ...] = ()
-    metadata: dict[str, Any] = field(default_factory=dict, hash=False)
-
-    def __post_init__(self) -> None:
-        if not self.golds:
-            object.__setattr__(self, "golds", (self.gold,))
 
 
 class RowError(ValueError):
@@ -105,6 +93,9 @@ class Benchmark:
     split: str
     offline_file: str
     parse_row: RowParser
+    scorer: str  # a registered scorer name (progrpo_eval.scoring)
+    display_name: str = ""  # as the paper's tables write it; default: the name
+    scorer_options: Mapping[str, Any] = field(default_factory=dict, hash=False)  # for the scorer
     version: str = "1"
     description: str = ""
     offline_is_subset: bool = False  # the offline file holds only part of the Hub split
@@ -113,6 +104,9 @@ class Benchmark:
         if self.family not in INSTRUCTIONS:
             raise ValueError(f"benchmark {self.name!r}: unknown family {self.family!r}; known: "
                              f"{', '.join(INSTRUCTIONS)}")
+        scorer_class(self.scorer)  # an unknown scorer name raises here, at declaration
+        if not self.display_name:
+            object.__setattr__(self, "display_name", self.name)
 
     @property
     def instruction(self) -> str:
@@ -177,26 +171,11 @@ def resolve_data_dir(data_dir: str | Path | None) -> Path | None:
     return Path(from_environment) if from_environment else None
 
 
-def read_jsonl(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], str]:
+def read_offline_file(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], str]:
     """(1-based line number, row) for every non-blank line, and the sha256 of the file's bytes."""
     if not path.is_file():
         raise FileNotFoundError(f"no offline benchmark file at {path}")
-    raw = path.read_bytes()
-    numbered_rows = []
-    # split on "\n" only: str.splitlines would also break at U+2028 and friends inside strings
-    for line_number, line in enumerate(raw.decode("utf-8").split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            message = f"{path.name} line {line_number}: invalid JSON ({error.msg})"
-            raise ValueError(message) from error
-        if not isinstance(row, dict):
-            raise ValueError(f"{path.name} line {line_number}: expected a JSON object, "
-                             f"got {type(row).__name__}")
-        numbered_rows.append((line_number, row))
-    return numbered_rows, hashlib.sha256(raw).hexdigest()
+    return read_jsonl(path), hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def fetch_hub_rows(benchmark: Benchmark) -> list[dict[str, Any]]:
@@ -254,7 +233,7 @@ def load_problems(benchmark: Benchmark | str, data_dir: str | Path | None = None
         where = f"{source} row"
     else:
         path = directory / benchmark.offline_file
-        numbered_rows, checksum = read_jsonl(path)
+        numbered_rows, checksum = read_offline_file(path)
         source, where = str(path), f"{path.name} line"
     problems = parse_rows(benchmark, numbered_rows, where, seed)
     return LoadedBenchmark(benchmark=benchmark, problems=problems[:limit], source=source,

@@ -9,10 +9,19 @@ from typing import Protocol
 BACKENDS = ("vllm", "hf")
 
 
+SEED_BYTES, SEED_MASK = 4, 0x7FFFFFFF
+
+
 def derived_seed(*parts: object) -> int:
     """A 31-bit seed from sha256 of the parts joined by ':', stable across runs and machines."""
     digest = hashlib.sha256(":".join(map(str, parts)).encode()).digest()
-    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+    return int.from_bytes(digest[:SEED_BYTES], "little") & SEED_MASK
+
+
+def seed_rule(*part_names: str) -> str:
+    """How `derived_seed` turns the named parts into a seed, in words (for manifests)."""
+    joined = ":".join("{" + name + "}" for name in part_names)
+    return f"sha256(f'{joined}')[:{SEED_BYTES}] little-endian & {SEED_MASK:#x}"
 
 
 @dataclass(frozen=True)

@@ -1,31 +1,27 @@
-"""Scorers shared by `progrpo-eval run` and the trainer's reward, chosen by family name.
+"""Scoring: registered scorers, and the one function every caller judges samples with.
 
-A scorer takes (responses, golds) and returns one `ScoreResult` per response. This package
-imports math-verify but neither vLLM nor torch.
+    from progrpo_eval.scoring import ScorerSettings, build_scorer, score_samples
+    with build_scorer("math", ScorerSettings(timeout_s=10)) as scorer:
+        scored = score_samples(scorer, problems, texts_per_problem, reasoning=False)
+
+Registered: "math" (math-verify in worker processes), "choice" (option letters), "dapo" (DAPO's
+"Answer:" rule, verl's `math_dapo`), "digit" (smoke runs), plus the scorers other modules
+register on import ("code", "toy"). This package imports math-verify but neither vLLM nor torch.
 """
 
-from __future__ import annotations
-
-from collections.abc import Callable, Sequence
-
+# Registration order is the order `scorer_names()` lists.
+from progrpo_eval.scoring import math  # noqa: F401, I001
+from progrpo_eval.scoring import choice, dapo, digit  # noqa: F401
 from progrpo_eval.scoring.answers import STATUSES, ScoreResult, extract_boxed, strip_reasoning
-from progrpo_eval.scoring.choice import extract_choice, score_choice, score_choice_one
-from progrpo_eval.scoring.math import MathScorer, score_math, score_math_one
-
-Scorer = Callable[[Sequence[str], Sequence[str]], list[ScoreResult]]
-
-SCORERS: dict[str, Scorer] = {"math": score_math, "choice": score_choice}
-
-
-def get_scorer(name: str) -> Scorer:
-    """The scoring function of a family ("math", "choice"); unknown names raise ValueError."""
-    try:
-        return SCORERS[name]
-    except KeyError as error:
-        raise ValueError(f"unknown scorer {name!r}; known: {', '.join(sorted(SCORERS))}") from error
-
+from progrpo_eval.scoring.base import (
+    ScoredSample, Scorer, ScorerSettings, build_scorer, register_scorer, score_samples, scorer_class, scorer_names,
+)
+from progrpo_eval.scoring.choice import extract_choice, parse_gold_letter, score_choice, score_choice_one
+from progrpo_eval.scoring.math_check import score_math_one
+from progrpo_eval.scoring.math_pool import MathScorer
 
 __all__ = [
-    "SCORERS", "STATUSES", "MathScorer", "ScoreResult", "Scorer", "extract_boxed", "extract_choice",
-    "get_scorer", "score_choice", "score_choice_one", "score_math", "score_math_one", "strip_reasoning",
+    "STATUSES", "MathScorer", "ScoreResult", "ScoredSample", "Scorer", "ScorerSettings", "build_scorer",
+    "extract_boxed", "extract_choice", "parse_gold_letter", "register_scorer", "score_choice", "score_choice_one",
+    "score_math_one", "score_samples", "scorer_class", "scorer_names", "strip_reasoning",
 ]

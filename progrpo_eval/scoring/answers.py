@@ -35,12 +35,15 @@ class ScoreResult:
         per-answer time limit hit), "error" (the scorer crashed; `detail` says why).
     extracted: the answer text the scorer judged, or None when there was none.
     detail: a one-line explanation for the non-"ok" statuses ("" otherwise).
+    fraction: partial credit in [0, 1] where the scorer measures it (code: the share of tests
+        passed), else None.
     """
 
     correct: bool
     status: str
     extracted: str | None
     detail: str = ""
+    fraction: float | None = None
 
     def __post_init__(self) -> None:
         assert self.status in STATUSES, f"unknown status {self.status!r}"

@@ -2,6 +2,10 @@
 
 Pure regular expressions: fast, in-process, no time limit needed. Results use the same
 `ScoreResult` as math; the statuses here are only "ok" and "no_answer".
+
+The registered "choice" scorer reads a problem's option letters from `metadata["choices"]`
+(set by the benchmark's row parser), else the `letters` the benchmark declares. The text it
+gets is already cut of reasoning by the caller (`score_samples`).
 """
 
 from __future__ import annotations
@@ -10,7 +14,9 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from progrpo_eval.scoring.answers import ScoreResult, extract_boxed, strip_reasoning
+from progrpo_eval.problem import Problem
+from progrpo_eval.scoring.answers import ScoreResult, extract_boxed
+from progrpo_eval.scoring.base import Scorer, ScorerSettings, register_scorer
 
 DEFAULT_LETTERS = "ABCDEFGHIJ"
 
@@ -76,33 +82,46 @@ def extract_choice(text: str, letters: str = DEFAULT_LETTERS) -> str | None:
     return None
 
 
-def _gold_letter(gold: str, letters: str) -> str:
+def parse_gold_letter(gold: object, letters: str) -> str:
+    """The gold option letter ("b", "(B)" -> "B"); ValueError unless it is one of `letters`."""
     letter = str(gold).strip().strip("()").upper()
     if len(letter) != 1 or letter not in letters:
-        raise ValueError(f"gold {gold!r} is not one of the letters {letters!r}")
+        raise ValueError(f"answer {gold!r} is not one of the options {letters}")
     return letter
 
 
-def score_choice_one(response: str, gold: str, *, letters: str = DEFAULT_LETTERS) -> ScoreResult:
-    """Judge one response: the letter from `extract_choice` against the gold, ignoring case."""
-    gold_letter = _gold_letter(gold, letters)
-    answer_text, truncated = strip_reasoning(response)
-    if truncated:
-        return ScoreResult(False, "no_answer", None, "unfinished <think>")
+def score_choice_one(answer_text: str, gold: str, *, letters: str = DEFAULT_LETTERS) -> ScoreResult:
+    """Judge one answer: the letter from `extract_choice` against the gold, ignoring case."""
+    gold_letter = parse_gold_letter(gold, letters)
     letter = extract_choice(answer_text, letters)
     if letter is None:
         return ScoreResult(False, "no_answer", None)
     return ScoreResult(letter == gold_letter, "ok", letter)
 
 
-def score_choice(responses: Sequence[str], golds: Sequence[str], *,
+def score_choice(answer_texts: Sequence[str], golds: Sequence[str], *,
                  letters: str = DEFAULT_LETTERS) -> list[ScoreResult]:
-    """Judge responses[i] against the gold letter golds[i] (see `extract_choice` for the rules).
+    """Judge answer_texts[i] against the gold letter golds[i] (see `extract_choice` for the rules).
 
     `letters` are the options the benchmark offers (GPQA: "ABCD"); a gold outside them raises
-    ValueError, a response naming a letter outside them has no answer.
+    ValueError, an answer naming a letter outside them has no answer.
     """
-    if len(responses) != len(golds):
-        raise ValueError(f"{len(responses)} responses but {len(golds)} golds")
+    if len(answer_texts) != len(golds):
+        raise ValueError(f"{len(answer_texts)} responses but {len(golds)} golds")
     letters = letters.upper()
-    return [score_choice_one(response, gold, letters=letters) for response, gold in zip(responses, golds)]
+    return [score_choice_one(text, gold, letters=letters) for text, gold in zip(answer_texts, golds)]
+
+
+@register_scorer
+class ChoiceScorer(Scorer):
+    """Multiple-choice letters; the options are the problem's `metadata["choices"]`, else `letters`."""
+
+    name = "choice"
+
+    def __init__(self, settings: ScorerSettings | None = None, *, letters: str = DEFAULT_LETTERS) -> None:
+        super().__init__(settings)
+        self.letters = letters.upper()
+
+    def score_problems(self, items: Sequence[tuple[Problem, Sequence[str]]]) -> list[list[ScoreResult]]:
+        return [score_choice(texts, [problem.gold] * len(texts), letters=problem.metadata.get("choices") or self.letters)
+                for problem, texts in items]

@@ -1,391 +1,82 @@
-"""Math answers judged by math-verify, in worker processes with our own per-answer timeout.
+"""The "math" scorer: math-verify (`math_check`) in a worker pool (`math_pool`) with a per-answer timeout.
 
-One scorer serves `progrpo-eval run` and the trainer's reward, so they cannot drift apart.
+One scorer serves `progrpo-eval run`, `progrpo-eval score` and the trainer's reward, so they
+cannot drift apart.
 
 Decisions:
-- Gold: normalised to `\\boxed{gold}` before parsing (`gold_to_latex`). On the golds of
-  MATH500, AIME, AMC23, OlympiadBench and Minerva this parses every one and is faster than
-  `$gold$`; unescaped `$` inside the gold (OlympiadBench's "$69$,$84$") are dropped first, and
-  a gold already holding a box is unwrapped. Non-str golds (AMC23's float 27.0) go through
-  str(). Golds are parsed once per worker (a cache keyed by the gold text).
-- Response: the text after the last `</think>` (see `strip_reasoning`), `\\fbox` read as
-  `\\boxed`, then math-verify's LaTeX and plain-expression extraction with boxed answers
-  matched FIRST (`boxed_match_priority=0`, as open-r1 does). Without a box math-verify falls
-  back to "final answer is ..." and then the last number in the text; we keep that behaviour.
-  Several boxes are read together as one set ("\\boxed{3} ... \\boxed{5}" is {3, 5}), which
-  scores a hedging response wrong against a single gold and right against a two-answer gold.
-- verify runs with `allow_set_relation_comp=True`, so `(0,\\infty)` matches `x>0`.
-- Errors are not swallowed: parse and verify run with `raise_on_error=True`, each (gold,
-  prediction) pair separately; any matching pair is correct, otherwise an exception gives
-  status "error" (math-verify itself would quietly answer False).
-- Timeouts: math-verify's own timeouts use SIGALRM, which only works in the main thread, so they
-  are off (`parsing_timeout=None`, `timeout_seconds=None`). Instead `MathScorer` runs checks in
-  worker PROCESSES started with "spawn" (never fork: the caller may hold torch or vLLM threads),
-  streams items to them in small chunks, and kills and replaces a worker whose current item
-  runs past `timeout_s`: that item is "timeout", the others go on. A worker that dies gives
-  "error". `start_method="forkserver"` makes replacements cheaper (see `MathScorer`). As with
-  any spawn start method, the calling script needs an `if __name__ == "__main__":` guard.
-- A timed-out item's clock starts when its worker is handed it (or finishes the item before
-  it), and a worker's start-up (about a second) never counts against an item.
-- `workers=0` runs in-process, with no timeout at all: fine for trusted, small inputs.
+- The gold policy lives on the problem: `golds_mode` "any" tries each gold of `Problem.golds`
+  and takes the best result (correct beats wrong beats the failure statuses); "all" judges the
+  answer once against `Problem.gold`, which joins every required answer with ", "
+  (OlympiadBench's multi-answer rows), so the answer must hold all of them.
+- Settings used: `timeout_s` per answer (pool only), `workers` (None: every CPU; 0: in this
+  process with NO timeout, fine for trusted, small inputs), `progress`.
+- The pool starts on first use or on `start()` and is reused across calls until `close()`.
 """
 
 from __future__ import annotations
 
-import atexit
-import logging
-import os
-import threading
-from collections import deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from functools import lru_cache
-from itertools import product
-from multiprocessing import get_context
-from multiprocessing.connection import Connection, wait
-from multiprocessing.process import BaseProcess
-from time import monotonic
+from collections.abc import Sequence
 
-from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 from tqdm import tqdm
 
-from progrpo_eval.scoring.answers import ScoreResult, extract_boxed, one_line, strip_reasoning
+from progrpo_eval.problem import Problem
+from progrpo_eval.scoring.answers import ScoreResult
+from progrpo_eval.scoring.base import Scorer, ScorerSettings, register_scorer
+from progrpo_eval.scoring.math_pool import MathScorer, checked
 
-GOLD_EXTRACTION = (LatexExtractionConfig(), ExprExtractionConfig())
-RESPONSE_EXTRACTION = (LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig())
-
-CheckFn = Callable[[str, str], ScoreResult]
-
-
-class _DropDisabledTimeoutWarning(logging.Filter):
-    """math-verify warns once per process that its timeout is off; here that is deliberate."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("Timeout is disabled")
+# how good a result is when several golds are tried: correct, then wrong, then the failures
+_RANK = {"ok": 1, "no_answer": 0, "timeout": -1, "error": -2}
 
 
-for _logger_name in ("math_verify.parser", "math_verify.grader"):
-    logging.getLogger(_logger_name).addFilter(_DropDisabledTimeoutWarning())
+def _better(new: ScoreResult, old: ScoreResult | None) -> bool:
+    if old is None:
+        return True
+    return (new.correct, _RANK[new.status]) > (old.correct, _RANK[old.status])
 
 
-def gold_to_latex(gold: str) -> str:
-    """The gold answer as the `\\boxed{...}` text math-verify parses best (see module notes)."""
-    gold = str(gold).strip()
-    boxed = extract_boxed(gold)
-    if boxed is not None:
-        gold = boxed
-    gold = gold.replace("\\$", "\0").replace("$", "").replace("\0", "\\$")
-    return f"\\boxed{{{gold.strip()}}}"
+def golds_to_try(problem: Problem) -> list[str]:
+    """The golds an answer is judged against: all joined ("all"), else each alternative."""
+    if problem.golds_mode == "all":
+        return [problem.gold]
+    return list(problem.golds)
 
 
-@lru_cache(maxsize=4096)
-def _parse_gold(gold: str) -> tuple:
-    parsed = parse(gold_to_latex(gold), list(GOLD_EXTRACTION), parsing_timeout=None, raise_on_error=True)
-    return tuple(parsed)
+@register_scorer
+class MathVerifyScorer(Scorer):
+    """Math answers judged by math-verify, the best over a problem's alternative golds."""
 
+    name = "math"
 
-def _parse_response(answer_text: str) -> list:
-    answer_text = answer_text.replace("\\fbox", "\\boxed")
-    return parse(answer_text, list(RESPONSE_EXTRACTION), parsing_timeout=None, raise_on_error=True)
+    def __init__(self, settings: ScorerSettings | None = None) -> None:
+        super().__init__(settings)
+        workers = self.settings.workers
+        self._pool = None if workers == 0 else MathScorer(workers, timeout_s=self.settings.timeout_s)
 
+    def start(self) -> None:
+        if self._pool is not None:
+            self._pool.start()
 
-def _verify_pairs(gold_parsed: Sequence, response_parsed: Sequence) -> bool:
-    """True if any (gold, prediction) pair matches; raises the first error if none matched."""
-    first_error: Exception | None = None
-    for gold_item, response_item in product(gold_parsed, response_parsed):
-        try:
-            if verify(gold_item, response_item, allow_set_relation_comp=True,
-                      timeout_seconds=None, raise_on_error=True):
-                return True
-        except Exception as error:  # judged below: no pair matched, so this is an "error"
-            first_error = first_error or error
-    if first_error is not None:
-        raise first_error
-    return False
+    def judge_pairs(self, answers: Sequence[str], golds: Sequence[str]) -> list[ScoreResult]:
+        """answers[i] against golds[i], in the pool (or in process with workers=0)."""
+        if self._pool is not None:
+            return self._pool.score(answers, golds, progress=self.settings.progress)
+        pairs = tqdm(list(zip(answers, golds)), unit="answer", desc="math-verify", disable=not self.settings.progress)
+        return [checked(str(answer), str(gold)) for answer, gold in pairs]
 
-
-def score_math_one(response: str, gold: str) -> ScoreResult:
-    """Judge one response against one gold, in this process, with no time limit.
-
-    The pool workers run this; call it directly only for trusted inputs (a pathological answer
-    such as `\\boxed{9^{9^{9}}}` can keep sympy busy for minutes).
-    """
-    answer_text, truncated = strip_reasoning(response)
-    if truncated:
-        return ScoreResult(False, "no_answer", None, "unfinished <think>")
-    try:
-        gold_parsed = _parse_gold(str(gold))
-    except Exception as error:  # a gold math-verify cannot read is reported per item
-        return ScoreResult(False, "error", None, f"gold: {one_line(error)}")
-    if not gold_parsed:
-        return ScoreResult(False, "error", None, f"gold could not be parsed: {str(gold)[:100]!r}")
-    try:
-        response_parsed = _parse_response(answer_text)
-        if not response_parsed:
-            return ScoreResult(False, "no_answer", None)
-        extracted = next((item for item in response_parsed if isinstance(item, str)), None)
-        return ScoreResult(_verify_pairs(gold_parsed, response_parsed), "ok", extracted)
-    except Exception as error:  # counted as "error", never as a wrong answer
-        return ScoreResult(False, "error", None, one_line(error))
-
-
-def _checked(check: CheckFn, response: str, gold: str) -> ScoreResult:
-    """Run `check`, turning an exception it lets out into an "error" result."""
-    try:
-        return check(response, gold)
-    except Exception as error:  # reported per item as status "error"
-        return ScoreResult(False, "error", None, one_line(error))
-
-
-def _worker_main(connection: Connection, check: CheckFn) -> None:
-    """A pool worker: warm up, say "ready", then judge chunks of (index, response, gold).
-
-    One result message per item, sent as soon as it is done, so the parent can time each item.
-    """
-    score_math_one("\\boxed{1}", "1")  # first-call costs (the LaTeX parser) are not an item's time
-    connection.send(("ready", None))
-    while True:
-        try:
-            chunk = connection.recv()
-        except EOFError:
-            return
-        if chunk is None:
-            return
-        for index, response, gold in chunk:
-            connection.send((index, _checked(check, response, gold)))
-
-
-def default_worker_count() -> int:
-    """The CPUs this process may use."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
-
-
-@dataclass
-class _Worker:
-    process: BaseProcess
-    connection: Connection
-    started_at: float
-    ready: bool = False
-    in_flight: deque = field(default_factory=deque)  # item indices sent and not yet answered
-    deadline: float = float("inf")  # when the item at in_flight[0] times out
-
-
-class MathScorer:
-    """A reusable pool of math-verify worker processes with a per-answer timeout.
-
-    Use as a context manager or call close(). Calls from several threads are serialised.
-    `check` replaces the per-item function (a picklable module-level function); it exists so
-    tests can inject crashes, and defaults to `score_math_one`. Items go to idle workers in
-    chunks of up to `chunk_size` (smaller near the end), and come back one by one.
-    """
-
-    def __init__(self, workers: int | None = None, *, timeout_s: float = 5.0,
-                 check: CheckFn = score_math_one, chunk_size: int = 8,
-                 start_timeout_s: float = 120.0, start_method: str = "spawn") -> None:
-        if workers is not None and workers < 1:
-            raise ValueError(f"MathScorer needs workers >= 1 (got {workers}); "
-                             "score_math(..., workers=0) runs in-process")
-        if start_method == "fork":
-            raise ValueError("start_method 'fork' is unsafe beside torch/vLLM threads; "
-                             "use 'spawn' or 'forkserver'")
-        self.num_workers = workers or default_worker_count()
-        self.timeout_s = timeout_s
-        self.chunk_size = chunk_size
-        self.start_timeout_s = start_timeout_s
-        self._check = check
-        self._context = get_context(start_method)
-        if start_method == "forkserver":
-            # Workers then fork from a server that already imported math-verify, so a replacement
-            # starts faster. The preload list is process-wide state, which is why "spawn" stays
-            # the default.
-            self._context.set_forkserver_preload([__name__])
-        self._workers: list[_Worker] = []
-        self._lock = threading.Lock()
-        self._owner_pid = os.getpid()
-        self._closed = False
-
-    def __enter__(self) -> MathScorer:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def start(self) -> MathScorer:
-        """Spawn the workers now, so they import math-verify while the caller generates."""
-        with self._lock:
-            while len(self._workers) < self.num_workers:
-                self._workers.append(self._start_worker())
-        return self
-
-    def worker_pids(self) -> list[int]:
-        return [worker.process.pid for worker in self._workers]
+    def score_problems(self, items: Sequence[tuple[Problem, Sequence[str]]]) -> list[list[ScoreResult]]:
+        answers, golds, owners = [], [], []
+        for i, (problem, texts) in enumerate(items):
+            for j, text in enumerate(texts):
+                for gold in golds_to_try(problem):
+                    answers.append(text)
+                    golds.append(gold)
+                    owners.append((i, j))
+        best: dict[tuple[int, int], ScoreResult] = {}
+        for owner, result in zip(owners, self.judge_pairs(answers, golds)):
+            if _better(result, best.get(owner)):
+                best[owner] = result
+        return [[best[i, j] for j in range(len(texts))] for i, (_, texts) in enumerate(items)]
 
     def close(self) -> None:
-        """Stop the workers. Safe to call twice; does nothing in a forked child."""
-        with self._lock:
-            self._closed = True
-            if os.getpid() == self._owner_pid:
-                self._stop_all()
-
-    def score(self, responses: Sequence[str], golds: Sequence[str], *,
-              timeout_s: float | None = None, progress: bool = False) -> list[ScoreResult]:
-        """Judge responses[i] against golds[i]; `timeout_s` overrides the scorer's default."""
-        if len(responses) != len(golds):
-            raise ValueError(f"{len(responses)} responses but {len(golds)} golds")
-        items = [(str(response), str(gold)) for response, gold in zip(responses, golds)]
-        limit = self.timeout_s if timeout_s is None else timeout_s
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("this MathScorer is closed")
-            with tqdm(total=len(items), unit="answer", desc="math-verify", disable=not progress) as bar:
-                try:
-                    return self._score_items(items, limit, bar)
-                except BaseException:
-                    self._stop_all()  # stale in-flight items must not leak into the next call
-                    raise
-
-    # --- the scheduling loop -----------------------------------------------------------------
-
-    def _score_items(self, items: list[tuple[str, str]], limit: float, bar: tqdm) -> list[ScoreResult]:
-        if not items:
-            return []
-        while len(self._workers) < self.num_workers:
-            self._workers.append(self._start_worker())
-        results: list[ScoreResult | None] = [None] * len(items)
-        todo = deque(range(len(items)))
-        while todo or any(worker.in_flight for worker in self._workers):
-            self._dispatch(todo, items, limit)
-            handles = [w.connection for w in self._workers] + [w.process.sentinel for w in self._workers]
-            wait(handles, timeout=self._seconds_to_next_deadline())
-            for position, worker in enumerate(self._workers):
-                exited = worker.process.exitcode is not None  # read first: then nothing it sent is missed
-                bar.update(self._drain(worker, results, limit))
-                replacement = self._handle_dead_or_late(worker, exited, results, todo, bar)
-                if replacement is not None:
-                    self._workers[position] = replacement
-        assert all(result is not None for result in results)
-        return results
-
-    def _dispatch(self, todo: deque, items: list[tuple[str, str]], limit: float) -> None:
-        """Send a chunk to every ready, idle worker; chunks shrink near the end to balance."""
-        for worker in self._workers:
-            if not todo or not worker.ready or worker.in_flight:
-                continue
-            size = max(1, min(self.chunk_size, len(todo) // (2 * self.num_workers)))
-            chunk = [todo.popleft() for _ in range(min(size, len(todo)))]
-            try:
-                worker.connection.send([(index, *items[index]) for index in chunk])
-            except OSError:  # the worker is gone; its sentinel reports it on this round
-                todo.extendleft(reversed(chunk))
-                continue
-            worker.in_flight.extend(chunk)
-            worker.deadline = monotonic() + limit
-
-    def _seconds_to_next_deadline(self) -> float | None:
-        deadlines = [w.deadline if w.ready else w.started_at + self.start_timeout_s for w in self._workers]
-        next_deadline = min(deadlines)
-        return None if next_deadline == float("inf") else max(0.0, next_deadline - monotonic())
-
-    def _drain(self, worker: _Worker, results: list, limit: float) -> int:
-        """Read every message waiting from `worker`; returns how many items it finished."""
-        finished = 0
-        try:
-            while worker.connection.poll():
-                index, result = worker.connection.recv()
-                if index == "ready":
-                    worker.ready = True
-                    continue
-                assert worker.in_flight[0] == index, "a worker answered out of order"
-                worker.in_flight.popleft()
-                results[index] = result
-                worker.deadline = monotonic() + limit if worker.in_flight else float("inf")
-                finished += 1
-        except (EOFError, OSError):
-            pass  # the worker died; _handle_dead_or_late sees its exit code
-        return finished
-
-    def _handle_dead_or_late(self, worker: _Worker, exited: bool, results: list, todo: deque,
-                             bar: tqdm) -> _Worker | None:
-        """Replace a worker that died or overran; returns the replacement, or None if it is fine."""
-        now = monotonic()
-        if exited:
-            if not worker.ready:
-                raise RuntimeError(
-                    f"a math scoring worker exited with code {worker.process.exitcode} before it was "
-                    "ready (does the calling script lack an `if __name__ == '__main__':` guard?)")
-            status, detail = "error", f"worker process died (exit code {worker.process.exitcode})"
-        elif not worker.ready and now > worker.started_at + self.start_timeout_s:
-            raise RuntimeError(f"a math scoring worker was not ready after {self.start_timeout_s} s")
-        elif worker.in_flight and now >= worker.deadline:
-            status, detail = "timeout", "per-answer timeout"
-        else:
-            return None
-        if worker.in_flight:
-            results[worker.in_flight.popleft()] = ScoreResult(False, status, None, detail)
-            bar.update(1)
-            todo.extendleft(reversed(worker.in_flight))
-        self._stop(worker)
-        return self._start_worker()
-
-    # --- worker processes --------------------------------------------------------------------
-
-    def _start_worker(self) -> _Worker:
-        parent_end, child_end = self._context.Pipe(duplex=True)
-        process = self._context.Process(target=_worker_main, args=(child_end, self._check),
-                                        name="progrpo-math-verify", daemon=True)
-        process.start()
-        child_end.close()
-        return _Worker(process, parent_end, started_at=monotonic())
-
-    def _stop(self, worker: _Worker) -> None:
-        if worker.process.exitcode is None:
-            worker.process.kill()
-        worker.process.join()
-        worker.connection.close()
-
-    def _stop_all(self) -> None:
-        for worker in self._workers:
-            self._stop(worker)
-        self._workers = []
-
-
-def _score_in_process(responses: Sequence[str], golds: Sequence[str], progress: bool) -> list[ScoreResult]:
-    if len(responses) != len(golds):
-        raise ValueError(f"{len(responses)} responses but {len(golds)} golds")
-    pairs = tqdm(list(zip(responses, golds)), unit="answer", desc="math-verify", disable=not progress)
-    return [_checked(score_math_one, str(response), str(gold)) for response, gold in pairs]
-
-
-_shared_scorers: dict[int, MathScorer] = {}
-_shared_lock = threading.Lock()
-
-
-def shared_scorer(workers: int | None = None) -> MathScorer:
-    """The process-wide pool with this many workers, started on first use, closed at exit."""
-    count = workers or default_worker_count()
-    with _shared_lock:
-        if count not in _shared_scorers:
-            _shared_scorers[count] = MathScorer(count)
-        return _shared_scorers[count]
-
-
-@atexit.register
-def _close_shared_scorers() -> None:
-    for scorer in _shared_scorers.values():
-        scorer.close()
-
-
-def score_math(responses: Sequence[str], golds: Sequence[str], *, timeout_s: float = 5.0,
-               workers: int | None = None, progress: bool = False) -> list[ScoreResult]:
-    """Judge responses[i] against golds[i] with math-verify.
-
-    workers: None uses every CPU of this process; N > 0 a shared pool of N worker processes
-    (reused across calls; the first call pays a second or two to start them); 0 runs in this
-    process with NO timeout. timeout_s: per answer, in the pool only.
-    progress: a tqdm bar showing answers/s.
-    """
-    if workers == 0:
-        return _score_in_process(responses, golds, progress)
-    return shared_scorer(workers).score(responses, golds, timeout_s=timeout_s, progress=progress)
+        if self._pool is not None:
+            self._pool.close()

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from progrpo_eval.scoring import (
-    SCORERS, ScoreResult, extract_boxed, get_scorer, score_choice, score_math, strip_reasoning,
-)
+from progrpo_eval.scoring import ScoreResult, extract_boxed, strip_reasoning
 from progrpo_eval.scoring.answers import one_line
 
 BOXED_CASES = [
@@ -61,10 +59,3 @@ def test_score_result_is_frozen_and_checks_status() -> None:
 
 def test_one_line_keeps_the_type_and_the_first_line() -> None:
     assert one_line(ValueError("first\nsecond")) == "ValueError: first"
-
-
-def test_registry() -> None:
-    assert SCORERS == {"math": score_math, "choice": score_choice}
-    assert get_scorer("choice") is score_choice
-    with pytest.raises(ValueError, match="known: choice, math"):
-        get_scorer("code")

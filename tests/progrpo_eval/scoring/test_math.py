@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from progrpo_eval.scoring import MathScorer, ScoreResult, score_math, score_math_one
+from progrpo_eval.scoring import MathScorer, ScoreResult, ScorerSettings, build_scorer, score_math_one
+from progrpo_eval.problem import Problem
 
 HANGS = "\\boxed{9^{9^{9}}}"  # sympy keeps computing 9^387420489 for minutes: a real hang
 
@@ -98,8 +99,6 @@ MATH_CASES = [
     ("so \\fbox{5}", "5", True),
     ("\\boxed 5", "5", True),
     ("The final answer is $7$. Hmm, actually \\boxed{5}", "5", True),  # boxes first
-    ("<think>maybe \\boxed{3}</think> The answer is \\boxed{5}.", "5", True),
-    ("<think>so \\boxed{5}</think> The answer is \\boxed{3}.", "5", False),
     ("I think it is 5, no wait, 6", "5", False),  # MV: without a box the last number is read
 ]
 
@@ -114,7 +113,6 @@ def test_math_table(response: str, gold: str, expected: bool) -> None:
 @pytest.mark.parametrize(("response", "gold", "status", "detail"), [
     ("no digits in here at all", "5", "no_answer", ""),
     ("\\boxed{}", "5", "no_answer", ""),
-    ("<think>long reasoning, cut off \\boxed{5}", "5", "no_answer", "unfinished <think>"),
     ("\\boxed{5}", "", "error", "gold could not be parsed: ''"),
 ])
 def test_statuses_other_than_ok(response: str, gold: str, status: str, detail: str) -> None:
@@ -183,18 +181,29 @@ def test_pool_gives_the_table_verdicts(pool: MathScorer) -> None:
     assert [(result.status, result.correct) for result in pooled] == [("ok", row[2]) for row in MATH_CASES]
 
 
-def test_score_math_shared_pool_and_in_process() -> None:
-    responses, golds = ["\\boxed{0.5}", "\\boxed{24}", "no answer here"], ["\\frac12", "25", "1"]
-    pooled = score_math(responses, golds, workers=1, progress=True)
-    assert [result.status for result in pooled] == ["ok", "ok", "no_answer"]
-    assert [result.correct for result in pooled] == [True, False, False]
-    assert score_math(responses, golds, workers=0) == pooled
+@pytest.mark.parametrize("workers", [1, 0])
+def test_registered_math_scorer_in_a_pool_and_in_process(workers: int) -> None:
+    problems = [Problem("t/0", "q", "\\frac12"), Problem("t/1", "q", "25"), Problem("t/2", "q", "1")]
+    answers = [["\\boxed{0.5}"], ["\\boxed{24}"], ["no answer here"]]
+    with build_scorer("math", ScorerSettings(workers=workers, progress=True)) as scorer:
+        results = [group[0] for group in scorer.score_problems(list(zip(problems, answers)))]
+    assert [result.status for result in results] == ["ok", "ok", "no_answer"]
+    assert [result.correct for result in results] == [True, False, False]
+
+
+def test_golds_any_takes_the_best_gold_and_all_needs_every_one() -> None:
+    any_of = Problem("t/0", "q", "4", golds=("4", "-4"))
+    all_of = Problem("t/1", "q", "69, 84", golds=("69", "84"), golds_mode="all")
+    items = [(any_of, ["\\boxed{-4}", "\\boxed{5}"]), (all_of, ["\\boxed{69, 84}", "\\boxed{69}"])]
+    with build_scorer("math", ScorerSettings(workers=0)) as scorer:
+        verdicts = [[result.correct for result in group] for group in scorer.score_problems(items)]
+    assert verdicts == [[True, False], [True, False]]
 
 
 def test_arguments_are_checked() -> None:
     with pytest.raises(ValueError, match="2 responses but 1 golds"):
-        score_math(["a", "b"], ["1"], workers=0)
-    with pytest.raises(ValueError, match=r"workers=0\) runs in-process"):
+        MathScorer(workers=1).score(["a", "b"], ["1"])
+    with pytest.raises(ValueError, match=r"workers=0 runs in-process"):
         MathScorer(workers=0)
     with pytest.raises(ValueError, match="unsafe"):
         MathScorer(start_method="fork")
