@@ -67,9 +67,12 @@ class DataConfig:
     data_dir: str | None = None  # offline benchmark folder; None: $PROGRPO_DATA_DIR, else Hub
     prompt_field: str = "prompt"  # row field (dotted path) holding the prompt
     answer_field: str = "reward_model.ground_truth"  # row field (dotted path) with the gold
-    reward: Literal["math", "code", "toy"] = "math"  # which reward; "toy": a digit in the answer (CPU smoke runs)
-    math_scorer: Literal["dapo", "math_verify"] = "dapo"  # "Answer: X" rule, or math-verify
-    instruction: str | None = ""  # after a string prompt; "": none; None: the reward's default
+    reward: str = "dapo"  # a registered scorer (Table 1: DAPO's +1/-1 "Answer:" rule); math, choice, code, digit, ...
+    reasoning: Literal["auto", "on", "off"] = "auto"  # judge only the text after </think>; auto: if the template has it
+    partial_credit: bool = False  # reward the scorer's partial credit (code: share of tests passed); false: 1/0
+    overlong_buffer: int = 0  # DAPO's overlong shaping: tokens before max_tokens where a penalty ramps in; 0: off
+    overlong_penalty: float = 1.0  # DAPO's overlong penalty factor (the penalty reaches -this at max_tokens)
+    instruction: str | None = ""  # after a string prompt; "": none; None: the family's default (math)
     apply_chat_template: bool = True  # wrap prompts in the tokenizer's chat template
     max_prompt_length: int = 2048  # prompts longer than this many tokens are dropped
     deduplicate: bool = True  # drop repeated prompts (the Hub's DAPO-Math-17k repeats ~100x)
@@ -205,7 +208,8 @@ AT_LEAST_0, AT_LEAST_1, POSITIVE = Interval(0), Interval(1), Interval(0, low_ope
 FRACTION = Interval(0, 1, low_open=True)  # (0, 1]
 NUMERIC_RANGES: dict[str, Interval] = {  # every numeric key (a test checks that none is missing)
     "max_steps": AT_LEAST_1, "seed": AT_LEAST_0,
-    "data.max_prompt_length": AT_LEAST_1, "data.limit": AT_LEAST_1,
+    "data.max_prompt_length": AT_LEAST_1, "data.limit": AT_LEAST_1, "data.overlong_buffer": AT_LEAST_0,
+    "data.overlong_penalty": AT_LEAST_0,
     "rollout.n": Interval(2), "rollout.temperature": POSITIVE, "rollout.top_p": FRACTION,
     "rollout.max_tokens": AT_LEAST_1, "rollout.gpu_memory_utilization": FRACTION,
     "rollout.tensor_parallel_size": AT_LEAST_1, "rollout.hf_batch_size": AT_LEAST_1,
@@ -256,6 +260,11 @@ def _validate(cfg: TrainConfig) -> None:
     check("out_dir", bool(cfg.out_dir), "be a directory path")
     check("model.path", bool(cfg.model.path), "be a path, a Hub id or 'tiny'")
     check("data.source", bool(cfg.data.source), "name a file, a benchmark or a Hub dataset")
+    from progrpo_eval.scoring import scorer_names  # the registry; imports math-verify (about a second)
+
+    check("data.reward", cfg.data.reward in scorer_names(), f"name a registered scorer ({', '.join(scorer_names())})")
+    check("data.overlong_buffer", cfg.data.overlong_buffer < cfg.rollout.max_tokens,
+          f"be below rollout.max_tokens={cfg.rollout.max_tokens}")
     check("optim.batch_size", cfg.optim.batch_size % cfg.optim.mini_batch_size == 0,
           f"be a multiple of optim.mini_batch_size={cfg.optim.mini_batch_size}")
     per_update = cfg.optim.mini_batch_size * cfg.rollout.n

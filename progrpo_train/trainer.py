@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from progrpo_eval.prompts import is_reasoning_model
 from progrpo_train import checkpoint as ckpt
 from progrpo_train.algorithm import (
     aggregation_normaliser,
@@ -61,7 +62,8 @@ class Trainer:
         self.order = PromptOrder(len(self.prompts), cfg.seed, cfg.data.shuffle)
         self.ds_config = deepspeed_config(cfg, self.world_size)
         self.engine, self.optimizer, self.scheduler = build_engine(load_policy(self.model_dir, cfg, self.ds_config), cfg, self.ds_config)
-        self.reward = RewardFunction(cfg.data.reward, cfg.data.math_scorer)
+        self.reward = RewardFunction(cfg.data, cfg.rollout.max_tokens,
+                                     reasoning=is_reasoning_model(self.tokenizer, cfg.data.reasoning))
         self.start_step, self.skipped_updates = 0, 0
         if cfg.resume:
             self._resume()
@@ -104,7 +106,8 @@ class Trainer:
         flat = [(prompt, completion) for prompt, group in zip(prompts, groups) for completion in group]
         started = time.perf_counter()
         truncated = [c.finish_reason == "length" for _, c in flat]
-        rewards = self.reward([c.text for _, c in flat], [p.gold for p, _ in flat], truncated)
+        rewards = self.reward([p.problem for p, _ in flat], [c.text for _, c in flat],
+                              [len(c.token_ids) for _, c in flat])
         timings["reward"] = time.perf_counter() - started
         tensors = pad_rollouts([list(p.token_ids) for p, _ in flat], [c.token_ids for _, c in flat], self.tokenizer.pad_token_id or 0)
         batch = RolloutBatch(

@@ -81,7 +81,7 @@ TABLE_1 = [  # the paper's Table 1 and Sec. 4.1, in both paper recipes
     ("deepspeed.zero_stage", 3), ("deepspeed.bf16", True),
 ]
 PAPER_RECIPES = {
-    "math_qwen2.5_7b": [("model.path", "Qwen/Qwen2.5-7B"), ("data.reward", "math"),
+    "math_qwen2.5_7b": [("model.path", "Qwen/Qwen2.5-7B"), ("data.reward", "dapo"),
                         ("data.source", "BytedTsinghua-SIA/DAPO-Math-17k")],
     "code_r1_distill_7b": [("model.path", "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B"),
                            ("data.reward", "code"), ("data.split", "train"),
