@@ -21,7 +21,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from progrpo_eval import figures, tables
+from progrpo_eval.reporting.plan import PlanOptions, plan_items
+from progrpo_eval.reporting.runs import labels_of, resolve_runs
+from progrpo_eval.reporting.style import color_map, save_figure
 
 
 def parse_runs(arguments: list[str]) -> dict[str, list[Path]] | list[Path]:
@@ -39,32 +41,20 @@ def parse_runs(arguments: list[str]) -> dict[str, list[Path]] | list[Path]:
 
 def write_figures(runs, metrics: list[Path], out: Path, problem: str | None, semantic: bool,
                   formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
-    refs = tables.resolve_runs(runs)
-    benchmarks = tables.ordered_benchmarks(ref.benchmark for ref in refs)
-    by_label: dict[str, list[Path]] = {}
-    for ref in refs:
-        by_label.setdefault(ref.label, []).append(ref.path)
-    colors = figures.color_map(tables.labels_of(refs))
-
-    def only(benchmark: str) -> dict[str, list[Path]]:
-        return {ref.label: [ref.path] for ref in refs if ref.benchmark == benchmark}
-
-    made = {"fig1_passk": figures.passk_curves(by_label, colors=colors)}
-    if metrics:
-        made["fig2_training_entropy"] = figures.training_entropy(metrics)
-    for benchmark in benchmarks:
-        made[f"fig3_token_probs_{benchmark}"] = figures.token_probability_distributions(only(benchmark), colors=colors)
-        made[f"fig4_token_entropy_{benchmark}"] = figures.entropy_kde(only(benchmark), colors=colors)
-    if len(by_label) > 1:
-        made["fig5_ablation"] = figures.ablation_bars(by_label, colors=colors)
-    for benchmark in benchmarks:
-        made[f"fig8_rollouts_{benchmark}"] = figures.rollout_probabilities(only(benchmark), problem)
-    written = [path for name, figure in made.items() for path in figures.save_figure(figure, out / name, formats)]
-    for name, table in (("tab2_results", tables.results_table(by_label)),
-                        ("tab5_diversity", tables.diversity_table(by_label, semantic=semantic))):
-        for suffix, text in ((".md", table.markdown()), (".tex", table.latex())):
-            (out / f"{name}{suffix}").write_text(text, encoding="utf-8")
-            written.append(out / f"{name}{suffix}")
+    """Every item of the report's plan (`progrpo_eval.reporting.plan`) as files in `out`."""
+    refs = resolve_runs(runs)
+    options = PlanOptions(semantic=semantic, problem=problem, colors=color_map(labels_of(refs)))
+    planned, _ = plan_items(refs, metrics=metrics, options=options)
+    written = []
+    for item in planned:
+        made = item.make()
+        if item.kind == "figure":
+            written += save_figure(made, out / item.key, formats)
+            continue
+        for suffix, text in ((".md", made.markdown()), (".tex", made.latex())):
+            (out / f"{item.key}{suffix}").parent.mkdir(parents=True, exist_ok=True)
+            (out / f"{item.key}{suffix}").write_text(text, encoding="utf-8")
+            written.append(out / f"{item.key}{suffix}")
     return written
 
 

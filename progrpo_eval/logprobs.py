@@ -39,13 +39,17 @@ class SequenceLogprobs:
     response: list[float]  # log p(o_t | q, o_<t) for every response token
 
 
-def pad_right(rows: list[list[int]], pad_id: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-padded token ids [B, T] and their attention mask [B, T]."""
+def pad_right(rows, pad_id: int = 0, *, dtype: torch.dtype = torch.long) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded rows [B, T] and their mask [B, T] (1 where a row has a value).
+
+    `rows` are token ids by default; with dtype=torch.float64 any ragged per-token values (the
+    stored log-probs of a run's samples), padded with `pad_id`.
+    """
     width = max(len(row) for row in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    ids = torch.full((len(rows), width), pad_id, dtype=dtype)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for i, row in enumerate(rows):
-        ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        ids[i, : len(row)] = torch.tensor(row, dtype=dtype)
         mask[i, : len(row)] = 1
     return ids, mask
 

@@ -1,4 +1,4 @@
-"""`progrpo-eval rescore`: per-token entropy of a run's samples, and per-rollout token statistics.
+"""`progrpo-eval rescore`: per-token entropy of a run's samples, stored as extras of its run directory.
 
 Two ways to get entropy, each written to RUN_DIR/extras/ with a provenance file beside it:
 
@@ -22,8 +22,7 @@ and the chat template are the ones in the manifest (a mismatch fails; nothing is
 Every output file is replaced atomically, so a rerun overwrites and a killed one leaves the
 previous result.
 
-`rollout_statistics` gathers the table the figures use: one row per rollout with the token
-statistics of `metrics.tokens` and whichever entropy is stored.
+Reading them back (and the per-rollout table the figures use) is `progrpo_eval.reporting.rollouts`.
 """
 
 from __future__ import annotations
@@ -45,10 +44,8 @@ import torch
 from progrpo_eval import store
 from progrpo_eval.logprobs import pad_right
 from progrpo_eval.metrics.entropy import OutputHead, output_head, streaming_entropy, topk_entropy_bounds
-from progrpo_eval.metrics.tokens import low_prob_confidence, low_prob_mean, mean_token_prob
+from progrpo_eval.reporting.rollouts import ENTROPY_EXTRAS
 
-EXTRA_NAMES = {"exact": "entropy", "topk": "entropy_topk"}  # store extras: extras/<name>.parquet + .json
-METHODS = tuple(EXTRA_NAMES)
 
 
 @dataclass(frozen=True)
@@ -253,7 +250,7 @@ def rescore_exact(run_dir: str | Path, options: ExactOptions = ExactOptions()) -
         "versions": {"torch": torch.__version__, "transformers": importlib.metadata.version("transformers")},
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    return store.write_extra(run_dir, EXTRA_NAMES["exact"], table, provenance)
+    return store.write_extra(run_dir, ENTROPY_EXTRAS["exact"], table, provenance)
 
 
 def top_logprobs_matrix(encoded: str) -> np.ndarray:
@@ -313,54 +310,4 @@ def rescore_topk(run_dir: str | Path, vocab_size: int | None = None) -> dict:
         "tokens": int(samples["num_tokens"].sum()),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    return store.write_extra(run_dir, EXTRA_NAMES["topk"], table, provenance)
-
-
-def load_entropy(run_dir: str | Path, method: str = "exact") -> tuple[pd.DataFrame, dict] | None:
-    """The stored entropy table and its provenance for `method`, or None when it was not computed."""
-    if method not in EXTRA_NAMES:
-        raise ValueError(f"unknown entropy method {method!r}; known: {', '.join(METHODS)}")
-    return store.read_extra(run_dir, EXTRA_NAMES[method])
-
-
-def _token_statistics(logprob_rows: list, fraction: float, rows_per_batch: int = 1024) -> dict[str, np.ndarray]:
-    """mean_token_prob, low_prob_mean and confidence per rollout, a padded batch of rows at a time."""
-    columns: dict[str, list[np.ndarray]] = {"mean_token_prob": [], "low_prob_mean": [], "confidence": []}
-    for start in range(0, len(logprob_rows), rows_per_batch):
-        rows = [np.asarray(r, np.float64) for r in logprob_rows[start : start + rows_per_batch]]
-        width = max(1, max(len(r) for r in rows))
-        values, mask = np.zeros((len(rows), width)), np.zeros((len(rows), width), bool)
-        for i, row in enumerate(rows):
-            values[i, : len(row)], mask[i, : len(row)] = row, True
-        columns["mean_token_prob"].append(mean_token_prob(values, mask))
-        columns["low_prob_mean"].append(low_prob_mean(values, mask, fraction))
-        columns["confidence"].append(low_prob_confidence(values, mask, fraction))
-    return {name: np.concatenate(parts) if parts else np.zeros(0) for name, parts in columns.items()}
-
-
-def rollout_statistics(run_dir: str | Path, fraction: float = 0.2) -> pd.DataFrame:
-    """One row per rollout: problem_id, sample_index, correct, num_tokens, mean_token_prob,
-    low_prob_mean and confidence c(o|q) (Eq. 6; both over the `fraction` lowest-probability tokens),
-    then mean_entropy (exact) and entropy_low / entropy_high (top-k bounds, means over tokens) when
-    stored, and entropy_method naming what is there ("exact:T=0.6", "topk:k=20,T=1", both joined by
-    "+", or "none"). Log-prob statistics use the stored raw T = 1 log-probs.
-    """
-    samples = store.load_samples(run_dir, columns=["problem_id", "sample_index", "correct", "num_tokens", "logprobs"])
-    table = samples[["problem_id", "sample_index", "correct", "num_tokens"]].copy()
-    for name, values in _token_statistics(list(samples["logprobs"]), fraction).items():
-        table[name] = values
-    methods = []
-    exact = load_entropy(run_dir, "exact")
-    if exact is not None:
-        frame, provenance = exact
-        table = table.merge(frame[["problem_id", "sample_index", "mean_entropy"]], on=["problem_id", "sample_index"], how="left")
-        methods.append(f"exact:T={provenance['temperature']:g}")
-    topk = load_entropy(run_dir, "topk")
-    if topk is not None:
-        frame, provenance = topk
-        bounds = frame[["problem_id", "sample_index", "mean_entropy_low", "mean_entropy_high"]].rename(
-            columns={"mean_entropy_low": "entropy_low", "mean_entropy_high": "entropy_high"})
-        table = table.merge(bounds, on=["problem_id", "sample_index"], how="left")
-        methods.append(f"topk:k={provenance['k']},T=1")
-    table["entropy_method"] = "+".join(methods) or "none"
-    return table
+    return store.write_extra(run_dir, ENTROPY_EXTRAS["topk"], table, provenance)

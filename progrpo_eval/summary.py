@@ -11,31 +11,22 @@ import numpy as np
 import pandas as pd
 
 from progrpo_eval.metrics.diversity import dataset_diversity
-from progrpo_eval.metrics.tokens import low_prob_confidence, low_prob_mean, mean_token_prob
+from progrpo_eval.reporting.rollouts import token_statistics as rollout_token_statistics
+from progrpo_eval.reporting.table import Table
 from progrpo_eval.stats import bootstrap_ci, default_ks, maj_at_k, pass_at_k_table
 
 CI_RESAMPLES = 10_000
-
-
-def _padded(logprob_lists) -> tuple[np.ndarray, np.ndarray]:
-    width = max((len(values) for values in logprob_lists), default=0)
-    values = np.zeros((len(logprob_lists), max(width, 1)))
-    mask = np.zeros_like(values, dtype=bool)
-    for i, row in enumerate(logprob_lists):
-        values[i, : len(row)] = row
-        mask[i, : len(row)] = True
-    return values, mask
 
 
 def token_statistics(samples: pd.DataFrame) -> dict:
     """Sample-level means of Fig. 3's statistics from the stored sampled-token log-probs (T = 1)."""
     if samples.empty:
         return {}
-    values, mask = _padded([np.asarray(row, dtype=np.float64) for row in samples["logprobs"]])
+    per_rollout = rollout_token_statistics(samples["logprobs"])
     return {
-        "mean_token_prob": float(np.nanmean(mean_token_prob(values, mask))),
-        "low_prob_mean": float(np.nanmean(low_prob_mean(values, mask))),
-        "confidence": float(np.nanmean(low_prob_confidence(values, mask))),
+        "mean_token_prob": float(np.nanmean(per_rollout["mean_token_prob"])),
+        "low_prob_mean": float(np.nanmean(per_rollout["low_prob_mean"])),
+        "confidence": float(np.nanmean(per_rollout["confidence"])),
         "source": "sampled-token log-probs of the raw model (T = 1)",
     }
 
@@ -116,21 +107,25 @@ def summarize(samples: pd.DataFrame, problem_ids: list[str], *, num_samples: int
     }
 
 
-def markdown_table(rows: list[tuple[str, dict]]) -> str:
-    """A Markdown table, one row per (label, summary): Pass@k in %, maj@N, counts."""
+def summary_table(rows: list[tuple[str, dict]]) -> Table:
+    """One row per (label, summary): Pass@k in %, maj@N, mean accuracy with its CI, counts."""
     ks = sorted({int(k) for _, summary in rows for k in summary["pass_at_k"]})
-    header = ["run", "problems"] + [f"Pass@{k}" for k in ks] + ["maj@N", "mean acc. [95% CI]", "truncated", "timeouts", "errors"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    columns = ("run", "problems") + tuple(f"Pass@{k}" for k in ks) + ("maj@N", "mean acc. [95% CI]", "truncated",
+                                                                      "timeouts", "errors")
+    table_rows = []
     for label, summary in rows:
         low, high = summary["mean_accuracy_ci95"]
-        cells = [label, str(summary["num_problems"])]
-        cells += [f"{100 * summary['pass_at_k'][str(k)]:.1f}" if str(k) in summary["pass_at_k"] else "" for k in ks]
-        cells += [
-            f"{100 * next(iter(summary['maj_at_k'].values())):.1f}",
-            f"{100 * summary['mean_accuracy']:.1f} [{100 * low:.1f}, {100 * high:.1f}]",
-            str(summary["counts"]["truncated"]),
-            str(summary["counts"]["scorer_timeouts"]),
-            str(summary["counts"]["scorer_errors"]),
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        cells = ((summary["num_problems"],),)
+        cells += tuple((100 * summary["pass_at_k"][str(k)] if str(k) in summary["pass_at_k"] else None,) for k in ks)
+        cells += ((100 * next(iter(summary["maj_at_k"].values())),),
+                  (f"{100 * summary['mean_accuracy']:.1f} [{100 * low:.1f}, {100 * high:.1f}]",),
+                  (summary["counts"]["truncated"],), (summary["counts"]["scorer_timeouts"],),
+                  (summary["counts"]["scorer_errors"],))
+        table_rows.append((label, cells))
+    formats = ("d",) + (".1f",) * len(ks) + (".1f", "", "d", "d", "d")
+    return Table(title="", columns=columns, rows=tuple(table_rows), formats=formats, directions=(0,) * len(formats))
+
+
+def markdown_table(rows: list[tuple[str, dict]]) -> str:
+    """`summary_table(rows)` as Markdown (what `run` prints and summary.md holds)."""
+    return summary_table(rows).markdown()

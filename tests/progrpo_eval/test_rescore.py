@@ -22,14 +22,8 @@ from progrpo_eval.cli import app
 from progrpo_eval.generation import SamplingSettings
 from progrpo_eval.metrics.entropy import streaming_entropy, topk_entropy_bounds, vocab_blocks
 from progrpo_eval.metrics.tokens import entropy_from_logits, low_prob_confidence, low_prob_mean, mean_token_prob
-from progrpo_eval.rescore import (
-    ExactOptions,
-    load_entropy,
-    prompt_ids_by_problem,
-    rescore_exact,
-    rescore_topk,
-    rollout_statistics,
-)
+from progrpo_eval.reporting.rollouts import read_entropy, rollout_statistics
+from progrpo_eval.rescore import ExactOptions, prompt_ids_by_problem, rescore_exact, rescore_topk
 from progrpo_eval.runner import RunOptions, run
 
 
@@ -176,7 +170,7 @@ def _brute_force_entropy(model_dir, samples, temperature):
 def test_exact_rescoring_matches_a_brute_force_forward_pass(run_copy, tiny_model_dir):
     provenance = rescore_exact(run_copy, FAST)
     samples = store.load_samples(run_copy)
-    table, stored_provenance = load_entropy(run_copy, "exact")
+    table, stored_provenance = read_entropy(run_copy, "exact")
     assert stored_provenance == provenance == json.loads((run_copy / "extras" / "entropy.json").read_text())
     assert list(zip(table["problem_id"], table["sample_index"])) == list(zip(samples["problem_id"], samples["sample_index"]))
     for got, mean, expected in zip(table["entropy"], table["mean_entropy"], _brute_force_entropy(tiny_model_dir, samples, 0.6)):
@@ -192,9 +186,9 @@ def test_exact_rescoring_matches_a_brute_force_forward_pass(run_copy, tiny_model
 
 def test_rerun_overwrites_with_the_same_numbers(run_copy):
     rescore_exact(run_copy, FAST)
-    first = load_entropy(run_copy, "exact")[0]
+    first = read_entropy(run_copy, "exact")[0]
     rescore_exact(run_copy, ExactOptions(batch_size=1, chunk_size=512, vocab_chunk_size=10**6, progress=False))
-    second = load_entropy(run_copy, "exact")[0]
+    second = read_entropy(run_copy, "exact")[0]
     for a, b in zip(first["entropy"], second["entropy"]):
         np.testing.assert_allclose(a, b, atol=1e-5)
     assert sorted(p.name for p in (run_copy / "extras").iterdir()) == ["entropy.json", "entropy.parquet"]
@@ -228,8 +222,8 @@ def test_prompts_are_rebuilt_when_not_stored_and_checked(run_copy, tiny_model_di
 def test_topk_bounds_hold_the_exact_entropy_at_temperature_one(run_copy, tiny_model_dir):
     rescore_exact(run_copy, ExactOptions(temperature=1.0, progress=False))
     provenance = rescore_topk(run_copy)
-    exact, exact_provenance = load_entropy(run_copy, "exact")
-    bounds, _ = load_entropy(run_copy, "topk")
+    exact, exact_provenance = read_entropy(run_copy, "exact")
+    bounds, _ = read_entropy(run_copy, "topk")
     assert exact_provenance["temperature"] == 1.0 and exact_provenance["temperature_source"] == "given"
     config = json.loads((tiny_model_dir / "config.json").read_text())
     assert provenance["k"] == 3 and provenance["vocab_size"] == config["vocab_size"]
@@ -254,7 +248,7 @@ def test_rollout_statistics_gather_token_statistics_and_entropy(run_copy):
     assert row["mean_token_prob"] == pytest.approx(mean_token_prob(logprobs, mask)[0])
     assert row["low_prob_mean"] == pytest.approx(low_prob_mean(logprobs, mask)[0])
     assert row["confidence"] == pytest.approx(low_prob_confidence(logprobs, mask)[0])
-    assert row["mean_entropy"] == pytest.approx(float(np.mean(load_entropy(run_copy)[0]["entropy"].iloc[1])))
+    assert row["mean_entropy"] == pytest.approx(float(np.mean(read_entropy(run_copy)[0]["entropy"].iloc[1])))
     assert set(table["entropy_method"]) == {"exact:T=0.6+topk:k=3,T=1"}
 
 

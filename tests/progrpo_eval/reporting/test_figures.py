@@ -1,59 +1,16 @@
 """Figures and tables from planted run directories: the plotted numbers against hand-computed ones,
-labels, fallbacks and errors, deterministic files, and the analysis script."""
+labels, fallbacks and errors, deterministic files."""
 
 from __future__ import annotations
 
 import json
-import math
-import runpy
-from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
-from progrpo_eval import figures, store, tables
 from progrpo_eval.metrics.diversity import distinct_n, self_bleu
-from progrpo_eval.summary import markdown_table, summarize
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def write_run(root: Path, model: str, benchmark: str, problems: dict, *, seed: int = 0) -> Path:
-    """A run directory with planted samples: problems = {problem_id: [(correct, probabilities), ...]}."""
-    run_dir = root / model / benchmark
-    num_samples = len(next(iter(problems.values())))
-    manifest = {"model": f"/models/{model}", "benchmark": benchmark, "data_checksum": "ab" * 32,
-                "data_source": "planted", "backend": "hf", "versions": {"python": "3.11", "progrpo": "0.1.0"},
-                "sampling": {"n": num_samples, "temperature": 0.6, "top_p": 0.95, "max_tokens": 16, "seed": seed}}
-    store.prepare_run_dir(run_dir, manifest)
-    records = []
-    for problem_id, rollouts in problems.items():
-        for index, (correct, probabilities) in enumerate(rollouts):
-            records.append({
-                "problem_id": problem_id, "sample_index": index, "answer_text": "",
-                "text": f"solution {index} of {problem_id}: we add {index} and {index + 1} then check the result",
-                "prompt_token_ids": [1, 2], "token_ids": list(range(len(probabilities))),
-                "logprobs": [math.log(p) for p in probabilities], "top_logprobs": None, "finish_reason": "stop",
-                "truncated": False, "num_tokens": len(probabilities), "correct": correct, "score_status": "ok",
-                "extracted": "1" if correct else "2", "score_detail": "",
-            })
-    store.write_chunk(run_dir, records)
-    summary = summarize(store.load_samples(run_dir), list(problems), num_samples=num_samples)
-    store.write_summary(run_dir, summary, markdown_table([(benchmark, summary)]))
-    return run_dir
-
-
-def plant_entropy(run_dir: Path, per_token: dict) -> None:
-    """extras/entropy.parquet + entropy.json as `progrpo-eval rescore --entropy exact` writes them."""
-    keys = sorted(per_token)
-    table = pa.table({"problem_id": [k[0] for k in keys], "sample_index": pa.array([k[1] for k in keys], pa.int32()),
-                      "entropy": pa.array([per_token[k] for k in keys], pa.list_(pa.float32())),
-                      "mean_entropy": [float(np.mean(per_token[k])) for k in keys]})
-    (run_dir / "extras").mkdir(exist_ok=True)
-    pq.write_table(table, run_dir / "extras" / "entropy.parquet")
-    store.atomic_write_json(run_dir / "extras" / "entropy.json", {"method": "exact", "temperature": 0.6})
+from progrpo_eval.reporting import figures, rollouts, style, tables, token_figures
+from progrpo_eval.reporting.runs import correct_solutions, resolve_runs
 
 
 # Four rollouts of one problem; average and low-20% probability worked out by hand:
@@ -66,7 +23,7 @@ AVERAGE, LOW20 = [0.6, 0.55, 0.25, 0.9], [0.5, 0.15, 0.25, 0.9]
 
 
 @pytest.fixture
-def two_models(tmp_path):
+def two_models(tmp_path, write_run):
     """grpo and ours on aime24 (2 problems × 4) and amc23; hand-computed Pass@k in the tests."""
     wrong = [(False, [0.5, 0.5])] * 4
     runs = {}
@@ -77,18 +34,18 @@ def two_models(tmp_path):
     return runs
 
 
-def test_rollout_probabilities_plots_hand_computed_bars(tmp_path):
+def test_rollout_probabilities_plots_hand_computed_bars(tmp_path, write_run):
     run_dir = write_run(tmp_path, "m", "amc23", {"amc23/7": [(False, [0.5])] * 4, "amc23/8": ROLLOUTS})
-    assert figures.default_problem(run_dir) == "amc23/8"  # the first with mixed results
-    figure = figures.rollout_probabilities(run_dir)
+    assert token_figures.default_problem(run_dir) == "amc23/8"  # the first with mixed results
+    figure = token_figures.rollout_probabilities(run_dir)
     for row, expected in enumerate((AVERAGE, LOW20)):
         bars = figure.axes[row].containers[0]
         assert [bar.get_height() for bar in bars] == pytest.approx(expected, abs=1e-6)
         colors = [tuple(bar.get_facecolor()[:3]) for bar in bars]
-        assert colors == [figures.CORRECT_COLOR if correct else figures.WRONG_COLOR for correct, _ in ROLLOUTS]
+        assert colors == [style.CORRECT_COLOR if correct else style.WRONG_COLOR for correct, _ in ROLLOUTS]
     assert "2/4 correct" in figure.axes[0].get_title()
     with pytest.raises(ValueError, match="problem 'nope' is not in"):
-        figures.rollout_probabilities(run_dir, "nope")
+        token_figures.rollout_probabilities(run_dir, "nope")
 
 
 def test_passk_curves_plot_the_unbiased_estimates_on_a_log2_axis(two_models):
@@ -112,30 +69,30 @@ def test_ablation_bars_average_over_shared_benchmarks(two_models):
     assert heights["ours"] == pytest.approx([100 * (0.25 + 0.25) / 2, 100 * (0.5 + 0.5) / 2])
 
 
-def test_token_probabilities_per_problem_and_the_entropy_panel(two_models):
+def test_token_probabilities_per_problem_and_the_entropy_panel(two_models, plant_entropy):
     run_dir = two_models[("grpo", "amc23")]
-    values = tables.problem_token_statistics(run_dir).set_index("problem_id")
-    assert values.loc["amc23/0", "mean_prob"] == pytest.approx(np.mean(AVERAGE))
-    assert values.loc["amc23/0", "low_prob"] == pytest.approx(np.mean(LOW20))
-    assert len(figures.token_probability_distributions(run_dir).axes) == 4  # no entropy: 2 panels × 2 rows
+    values = rollouts.problem_token_statistics(run_dir).set_index("problem_id")
+    assert values.loc["amc23/0", "mean_token_prob"] == pytest.approx(np.mean(AVERAGE))
+    assert values.loc["amc23/0", "low_prob_mean"] == pytest.approx(np.mean(LOW20))
+    assert len(token_figures.token_probability_distributions(run_dir).axes) == 4  # no entropy: 2 panels × 2 rows
     plant_entropy(run_dir, {(p, i): [0.5, 1.5] for p in ("amc23/0", "amc23/1") for i in range(4)})
-    assert tables.problem_token_statistics(run_dir)["entropy"].tolist() == pytest.approx([1.0, 1.0])
-    assert len(figures.token_probability_distributions(run_dir).axes) == 6
+    assert rollouts.problem_token_statistics(run_dir)["mean_entropy"].tolist() == pytest.approx([1.0, 1.0])
+    assert len(token_figures.token_probability_distributions(run_dir).axes) == 6
 
 
-def test_entropy_kde_falls_back_to_labelled_surprisal(two_models):
+def test_entropy_kde_falls_back_to_labelled_surprisal(two_models, plant_entropy):
     runs = {"grpo": two_models[("grpo", "amc23")], "ours": two_models[("ours", "amc23")]}
-    figure = figures.entropy_kde(runs)
+    figure = token_figures.entropy_kde(runs)
     assert "NOT entropy" in figure.axes[0].get_xlabel() and "surprisal" in figure.get_suptitle()
     # surprisal mean over every token of the run: −mean(log p) of the planted probabilities
     probabilities = [p for _, ps in ROLLOUTS for p in ps] + [0.5] * 8
     legend = [text.get_text() for text in figure.legends[0].get_texts()]
     assert legend[0] == f"grpo (mean {-np.mean(np.log(probabilities)):.3f})"
     with pytest.raises(ValueError, match="one stored kind for every run"):
-        figures.entropy_kde(runs, quantity="entropy")
+        token_figures.entropy_kde(runs, quantity="entropy")
     for run_dir in runs.values():
         plant_entropy(run_dir, {(p, i): [0.25, 0.75, 2.0] for p in ("amc23/0", "amc23/1") for i in range(4)})
-    figure = figures.entropy_kde(runs)
+    figure = token_figures.entropy_kde(runs)
     assert figure.axes[0].get_xlabel() == "token entropy at T=0.6 (nats)"
     assert figure.legends[0].get_texts()[1].get_text() == "ours (mean 1.000)"
 
@@ -155,7 +112,7 @@ def test_training_entropy_reads_metrics_jsonl(tmp_path):
         figures.training_entropy([path])
 
 
-def test_results_table_cells_average_and_bold(two_models, tmp_path):
+def test_results_table_cells_average_and_bold(two_models, tmp_path, write_run):
     runs = {label: [two_models[(label, b)] for b in ("aime24", "amc23")] for label in ("grpo", "ours")}
     runs["a_b"] = [write_run(tmp_path, "a_b", "aime24", {"aime24/0": [(True, [0.5])] * 4, "aime24/1": [(True, [0.5])] * 4})]
     table = tables.results_table(runs)
@@ -173,7 +130,7 @@ def test_results_table_cells_average_and_bold(two_models, tmp_path):
 def test_diversity_table_over_correct_solutions(two_models):
     run_dir = two_models[("ours", "amc23")]
     table = tables.diversity_table(run_dir, semantic=False)
-    correct = tables.correct_solutions(run_dir)
+    correct = correct_solutions(run_dir)
     assert [len(texts) for texts in correct.values()] == [2, 0]  # amc23/0: rollouts 0 and 2
     [(label, cells)] = table.rows
     assert label == "ours" and table.columns[2:4] == ("Distinct-2", "Self-BLEU")
@@ -182,36 +139,24 @@ def test_diversity_table_over_correct_solutions(two_models):
     assert cells[-1] == (1,)  # one problem with at least two correct solutions
 
 
-def test_run_labels_and_errors(tmp_path):
+def test_run_labels_and_errors(tmp_path, write_run):
     problems = {"aime24/0": [(True, [0.5])] * 2}
     seed0 = write_run(tmp_path / "a", "m", "aime24", problems, seed=0)
     seed1 = write_run(tmp_path / "b", "m", "aime24", problems, seed=1)
     other = write_run(tmp_path / "a", "m", "amc23", {"amc23/0": [(True, [0.5])] * 2})
-    assert [ref.label for ref in tables.resolve_runs([seed0, other, seed1])] == ["m (seed=0)", "m (seed=0)", "m (seed=1)"]
+    assert [ref.label for ref in resolve_runs([seed0, other, seed1])] == ["m (seed=0)", "m (seed=0)", "m (seed=1)"]
     with pytest.raises(ValueError, match="two runs labelled 'x' on aime24"):
-        tables.resolve_runs({"x": [seed0, seed1]})
+        resolve_runs({"x": [seed0, seed1]})
     with pytest.raises(ValueError, match=r"is not a run directory \(no manifest.json\); run directories below it: "):
-        tables.resolve_runs([tmp_path / "a"])
+        resolve_runs([tmp_path / "a"])
     with pytest.raises(ValueError, match="runs on several benchmarks"):
-        figures.token_probability_distributions([seed0, other])
+        token_figures.token_probability_distributions([seed0, other])
 
 
 def test_saved_files_are_deterministic(two_models, tmp_path):
     run_dir = two_models[("grpo", "amc23")]
-    first = figures.save_figure(figures.rollout_probabilities(run_dir), tmp_path / "one" / "fig8")
-    second = figures.save_figure(figures.rollout_probabilities(run_dir), tmp_path / "two" / "fig8")
+    first = style.save_figure(token_figures.rollout_probabilities(run_dir), tmp_path / "one" / "fig8")
+    second = style.save_figure(token_figures.rollout_probabilities(run_dir), tmp_path / "two" / "fig8")
     assert [path.suffix for path in first] == [".png", ".pdf"]
     assert all(a.read_bytes() == b.read_bytes() for a, b in zip(first, second))
     assert b"CreationDate" not in first[1].read_bytes()
-
-
-def test_paper_figures_script_writes_what_the_data_supports(two_models, tmp_path):
-    script = runpy.run_path(str(REPO / "analysis" / "paper_figures.py"))
-    arguments = [f"{label}={two_models[(label, 'amc23')]}" for label in ("grpo", "ours")]
-    assert script["main"]([*arguments, "--out", str(tmp_path / "figs"), "--no-semantic", "--formats", "png"]) == 0
-    names = {path.name for path in (tmp_path / "figs").iterdir()}
-    assert names == {"fig1_passk.png", "fig3_token_probs_amc23.png", "fig4_token_entropy_amc23.png",
-                     "fig5_ablation.png", "fig8_rollouts_amc23.png", "tab2_results.md", "tab2_results.tex",
-                     "tab5_diversity.md", "tab5_diversity.tex"}
-    assert not any(name.startswith("fig2") for name in names)  # no --metrics
-    assert script["main"]([str(tmp_path / "missing"), "--out", str(tmp_path / "x")]) == 2

@@ -4,7 +4,6 @@ and one `error:` line for bad input."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -19,17 +18,8 @@ from typer.testing import CliRunner
 
 from progrpo_eval import stats
 from progrpo_eval.cli import app
-from progrpo_eval.report import build_report, compare_runs
-
-def _load_figure_tests():
-    """test_figures.py's planted-run writer (pytest imports test modules with importlib, not by name)."""
-    spec = importlib.util.spec_from_file_location("_planted_runs", Path(__file__).with_name("test_figures.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-write_run = _load_figure_tests().write_run
+from progrpo_eval.reporting.comparison import compare_runs
+from progrpo_eval.reporting.pdf import build_report
 
 # correct answers out of 4 per problem; Pass@1 = c/4, Pass@2 = 1 − C(4−c, 2)/C(4, 2) = 0, 1/2, 5/6, 1, 1
 GRPO, OURS = [0, 1, 2, 4, 0, 3], [1, 1, 3, 4, 2, 3]
@@ -41,7 +31,7 @@ def _problems(counts, benchmark="aime24"):
 
 
 @pytest.fixture
-def pair(tmp_path):
+def pair(tmp_path, write_run):
     return {"grpo": write_run(tmp_path, "grpo", "aime24", _problems(GRPO)),
             "ours": write_run(tmp_path, "ours", "aime24", _problems(OURS))}
 
@@ -61,7 +51,7 @@ def test_compare_runs_matches_hand_computed_differences_and_paired_bootstrap(pai
     assert results["pass@4"].num_problems == 6
 
 
-def test_compare_refuses_other_benchmarks_and_problem_sets(pair, tmp_path):
+def test_compare_refuses_other_benchmarks_and_problem_sets(pair, tmp_path, write_run):
     other = write_run(tmp_path, "ours", "amc23", _problems(OURS, "amc23"))
     with pytest.raises(ValueError, match="different benchmarks: aime24 .* and amc23"):
         compare_runs(pair["grpo"], other)
@@ -88,7 +78,7 @@ def test_compare_command_table_and_json(pair, tmp_path):
     ("other_benchmark", "the runs are on different benchmarks"),
     ("other_problems", "the runs cover different problems: 6 in A, 2 in B, 2 in common"),
 ])
-def test_compare_command_errors_are_one_line(pair, tmp_path, case, message):
+def test_compare_command_errors_are_one_line(pair, tmp_path, case, message, write_run):
     other = {"not_a_run": tmp_path / "nothing",
              "other_benchmark": write_run(tmp_path, "x", "amc23", _problems([1], "amc23")),
              "other_problems": write_run(tmp_path, "x", "aime24", _problems([1, 2]))}[case]

@@ -1,0 +1,144 @@
+"""The PDF report of run directories (`progrpo-eval report`).
+
+Pages, in order (a page the runs cannot support is left out and the title page says why):
+  title: runs (model, benchmark, problems × samples, sampling, seed, backend, stored entropy),
+  directories, models, data checksums, package versions, notes, the list of pages; tables: Tab. 2's
+  layout (Pass@1 / Pass@k, Avg), every run's Pass@k, Tab. 5 (diversity of correct solutions);
+  Fig. 1 (Pass@k curves), Fig. 2 (training entropy, with --metrics), Fig. 3 and Fig. 4/7 per
+  benchmark, Fig. 5 (two labels or more), Fig. 8 per benchmark (all from `reporting.plan.PLAN`);
+  a comparison page per pair of labels on a benchmark (paired bootstrap: B − A, 95% CI, p-value,
+  for Pass@k and accuracy).
+
+Determinism: the same inputs give a byte-identical PDF. Pages are drawn under style.STYLE (fixed
+rcParams and PDF compression; fonts × 1.3 on full pages), the PDF has no creation date, nothing
+reads the clock, and the bootstrap is seeded (`seed`, default 0).
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import os
+from collections.abc import Callable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import NamedTuple
+
+import matplotlib as mpl
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.figure import Figure
+
+from progrpo_eval import store
+from progrpo_eval.atomic import atomic_write_bytes
+from progrpo_eval.reporting.comparison import compare_runs
+from progrpo_eval.reporting.pages import (CONTENT, PAGE_BOX, REPORT_FONT_SCALE, add_caption, add_footer,
+                                          comparison_page, table_pages, text_pages)
+from progrpo_eval.reporting.plan import PlanOptions, plan_items
+from progrpo_eval.reporting.rollouts import entropy_source
+from progrpo_eval.reporting.runs import RunRef, RunsLike, display_name, labels_of, ordered_benchmarks, resolve_runs
+from progrpo_eval.reporting.runs import sampling_of
+from progrpo_eval.reporting.style import color_map, current_style, font_scale
+
+
+class Report(NamedTuple):
+    path: Path
+    pages: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+def _title_lines(refs: Sequence[RunRef], metrics: Sequence[Path], notes: Sequence[str], pages: Sequence[str],
+                 first_number: int) -> list[str]:
+    manifests = [store.read_run_manifest(ref.path) for ref in refs]
+    summaries = [store.read_run_summary(ref.path) for ref in refs]
+    width = max(len(ref.label) for ref in refs)
+    lines = [f"{len(refs)} runs: {len(labels_of(refs))} model(s) × {len({r.benchmark for r in refs})} benchmark(s)", "",
+             "RUNS", f"  {'model':<{width}}  {'benchmark':<13} {'problems×n':>10} {'T':>5} {'top-p':>5} "
+                     f"{'max tok':>7} {'seed':>5}  {'backend':<7}  entropy"]
+    for ref, manifest, summary in zip(refs, manifests, summaries):
+        sampling, entropy = sampling_of(manifest), entropy_source(ref.path)
+        size = f"{summary['num_problems']}×{summary['num_samples_per_problem']}"
+        lines.append(f"  {ref.label:<{width}}  {ref.benchmark:<13} {size:>10} {sampling.get('temperature', '?'):>5} "
+                     f"{sampling.get('top_p', '?'):>5} {sampling.get('max_tokens', '?'):>7} {sampling.get('seed', '?'):>5}  "
+                     f"{manifest.get('backend') or '?':<7}  {entropy.method if entropy else 'none'}")
+    lines += ["", "RUN DIRECTORIES"] + [f"  {ref.label} · {ref.benchmark}: {ref.path}" for ref in refs]
+    lines += ["", "MODELS"] + [f"  {label}: {model}" for label, model in
+                               dict.fromkeys((ref.label, manifest.get("model")) for ref, manifest in zip(refs, manifests))]
+    lines += ["", "BENCHMARK DATA (sha256 of the data the run saw; source)"]
+    data = dict.fromkeys((m["benchmark"], str(m.get("data_checksum", "?"))[:16], m.get("data_source", "?"))
+                         for m in manifests)
+    lines += [f"  {name:<13} {checksum}  {source}" for name, checksum, source in data]
+    versions: dict[str, dict[str, list[str]]] = {}
+    for ref, manifest in zip(refs, manifests):
+        for package, version in sorted(manifest.get("versions", {}).items()):
+            versions.setdefault(package, {}).setdefault(version, []).append(f"{ref.label}/{ref.benchmark}")
+    shared = [f"{package} {next(iter(by_version))}" for package, by_version in versions.items() if len(by_version) == 1]
+    lines += ["", "PACKAGE VERSIONS (from the manifests)", "  " + ", ".join(shared or ["none recorded"])]
+    for package, by_version in versions.items():
+        if len(by_version) > 1:  # runs made with different versions: each version with its runs
+            shown = "; ".join(f"{version} ({', '.join(users)})" for version, users in by_version.items())
+            lines.append(f"  {package}: {shown}")
+    lines += ["", "TRAINING METRICS"] + ([f"  {path}" for path in metrics] or ["  none given (--metrics)"])
+    lines += ["", "NOTES"] + [f"  - {note}" for note in notes]
+    lines += ["", "PAGES", f"  {'1' if first_number == 2 else f'1-{first_number - 1}':>3}. title, runs and settings"]
+    lines += [f"  {number:>3}. {page}" for number, page in enumerate(pages, start=first_number)]
+    return lines
+
+
+def _pages(refs: list[RunRef], metrics: list[Path], options: PlanOptions, num_resamples: int, seed: int):
+    """(page title, page maker) for every page after the title page, and the notes on what is left out."""
+    planned, notes = plan_items(refs, metrics=metrics, options=options)
+    tables = [item for item in planned if item.kind == "table"]
+    plan: list[tuple[str, Callable[[], Figure]]] = [
+        ("Tables: " + ", ".join(item.title for item in tables) if number == 0 else "Tables (continued)",
+         lambda page=page: page) for number, page in enumerate(table_pages([item.make() for item in tables]))
+    ]
+    plan += [(item.title, lambda item=item: add_caption(item.make(), item.caption))
+             for item in planned if item.kind == "figure"]
+    for benchmark in ordered_benchmarks(ref.benchmark for ref in refs):
+        for ref_a, ref_b in itertools.combinations([ref for ref in refs if ref.benchmark == benchmark], 2):
+            try:
+                comparison = compare_runs(ref_a.path, ref_b.path, num_resamples=num_resamples, seed=seed)
+            except ValueError as error:
+                notes.append(f"{ref_a.label} vs {ref_b.label} on {benchmark} not compared: {error}")
+                continue
+            plan.append((f"Comparison on {display_name(benchmark)}: {ref_b.label} − {ref_a.label}",
+                         partial(comparison_page, comparison, ref_a.label, ref_b.label)))
+    if len(labels_of(refs)) < 2:
+        notes.append("No comparison pages: they need two models on one benchmark.")
+    return plan, notes
+
+
+def build_report(run_dirs: RunsLike, out_pdf: str | Path, *,
+                 metrics_jsonl: str | Path | Sequence[str | Path] | None = None, title: str | None = None,
+                 semantic: bool = True, num_resamples: int = 10_000, seed: int = 0) -> Report:
+    """Write the multi-page PDF report of `run_dirs` (module docstring) atomically to `out_pdf`."""
+    refs = resolve_runs(run_dirs)
+    for ref in refs:
+        store.read_run_summary(ref.path)  # an unfinished run fails before any drawing
+    metrics_jsonl = [metrics_jsonl] if isinstance(metrics_jsonl, (str, Path)) else metrics_jsonl or []
+    metrics = [Path(path) for path in metrics_jsonl]
+    for path in metrics:
+        if not path.is_file():
+            raise ValueError(f"training metrics file not found: {path}")
+    title = title or "progrpo-eval report"
+    options = PlanOptions(semantic=semantic, colors=color_map(labels_of(refs)), figsize=CONTENT)
+    with font_scale(REPORT_FONT_SCALE), mpl.rc_context(current_style()):
+        plan, notes = _pages(refs, metrics, options, num_resamples, seed)
+        page_titles = [page for page, _ in plan]
+        title_pages = text_pages(title, _title_lines(refs, metrics, notes, page_titles, 2))
+        if len(title_pages) > 1:  # number the pages after a title that takes several
+            title_pages = text_pages(title, _title_lines(refs, metrics, notes, page_titles, len(title_pages) + 1))
+        total = len(title_pages) + len(plan)
+        buffer = io.BytesIO()
+        with PdfPages(buffer, metadata={"Title": title, "Creator": "progrpo-eval report", "CreationDate": None}) as pdf:
+            makers = [lambda page=page: page for page in title_pages] + [maker for _, maker in plan]
+            for number, maker in enumerate(makers, start=1):
+                figure = maker()
+                add_footer(figure, f"{title} · page {number}/{total}")
+                pdf.savefig(figure, bbox_inches=PAGE_BOX)
+    out_pdf = Path(out_pdf)
+    atomic_write_bytes(out_pdf, buffer.getvalue())
+    umask = os.umask(0)
+    os.umask(umask)
+    out_pdf.chmod(0o666 & ~umask)  # a report is for sharing: the usual file mode, not the temporary file's 0600
+    return Report(path=out_pdf, pages=("title",) * len(title_pages) + tuple(page_titles), notes=tuple(notes))

@@ -1,0 +1,222 @@
+"""The paper's figures and tables, declared once: what `progrpo-eval report` draws and what
+`analysis/reproduce.py` writes are both made from PLAN.
+
+Each `PlanItem` names a paper figure or table (or one of the report's own tables), its caption,
+its maker, and where it applies:
+- `benchmarks`: the benchmarks the paper shows it on. The report ignores them and uses every
+  benchmark of its runs; the reproduction (paper=True) keeps the paper's choice.
+- `per_benchmark`: one figure per benchmark (Fig. 3, 4, 7, 8).
+- `rows`: which runs make its rows in the paper ("methods": the main comparison, "alpha": the α
+  sweep of Tab. 6, "formulation": the ablations of Fig. 5 / Tab. 7, "kl_cov": Fig. 6). The
+  report uses every label; the reproduction selects by the roles it found for each label.
+- `needs`: what it cannot be drawn without ("metrics": training metrics.jsonl; "two labels").
+
+`plan_items` turns PLAN and a set of runs into `Planned` items, each with a `make()` that returns
+a matplotlib Figure or a `Table`, and notes for every item left out and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from progrpo_eval.reporting.figures import ablation_bars, passk_curves, training_curves, training_entropy
+from progrpo_eval.reporting.rollouts import entropy_source
+from progrpo_eval.reporting.runs import RunRef, by_label, display_name, labels_of, ordered_benchmarks
+from progrpo_eval.reporting.table import Table
+from progrpo_eval.reporting.tables import average_table, diversity_table, results_table, run_detail_table
+from progrpo_eval.reporting.token_figures import entropy_kde, rollout_probabilities, token_probability_distributions
+from progrpo_eval.store import read_run_summary
+
+MATH = ("aime24", "aime25", "amc23", "math500", "minerva", "olympiadbench")
+CODE = ("livecodebench", "codeforces", "humaneval_plus")
+OOD = ("gpqa_diamond", "mmlu_pro")
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    key: str  # file stem of the reproduction ("tab2_math", "fig1_passk"); per-benchmark items add "_<bench>"
+    number: str  # the paper's number ("Tab. 2", "Fig. 1"); "" for the report's own tables
+    title: str  # the report's page / table title ("{benchmark}" filled for per-benchmark items)
+    caption: str  # the paper's caption, shortened
+    kind: str  # "table" or "figure"
+    make: Callable  # (Context) -> Figure | Table
+    benchmarks: tuple[str, ...] = ()  # the paper's benchmarks (empty: whatever the runs have)
+    per_benchmark: bool = False
+    rows: str = "methods"
+    needs: tuple[str, ...] = ()
+    warns: tuple[str, ...] = ()  # drawn anyway, with a note: "entropy" (runs without stored entropy)
+    in_report: bool = True
+    in_paper: bool = True
+    k: int | None = None  # the paper's k for Pass@k (None: the largest every run has)
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    semantic: bool = True  # the semantic cosine column of Tab. 5
+    problem: str | None = None  # Fig. 8's problem (default: the first with mixed results)
+    colors: Mapping[str, tuple] | None = None  # one colour per label on every figure
+    figsize: tuple[float, float] | None = None  # every figure's size (the report: one page)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What one item is made from: its runs (label → run directories), benchmark, metrics, options."""
+
+    runs: dict[str, list[Path]]
+    refs: tuple[RunRef, ...]
+    benchmark: str | None
+    metrics: Sequence[Path] | Mapping[str, Path]
+    options: PlanOptions
+    groups: Mapping[str, str] = field(default_factory=dict)  # label → row-group heading (paper tables)
+    k: int | None = None
+
+
+def _figure_options(context: Context) -> dict:
+    return {"colors": context.options.colors, "figsize": context.options.figsize}
+
+
+def _k(context: Context) -> int | None:
+    """The paper's k where every run of the item reports it, else None (the largest k they share)."""
+    if context.k is None:
+        return None
+    summaries = [read_run_summary(path) for paths in context.runs.values() for path in paths]
+    return context.k if all(str(context.k) in summary["pass_at_k"] for summary in summaries) else None
+
+
+def _results(context: Context) -> Table:
+    return results_table(context.runs, _k(context), groups=context.groups)
+
+
+PLAN: tuple[PlanItem, ...] = (
+    PlanItem("tab2_math", "Tab. 2", "results (Tab. 2 layout)",
+             "Main results across six mathematical reasoning benchmarks: Pass@1 / Pass@k (%)", "table", _results,
+             benchmarks=MATH, k=32),
+    PlanItem("runs", "", "every run", "Every run: Pass@k at every k with 95% CIs", "table",
+             lambda context: run_detail_table(context.refs), in_paper=False),
+    PlanItem("tab3_code", "Tab. 3", "code results", "Code reasoning benchmarks: Avg@16 / Pass@16 (%)", "table",
+             _results, benchmarks=CODE, k=16, in_report=False),
+    PlanItem("tab4_ood", "Tab. 4", "out-of-distribution results",
+             "Out-of-distribution general-domain benchmarks: Pass@1 / Pass@k (%)", "table", _results,
+             benchmarks=OOD, in_report=False),
+    PlanItem("tab5_diversity", "Tab. 5", "diversity (Tab. 5)",
+             "Dataset-level evaluation on AIME 2024: accuracy and diversity of correct solutions", "table",
+             lambda context: diversity_table(context.runs, semantic=context.options.semantic),
+             benchmarks=("aime24",)),
+    PlanItem("tab6_alpha", "Tab. 6", "α sweep", "Impact of α in Eq. 4, averaged over six benchmarks", "table",
+             lambda context: average_table(context.runs, _k(context)), benchmarks=MATH, rows="alpha", k=32,
+             in_report=False),
+    PlanItem("tab7_formulation", "Tab. 7", "reward formulation ablation",
+             "Ablation study on reward formulation: Acc / Pass@k (%)", "table", _results, benchmarks=MATH,
+             rows="formulation", k=32, in_report=False),
+    PlanItem("fig1_passk", "Fig. 1", "Fig. 1: Pass@k curves", "Pass@k against k, 95% bootstrap bands", "figure",
+             lambda context: passk_curves(context.runs, **_figure_options(context)),
+             benchmarks=("aime24", "aime25", "amc23")),
+    PlanItem("fig2_training_entropy", "Fig. 2", "Fig. 2: training entropy", "entropy during training", "figure",
+             lambda context: training_entropy(context.metrics, figsize=context.options.figsize), needs=("metrics",)),
+    PlanItem("fig3_token_probs", "Fig. 3", "Fig. 3: per-problem token probabilities, {benchmark}", "", "figure",
+             lambda context: token_probability_distributions(context.runs, **_figure_options(context)),
+             benchmarks=("aime24",), per_benchmark=True, warns=("entropy",)),
+    PlanItem("fig4_token_entropy", "Fig. 4", "Fig. 4: rollout token {entropy}, {benchmark}", "", "figure",
+             lambda context: entropy_kde(context.runs, **_figure_options(context)),
+             benchmarks=("aime24",), per_benchmark=True, warns=("entropy",)),
+    PlanItem("fig5_ablation", "Fig. 5", "Fig. 5: Pass@1 and Pass@k per model", "Pass@1 and Pass@k per model",
+             "figure", lambda context: ablation_bars(context.runs, _k(context), **_figure_options(context)),
+             benchmarks=MATH, rows="formulation", needs=("two labels",), k=32),
+    PlanItem("fig6_kl_cov_training", "Fig. 6", "Fig. 6: KL-Cov training curves",
+             "Reproduction of KL-Cov (Cui et al., 2025): accuracy and entropy during training", "figure",
+             lambda context: training_curves(context.metrics, figsize=context.options.figsize), rows="kl_cov",
+             needs=("metrics",), in_report=False),
+    PlanItem("fig7_token_entropy", "Fig. 7", "Fig. 7: rollout token {entropy}, {benchmark}", "", "figure",
+             lambda context: entropy_kde(context.runs, **_figure_options(context)),
+             benchmarks=("math500",), per_benchmark=True, warns=("entropy",), in_report=False),
+    PlanItem("fig8_rollouts", "Fig. 8", "Fig. 8: one problem's rollouts, {benchmark}", "", "figure",
+             lambda context: rollout_probabilities(context.runs, context.options.problem,
+                                                   figsize=context.options.figsize),
+             benchmarks=("aime24",), per_benchmark=True),
+)
+LEFT_OUT = {  # the report's notes for an item its runs cannot support (kept word for word)
+    ("fig2_training_entropy", "metrics"): "Fig. 2 (training entropy) left out: no training metrics.jsonl given (--metrics).",
+    ("fig5_ablation", "two labels"): "Fig. 5 (ablation bars) left out: it compares two or more models.",
+}
+
+
+@dataclass(frozen=True)
+class Planned:
+    key: str
+    number: str
+    title: str
+    caption: str  # the figure's caption prefix in the report ("Fig. 1 — ..."), or the table's caption
+    kind: str
+    make: Callable[[], Figure | Table]
+
+
+def _entropy_shown(refs: Sequence[RunRef]) -> str:
+    kinds = {source.method if source else None for source in (entropy_source(ref.path) for ref in refs)}
+    return "entropy" if None not in kinds and len(kinds) == 1 else "surprisal (no stored entropy)"
+
+
+def _entropy_note(refs: Sequence[RunRef]) -> str | None:
+    missing = [f"{ref.label}/{ref.benchmark}" for ref in refs if entropy_source(ref.path) is None]
+    if not missing:
+        return None
+    return (f"No stored entropy for {', '.join(missing)}: Fig. 3 has no entropy panel and Fig. 4 shows the "
+            "sampled tokens' surprisal -log p, NOT entropy. `progrpo-eval rescore RUN_DIR --entropy exact` adds it.")
+
+
+def _missing(item: PlanItem, labels: Sequence[str], metrics) -> str | None:
+    for need in item.needs:
+        if need == "metrics" and not metrics:
+            return need
+        if need == "two labels" and len(labels) < 2:
+            return need
+    return None
+
+
+def plan_items(refs: Sequence[RunRef], *, metrics: Sequence[Path] | Mapping[str, Path] = (),
+               options: PlanOptions = PlanOptions(), paper: bool = False,
+               roles: Mapping[str, set[str]] | None = None, groups: Mapping[str, str] | None = None,
+               metrics_by_role: Mapping[str, Mapping[str, Path]] | None = None) -> tuple[list[Planned], list[str]]:
+    """PLAN's items for `refs`: the report's (paper=False) or the paper's reproduction (paper=True).
+
+    For the reproduction, `roles` (label → roles such as {"methods", "alpha"}) selects each item's
+    rows, `groups` (label → heading) groups table rows, and `metrics_by_role` gives the training
+    metrics of each role's labels (Fig. 2: "methods", Fig. 6: "kl_cov").
+    """
+    planned, notes = [], []
+    present = ordered_benchmarks(ref.benchmark for ref in refs)
+    for item in PLAN:
+        if not (item.in_paper if paper else item.in_report):
+            continue
+        chosen = list(refs)
+        if paper and roles is not None:
+            chosen = [ref for ref in refs if item.rows in roles.get(ref.label, set())]
+        benchmarks = [b for b in present if b in item.benchmarks] if paper and item.benchmarks else present
+        chosen = [ref for ref in chosen if ref.benchmark in benchmarks]
+        item_metrics = (metrics_by_role or {}).get(item.rows, {}) if paper and metrics_by_role is not None else metrics
+        name = item.number or item.title
+        if not chosen and "metrics" not in item.needs:
+            notes.append(f"{name} left out: no runs on {', '.join(map(display_name, item.benchmarks or present))}"
+                         + (f" with the role {item.rows!r}" if paper and roles is not None else ""))
+            continue
+        missing = _missing(item, labels_of(chosen), item_metrics)
+        if missing:
+            notes.append(LEFT_OUT.get((item.key, missing), f"{name} left out: it needs {missing}"))
+            continue
+        if "entropy" in item.warns and (note := _entropy_note(chosen)) and note not in notes:
+            notes.append(note)
+        for benchmark in (ordered_benchmarks(ref.benchmark for ref in chosen) if item.per_benchmark else [None]):
+            subset = [ref for ref in chosen if benchmark is None or ref.benchmark == benchmark]
+            context = Context(runs=by_label(subset), refs=tuple(subset), benchmark=benchmark, metrics=item_metrics,
+                              options=options, groups=dict(groups or {}) if paper else {}, k=item.k if paper else None)
+            title = item.title.format(benchmark=display_name(benchmark) if benchmark else "",
+                                      entropy=_entropy_shown(subset) if "{entropy}" in item.title else "")
+            caption = f"{item.number} — {item.caption}" if item.caption and item.kind == "figure" else item.number
+            key = f"{item.key}_{benchmark}" if item.per_benchmark and not paper else item.key
+            planned.append(Planned(key=key, number=item.number, title=title, caption=caption or item.caption,
+                                   kind=item.kind, make=partial(item.make, context)))
+    return planned, notes

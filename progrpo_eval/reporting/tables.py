@@ -1,0 +1,138 @@
+"""The paper's tables from run directories: results (Tab. 2–4, 6, 7), diversity (Tab. 5), every run.
+
+- `results_table` (Tab. 2–4, 6, 7): rows = labels, columns = benchmarks and Avg, cells
+  "Pass@1 / Pass@k" in % from each run's summary.json. Avg (with two benchmarks or more) is the
+  plain mean over the row's benchmarks, shown only when the row has every column. The best value
+  of a column is bold (nothing is bold where all values tie).
+- `diversity_table` (Tab. 5): per run, each problem's CORRECT solutions (the full response text)
+  go through `progrpo_eval.metrics.diversity.dataset_diversity` (problems with < 2 correct
+  solutions are skipped), macro-averaged over problems; #problems counts those with ≥ 2.
+- `run_detail_table`: every run's Pass@k at every k with the 95% CI of Pass@1, maj@n, truncation
+  and length (the report's second table; not in the paper).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from progrpo_eval.reporting.runs import (RunRef, RunsLike, correct_solutions, display_name, labels_of,
+                                         ordered_benchmarks, resolve_runs)
+from progrpo_eval.reporting.table import Table
+from progrpo_eval.store import read_run_summary
+
+
+# --- Tab. 2–4, 6, 7: results --------------------------------------------------------------------
+
+
+def common_k(summaries: Sequence[dict]) -> int:
+    """The largest k that every summary reports."""
+    shared = set.intersection(*({int(k) for k in summary["pass_at_k"]} for summary in summaries))
+    return max(shared) if shared else 1
+
+
+def results_table(runs: RunsLike, k: int | None = None, *, groups: Mapping[str, str] | None = None) -> Table:
+    """Pass@1 / Pass@k (%) per label (rows) and benchmark (columns), with an Avg column.
+
+    `k` defaults to the largest k every run reports; a run without that k shows "–" for it.
+    `groups` (label → heading) groups the rows under headings, in the order headings first occur.
+    """
+    refs = resolve_runs(runs)
+    summaries = {(ref.label, ref.benchmark): read_run_summary(ref.path) for ref in refs}
+    k = common_k(list(summaries.values())) if k is None else k
+    if not any(str(k) in summary["pass_at_k"] for summary in summaries.values()):
+        raise ValueError(f"no run reports Pass@{k}")
+    benchmarks = ordered_benchmarks(ref.benchmark for ref in refs)
+    labels, headings = _grouped(labels_of(refs), groups)
+    rows = []
+    for label in labels:
+        cells = []
+        for benchmark in benchmarks:
+            summary = summaries.get((label, benchmark))
+            cells.append((None, None) if summary is None else
+                         tuple(100 * summary["pass_at_k"][str(kk)] if str(kk) in summary["pass_at_k"] else None
+                               for kk in (1, k)))
+        complete = all(part is not None for cell in cells for part in cell)
+        average = tuple(float(np.mean([cell[i] for cell in cells])) if complete else None for i in (0, 1))
+        rows.append((label, tuple(cells) + ((average,) if len(benchmarks) > 1 else ())))
+    columns = ("Model",) + tuple(display_name(b) for b in benchmarks) + (("Avg",) if len(benchmarks) > 1 else ())
+    return Table(title=f"Pass@1 / Pass@{k} (%)", columns=columns, rows=tuple(rows),
+                 formats=(".1f",) * (len(columns) - 1), directions=(1,) * (len(columns) - 1), groups=headings)
+
+
+def _grouped(labels: list[str], groups: Mapping[str, str] | None) -> tuple[list[str], tuple[tuple[str, int], ...]]:
+    """The labels ordered by group (groups in first-seen order), and (heading, count) per group."""
+    if not groups:
+        return labels, ()
+    order = list(dict.fromkeys(groups.get(label, "") for label in labels))
+    ordered = sorted(labels, key=lambda label: order.index(groups.get(label, "")))
+    return ordered, tuple((heading, sum(groups.get(label, "") == heading for label in labels)) for heading in order)
+
+
+def average_table(runs: RunsLike, k: int | None = None) -> Table:
+    """Tab. 6's layout: per label, Pass@1 and Pass@k (%) averaged over the benchmarks (results_table's Avg)."""
+    k = common_k([read_run_summary(ref.path) for ref in resolve_runs(runs)]) if k is None else k
+    results = results_table(runs, k)
+    several = results.columns[-1] == "Avg"
+    column = len(results.columns) - 2 if several else 0
+    rows = tuple((label, ((cells[column][0],), (cells[column][1],))) for label, cells in results.rows)
+    benchmarks = ", ".join(results.columns[1:-1] if several else results.columns[1:])
+    return Table(title=f"Pass@1 and Pass@{k} (%), mean over {benchmarks}", columns=("Model", "Pass@1", f"Pass@{k}"),
+                 rows=rows, formats=(".1f", ".1f"), directions=(1, 1))
+
+
+# --- Tab. 5: diversity of correct solutions -----------------------------------------------------
+
+DIVERSITY_METRICS = (("Distinct-2", "distinct:n=2", ".3f", 1), ("Self-BLEU", "self-bleu", ".1f", -1),
+                     ("Semantic cos.", "semantic-cosine", ".3f", -1))
+
+
+def diversity_table(runs: RunsLike, *, semantic: bool = True, min_texts: int = 2) -> Table:
+    """Tab. 5: accuracy and the diversity of correct solutions, one row per run."""
+    from progrpo_eval.metrics.diversity import dataset_diversity
+
+    refs = resolve_runs(runs)
+    metrics = [metric for metric in DIVERSITY_METRICS if semantic or metric[1] != "semantic-cosine"]
+    several = len({ref.benchmark for ref in refs}) > 1
+    rows = []
+    for ref in refs:
+        solutions = correct_solutions(ref.path)
+        counted = sum(len(texts) >= min_texts for texts in solutions.values())
+        values = [dataset_diversity(solutions, name, min_texts=min_texts)["value"] for _, name, _, _ in metrics]
+        label = f"{ref.label} · {display_name(ref.benchmark)}" if several else ref.label
+        accuracy = 100 * read_run_summary(ref.path)["mean_accuracy"]
+        rows.append((label, ((accuracy,),) + tuple((value,) for value in values) + ((counted,),)))
+    columns = ("Model", "Accuracy (%)") + tuple(title for title, _, _, _ in metrics) + ("#problems",)
+    formats = (".1f",) + tuple(fmt for _, _, fmt, _ in metrics) + ("d",)
+    directions = (1,) + tuple(direction for _, _, _, direction in metrics) + (0,)
+    benchmarks = ", ".join(display_name(b) for b in ordered_benchmarks(ref.benchmark for ref in refs))
+    notes = (f"Correct solutions per problem; problems with fewer than {min_texts} are skipped (#problems counts "
+             "the rest); macro average over problems. Self-BLEU: sacrebleu, 0–100.")
+    return Table(title=f"Diversity of correct solutions ({benchmarks})", columns=columns, rows=tuple(rows),
+                 formats=formats, directions=directions, notes=notes)
+
+
+# --- every run -------------------------------------------------------------------------------------
+
+
+def run_detail_table(refs: Sequence[RunRef]) -> Table:
+    """Every run: problems × samples, Pass@1 [95% CI], Pass@k for every k, maj@n, truncation, length."""
+    summaries = [read_run_summary(ref.path) for ref in refs]
+    ks = sorted({int(k) for summary in summaries for k in summary["pass_at_k"]} - {1})
+    rows = []
+    for ref, summary in zip(refs, summaries):
+        low, high = summary["pass_at_k_ci95"]["1"]
+        counts = summary["counts"]
+        cells = ((display_name(ref.benchmark),), (f"{summary['num_problems']} × {summary['num_samples_per_problem']}",),
+                 (f"{100 * summary['pass_at_k']['1']:.1f} [{100 * low:.1f}, {100 * high:.1f}]",))
+        cells += tuple((100 * summary["pass_at_k"][str(k)] if str(k) in summary["pass_at_k"] else None,) for k in ks)
+        cells += ((100 * next(iter(summary["maj_at_k"].values())),),
+                  (100 * counts["truncated"] / max(1, counts["samples"]),), (summary["response_tokens"]["mean"],))
+        rows.append((ref.label, cells))
+    columns = ("Model", "Benchmark", "problems × n", "Pass@1 [95% CI]") + tuple(f"Pass@{k}" for k in ks)
+    columns += ("maj@n", "truncated (%)", "mean tokens")
+    return Table(title="Every run (%)", columns=columns, rows=tuple(rows),
+                 formats=("", "", "") + (".1f",) * len(ks) + (".1f", ".1f", ".0f"), directions=(0,) * (len(columns) - 1),
+                 notes="Pass@k: unbiased estimator, mean over problems; 95% CI: percentile bootstrap over problems "
+                       "(10,000 resamples). maj@n: majority vote over all n samples.")
