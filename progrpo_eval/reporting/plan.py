@@ -94,14 +94,14 @@ def _results(context: Context) -> Table:
 
 PLAN: tuple[PlanItem, ...] = (
     PlanItem("tab2_math", "Tab. 2", "results (Tab. 2 layout)",
-             "Main results across six mathematical reasoning benchmarks: Pass@1 / Pass@k (%)", "table", _results,
+             "Main results across six mathematical reasoning benchmarks", "table", _results,
              benchmarks=MATH, k=32),
     PlanItem("runs", "", "every run", "Every run: Pass@k at every k with 95% CIs", "table",
              lambda context: run_detail_table(context.refs), in_paper=False),
-    PlanItem("tab3_code", "Tab. 3", "code results", "Code reasoning benchmarks: Avg@16 / Pass@16 (%)", "table",
+    PlanItem("tab3_code", "Tab. 3", "code results", "Code reasoning benchmarks (Avg@16 = Pass@1 over 16 samples)", "table",
              _results, benchmarks=CODE, k=16, in_report=False),
     PlanItem("tab4_ood", "Tab. 4", "out-of-distribution results",
-             "Out-of-distribution general-domain benchmarks: Pass@1 / Pass@k (%)", "table", _results,
+             "Out-of-distribution general-domain benchmarks", "table", _results,
              benchmarks=OOD, in_report=False),
     PlanItem("tab5_diversity", "Tab. 5", "diversity (Tab. 5)",
              "Dataset-level evaluation on AIME 2024: accuracy and diversity of correct solutions", "table",
@@ -111,7 +111,7 @@ PLAN: tuple[PlanItem, ...] = (
              lambda context: average_table(context.runs, _k(context)), benchmarks=MATH, rows="alpha", k=32,
              in_report=False),
     PlanItem("tab7_formulation", "Tab. 7", "reward formulation ablation",
-             "Ablation study on reward formulation: Acc / Pass@k (%)", "table", _results, benchmarks=MATH,
+             "Ablation study on reward formulation (Acc = Pass@1)", "table", _results, benchmarks=MATH,
              rows="formulation", k=32, in_report=False),
     PlanItem("fig1_passk", "Fig. 1", "Fig. 1: Pass@k curves", "Pass@k against k, 95% bootstrap bands", "figure",
              lambda context: passk_curves(context.runs, **_figure_options(context)),
@@ -150,9 +150,10 @@ class Planned:
     key: str
     number: str
     title: str
-    caption: str  # the figure's caption prefix in the report ("Fig. 1 — ..."), or the table's caption
+    caption: str  # the figure's caption prefix in the report ("Fig. 1 — ..."), or the table's number
     kind: str
     make: Callable[[], Figure | Table]
+    description: str = ""  # the paper's caption (PlanItem.caption)
 
 
 def _entropy_shown(refs: Sequence[RunRef]) -> str:
@@ -177,46 +178,55 @@ def _missing(item: PlanItem, labels: Sequence[str], metrics) -> str | None:
     return None
 
 
-def plan_items(refs: Sequence[RunRef], *, metrics: Sequence[Path] | Mapping[str, Path] = (),
-               options: PlanOptions = PlanOptions(), paper: bool = False,
-               roles: Mapping[str, set[str]] | None = None, groups: Mapping[str, str] | None = None,
-               metrics_by_role: Mapping[str, Mapping[str, Path]] | None = None) -> tuple[list[Planned], list[str]]:
-    """PLAN's items for `refs`: the report's (paper=False) or the paper's reproduction (paper=True).
+@dataclass(frozen=True)
+class PaperRuns:
+    """The reproduction's runs: for each role (PlanItem.rows) the runs, labelled as the paper labels them."""
 
-    For the reproduction, `roles` (label → roles such as {"methods", "alpha"}) selects each item's
-    rows, `groups` (label → heading) groups table rows, and `metrics_by_role` gives the training
-    metrics of each role's labels (Fig. 2: "methods", Fig. 6: "kl_cov").
+    by_role: Mapping[str, Sequence[RunRef]]
+    groups: Mapping[str, str] = field(default_factory=dict)  # label → row-group heading (the base model)
+    metrics: Mapping[str, Mapping[str, Path]] = field(default_factory=dict)  # role → label → metrics.jsonl
+
+
+def plan_items(refs: Sequence[RunRef] = (), *, metrics: Sequence[Path] | Mapping[str, Path] = (),
+               options: PlanOptions = PlanOptions(), paper: PaperRuns | None = None) -> tuple[list[Planned], list[str]]:
+    """PLAN's items: the report's for `refs` and `metrics`, or (with `paper`) the paper's reproduction.
+
+    The report uses every item marked in_report, on every benchmark of its runs, with every label.
+    The reproduction uses every item marked in_paper, on the paper's benchmarks, with the runs of
+    the item's role. Returns the items and a note for each one left out, saying why.
     """
     planned, notes = [], []
-    present = ordered_benchmarks(ref.benchmark for ref in refs)
     for item in PLAN:
         if not (item.in_paper if paper else item.in_report):
             continue
-        chosen = list(refs)
-        if paper and roles is not None:
-            chosen = [ref for ref in refs if item.rows in roles.get(ref.label, set())]
+        candidates = list(paper.by_role.get(item.rows, ())) if paper else list(refs)
+        present = ordered_benchmarks(ref.benchmark for ref in candidates)
         benchmarks = [b for b in present if b in item.benchmarks] if paper and item.benchmarks else present
-        chosen = [ref for ref in chosen if ref.benchmark in benchmarks]
-        item_metrics = (metrics_by_role or {}).get(item.rows, {}) if paper and metrics_by_role is not None else metrics
+        chosen = [ref for ref in candidates if ref.benchmark in benchmarks]
+        item_metrics = paper.metrics.get(item.rows, {}) if paper else metrics
         name = item.number or item.title
         if not chosen and "metrics" not in item.needs:
-            notes.append(f"{name} left out: no runs on {', '.join(map(display_name, item.benchmarks or present))}"
-                         + (f" with the role {item.rows!r}" if paper and roles is not None else ""))
+            wanted = ", ".join(map(display_name, item.benchmarks)) if paper and item.benchmarks else "any benchmark"
+            notes.append(f"{name} left out: no {item.rows} runs on {wanted}" if paper else f"{name} left out: no runs")
             continue
         missing = _missing(item, labels_of(chosen), item_metrics)
         if missing:
-            notes.append(LEFT_OUT.get((item.key, missing), f"{name} left out: it needs {missing}"))
+            needed = {"metrics": f"no training metrics.jsonl of the {item.rows} runs", "two labels": "it compares two "
+                      f"or more {item.rows} runs"}[missing] if paper else f"it needs {missing}"
+            notes.append(LEFT_OUT.get((item.key, missing), f"{name} left out: {needed}") if not paper
+                         else f"{name} left out: {needed}")
             continue
         if "entropy" in item.warns and (note := _entropy_note(chosen)) and note not in notes:
             notes.append(note)
         for benchmark in (ordered_benchmarks(ref.benchmark for ref in chosen) if item.per_benchmark else [None]):
             subset = [ref for ref in chosen if benchmark is None or ref.benchmark == benchmark]
             context = Context(runs=by_label(subset), refs=tuple(subset), benchmark=benchmark, metrics=item_metrics,
-                              options=options, groups=dict(groups or {}) if paper else {}, k=item.k if paper else None)
+                              options=options, groups=dict(paper.groups) if paper else {},
+                              k=item.k if paper else None)
             title = item.title.format(benchmark=display_name(benchmark) if benchmark else "",
                                       entropy=_entropy_shown(subset) if "{entropy}" in item.title else "")
             caption = f"{item.number} — {item.caption}" if item.caption and item.kind == "figure" else item.number
             key = f"{item.key}_{benchmark}" if item.per_benchmark and not paper else item.key
             planned.append(Planned(key=key, number=item.number, title=title, caption=caption or item.caption,
-                                   kind=item.kind, make=partial(item.make, context)))
+                                   kind=item.kind, make=partial(item.make, context), description=item.caption))
     return planned, notes

@@ -1,0 +1,158 @@
+"""Which recipe made which run: evaluation run directories labelled as the paper labels its rows.
+
+An evaluation run's manifest names the model it sampled. When that model is a checkpoint of
+`progrpo-train` (OUT_DIR/checkpoints/step-N/hf), OUT_DIR/config.yaml says how it was trained:
+the base model (`model.path`), the advantage (`algorithm.advantage`), the re-weighting
+(`algorithm.reweight`, `algorithm.alpha`, `algorithm.gate`), the loss (`algorithm.loss`, when the
+config has it) and the training seed. A model that is not such a checkpoint is a base model.
+
+Labels and roles (the rows of `progrpo_eval.reporting.plan.PLAN` items):
+- "methods" (Tab. 2–5, Fig. 1–4, 7, 8): Base, GRPO, GRPO w/ KL-Cov, GRPO w/ Clip-Cov, ProGRPO
+  (Ours) = the paper's default re-weighting (c(q) − c(o), α = 0.3, mixed gate). Other ProGRPO
+  variants are not methods rows.
+- "alpha" (Tab. 6): GRPO as "α = 0 (GRPO)" and every ProGRPO run with the default re-weighting,
+  labelled "α = <alpha>".
+- "formulation" (Fig. 5, Tab. 7): GRPO and every ProGRPO run at α = 0.3, labelled by its
+  re-weighting: "c(q) − c(o)", "1 − c(q) − c(o)", "c̄_G − c(o)", "absolute −c(o)".
+- "kl_cov" (Fig. 6): the KL-Cov runs.
+With several base models, labels are prefixed by the base model's name and tables group rows by
+it. `--label NAME=DIR` gives every run below DIR the label NAME in the methods role (baselines
+trained elsewhere, e.g. released FlowRL weights). Runs of one recipe with different training
+seeds get "(seed N)" in their label.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from progrpo_eval import store
+from progrpo_eval.reporting.plan import PaperRuns
+from progrpo_eval.reporting.runs import RunRef
+
+PAPER_ALPHA = 0.3
+FORMULATIONS = {"prompt": "c(q) − c(o)", "exploratory": "1 − c(q) − c(o)", "group_mean": "c̄_G − c(o)",
+                "absolute": "absolute −c(o)"}
+LOSSES = {"kl_cov": "GRPO w/ KL-Cov", "clip_cov": "GRPO w/ Clip-Cov"}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How the evaluated model was made (module docstring); training fields are None for a base model."""
+
+    base_model: str
+    advantage: str | None = None  # "grpo", "progrpo"; None: not trained by progrpo-train
+    reweight: str | None = None
+    alpha: float | None = None
+    gate: str | None = None
+    loss: str = "ppo_clip"
+    seed: int | None = None
+    out_dir: Path | None = None
+    label: str | None = None  # given with --label
+
+    @property
+    def is_default_progrpo(self) -> bool:
+        return (self.advantage == "progrpo" and self.reweight == "prompt" and self.alpha == PAPER_ALPHA
+                and self.gate in (None, "mixed") and self.loss == "ppo_clip")
+
+    @property
+    def metrics(self) -> Path | None:
+        path = self.out_dir / "metrics.jsonl" if self.out_dir else None
+        return path if path and path.is_file() else None
+
+
+def training_dir(model: str) -> Path | None:
+    """OUT_DIR of a progrpo-train checkpoint (OUT_DIR/checkpoints/step-N/hf with OUT_DIR/config.yaml), else None."""
+    path = Path(model)
+    for candidate in (path, *path.parents[:4]):
+        if (candidate / "config.yaml").is_file() and (candidate / "checkpoints").is_dir():
+            return candidate
+    return None
+
+
+def recipe_of(run_dir: Path, labels: Mapping[Path, str]) -> Recipe:
+    manifest = store.read_run_manifest(run_dir)
+    model = str(manifest.get("model"))
+    given = next((label for root, label in labels.items() if root == run_dir or root in run_dir.parents), None)
+    out_dir = training_dir(model)
+    if out_dir is None:
+        return Recipe(base_model=Path(model).name or model, label=given)
+    config = yaml.safe_load((out_dir / "config.yaml").read_text(encoding="utf-8")) or {}
+    algorithm = config.get("algorithm", {})
+    return Recipe(base_model=Path(str(config.get("model", {}).get("path", model))).name,
+                  advantage=algorithm.get("advantage"), reweight=algorithm.get("reweight"),
+                  alpha=algorithm.get("alpha"), gate=algorithm.get("gate"), loss=algorithm.get("loss", "ppo_clip"),
+                  seed=config.get("seed"), out_dir=out_dir, label=given)
+
+
+def roles_of(recipe: Recipe) -> dict[str, str]:
+    """role → the run's label in that role (module docstring)."""
+    if recipe.label is not None:
+        return {"methods": recipe.label}
+    if recipe.advantage is None:
+        return {"methods": "Base"}
+    if recipe.loss in LOSSES:
+        return {"methods": LOSSES[recipe.loss], "kl_cov": LOSSES[recipe.loss]}
+    if recipe.advantage == "grpo":
+        return {"methods": "GRPO", "alpha": "α = 0 (GRPO)", "formulation": "GRPO"}
+    roles = {}
+    if recipe.is_default_progrpo:
+        roles["methods"] = "ProGRPO (Ours)"
+    if recipe.reweight == "prompt" and recipe.gate in (None, "mixed"):
+        roles["alpha"] = f"α = {recipe.alpha:g}"
+    if recipe.alpha == PAPER_ALPHA:
+        roles["formulation"] = FORMULATIONS.get(recipe.reweight, str(recipe.reweight))
+    return roles
+
+
+def _row_order(role: str, recipe: Recipe) -> tuple:
+    """The paper's row order: baselines first and ProGRPO last; the α sweep by α; GRPO before the formulations."""
+    if role == "alpha":
+        return (0.0 if recipe.advantage == "grpo" else float(recipe.alpha or 0.0),)
+    if role == "formulation":
+        return (-1 if recipe.advantage == "grpo" else list(FORMULATIONS).index(recipe.reweight)
+                if recipe.reweight in FORMULATIONS else len(FORMULATIONS),)
+    label = roles_of(recipe).get(role, "")
+    order = ["Base", "GRPO", *LOSSES.values()]
+    return (order.index(label) if label in order else len(order) + (label == "ProGRPO (Ours)"),)
+
+
+def find_runs(roots: Sequence[Path]) -> list[Path]:
+    runs = sorted({path.parent for root in roots for path in Path(root).glob(f"**/{store.MANIFEST}")})
+    if not runs:
+        raise ValueError(f"no run directories (with {store.MANIFEST}) below {', '.join(map(str, roots))}")
+    return runs
+
+
+def paper_runs(roots: Sequence[Path], labels: Mapping[Path, str] | None = None) -> tuple[PaperRuns, list[str]]:
+    """The runs below `roots` by role and paper label, and one line per run saying how it was labelled."""
+    recipes = {run: recipe_of(run, {Path(k).resolve(): v for k, v in (labels or {}).items()})
+               for run in (path.resolve() for path in find_runs(roots))}
+    several_bases = len({recipe.base_model for recipe in recipes.values() if recipe.label is None}) > 1
+    entries = []  # (role, label, benchmark, run, recipe)
+    for run, recipe in recipes.items():
+        benchmark = store.read_run_manifest(run)["benchmark"]
+        for role, label in roles_of(recipe).items():
+            label = f"{recipe.base_model} · {label}" if several_bases and recipe.label is None else label
+            entries.append((role, label, benchmark, run, recipe))
+    entries.sort(key=lambda entry: (entry[0], _row_order(entry[0], entry[4]), entry[1], entry[4].seed or 0))
+    seeds: dict[tuple, set] = {}
+    for role, label, benchmark, _, recipe in entries:
+        seeds.setdefault((role, label, benchmark), set()).add(recipe.seed)
+    by_role: dict[str, list[RunRef]] = {}
+    metrics: dict[str, dict[str, Path]] = {}
+    groups = {}
+    for role, label, benchmark, run, recipe in entries:
+        if len(seeds[(role, label, benchmark)]) > 1:
+            label = f"{label} (seed {recipe.seed})"
+        by_role.setdefault(role, []).append(RunRef(label, benchmark, run))
+        groups[label] = recipe.base_model
+        if recipe.metrics is not None:
+            metrics.setdefault(role, {})[label] = recipe.metrics
+    lines = [f"{run}: {recipe.base_model}; "
+             + (", ".join(f"{role}: {label}" for role, label in roles_of(recipe).items()) or "no paper row")
+             for run, recipe in recipes.items()]
+    return PaperRuns(by_role=by_role, groups=groups if several_bases else {}, metrics=metrics), lines
