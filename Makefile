@@ -13,9 +13,23 @@ TORCH_EXTENSIONS_DIR ?= $(abspath $(VENV))/torch_extensions
 export TORCH_EXTENSIONS_DIR
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast venv-verl test-verl clean
+.PHONY: install sandbox-deps demo test test-fast venv-verl test-verl clean
 
-install: $(STAMP)
+install: sandbox-deps $(STAMP)
+
+# Generated code runs only inside bubblewrap (progrpo_eval.sandbox); without it, code execution is refused.
+sandbox-deps:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing bubblewrap (apt-get)"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -qq bubblewrap >/dev/null 2>&1 \
+	      || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq bubblewrap >/dev/null 2>&1; } \
+	      || echo "warning: apt-get could not install bubblewrap: code execution will be refused"; \
+	  else \
+	    echo "note: bwrap not found: install the Debian package bubblewrap (apt-get install bubblewrap);" \
+	      "until then code execution is refused"; \
+	  fi; }
 
 $(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
