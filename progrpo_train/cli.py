@@ -1,18 +1,23 @@
 """progrpo-train: run one ProGRPO (or GRPO) training from a YAML recipe and key=value overrides.
 
-One command, no subcommands: `progrpo-train --config RECIPE [key=value ...]`. A config the
-user can fix (unknown key, bad value, missing recipe) prints one `error:` line on stderr and
-exits 2, without a traceback. The trainer is imported only when training starts, so
-`--print-config` and `--help` need neither torch nor DeepSpeed.
+One command, no subcommands: `progrpo-train --config RECIPE [key=value ...]`. What the user can
+fix (an unknown key, a bad value, a missing recipe, and what the trainer refuses before its first
+step: `run_dir.SetupError`, e.g. a non-empty out_dir, a changed config on resume, a missing model
+or tokenizer, data that cannot be loaded) prints one `error:` line on stderr and exits 2, without
+a traceback; PROGRPO_DEBUG=1 shows the traceback. Errors during training are not caught (they are
+bugs or the machine's, and their traceback is the report). The trainer is imported only when
+training starts, so `--print-config` and `--help` need neither torch nor DeepSpeed.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Optional
 
 import typer
 
 from progrpo_train.config import config_to_yaml, list_recipes, load_config, resolve_recipe
+from progrpo_train.run_dir import SetupError
 
 
 def describe_recipes() -> str:
@@ -60,15 +65,25 @@ def train_command(
     try:
         cfg = load_config(config, overrides or [])
     except (ValueError, OSError) as error:
-        message = " ".join(str(error).split())  # one line, so scripts can grep it
-        typer.echo(f"error: {message}", err=True)
-        raise typer.Exit(2) from None
+        _fail_with(error)
     if print_config:
         typer.echo(config_to_yaml(cfg), nl=False)
         return
     from progrpo_train.trainer import train  # torch, DeepSpeed and vLLM only from here on
 
-    train(cfg)
+    try:
+        train(cfg)
+    except SetupError as error:
+        _fail_with(error)
+
+
+def _fail_with(error: Exception) -> None:
+    """One `error:` line on stderr (so scripts can grep it) and exit 2; PROGRPO_DEBUG=1 re-raises."""
+    if os.environ.get("PROGRPO_DEBUG"):
+        raise error
+    message = " ".join(str(error).split())
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2) from None
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 """The training configuration: one tree of frozen dataclasses, loaded from a YAML recipe.
 
-    TrainConfig(out_dir, max_steps, seed, resume, model, data, rollout, algorithm, optim, deepspeed, logging, checkpoint)
+    TrainConfig(out_dir, max_steps, seed, resume, overwrite,
+                model, data, rollout, algorithm, optim, deepspeed, logging, checkpoint)
 
 - Defaults are the paper's math setup (Table 1, Sec. 4.1); the packaged recipes spell out every key.
 - Recipes are YAML mirroring the tree; `key=value` overrides use dotted keys (`optim.lr=1e-6`).
@@ -169,7 +170,8 @@ class TrainConfig:
     out_dir: str = "runs/progrpo"  # run directory: metrics.jsonl, config.yaml, checkpoints
     max_steps: int = 500  # steps to run (paper silent)
     seed: int = 0  # seeds data order, sampling and the tiny model
-    resume: bool = False  # continue from the newest checkpoint in out_dir
+    resume: bool = False  # continue from the newest checkpoint in out_dir (its config must match: run_dir.py)
+    overwrite: bool = False  # delete a previous run's files in out_dir first (a non-empty out_dir is refused)
     model: ModelConfig = field(default_factory=ModelConfig)  # the policy
     data: DataConfig = field(default_factory=DataConfig)  # prompts and reward
     rollout: RolloutConfig = field(default_factory=RolloutConfig)  # sampling
@@ -258,6 +260,7 @@ def _validate(cfg: TrainConfig) -> None:
             requirement = str(NUMERIC_RANGES[key]) + REQUIREMENT_NOTES.get(key, "")
             check(key, all(number in NUMERIC_RANGES[key] for number in numbers), requirement)
     check("out_dir", bool(cfg.out_dir), "be a directory path")
+    check("overwrite", not (cfg.overwrite and cfg.resume), "be false with resume=true (continue, or start over?)")
     check("model.path", bool(cfg.model.path), "be a path, a Hub id or 'tiny'")
     check("data.source", bool(cfg.data.source), "name a file, a benchmark or a Hub dataset")
     from progrpo_eval.scoring import scorer_names  # the registry; imports math-verify (about a second)

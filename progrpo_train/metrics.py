@@ -7,10 +7,12 @@ tokens of the step (Fig. 2). Statistics of this process's share of the batch (ra
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import torch
 
+from progrpo_eval.atomic import atomic_write_bytes
 from progrpo_train.config import LoggingConfig
 
 
@@ -91,10 +93,19 @@ class MetricsLogger:
             self.wandb = wandb.init(project=config.wandb_project, name=Path(out_dir).name, resume="allow")
 
     def _truncate(self, last_step: int) -> None:
+        """Keep the lines up to the checkpoint's step; a torn line (a kill mid-write) is dropped with a warning."""
         if not self.path.exists():
             return
-        kept = [line for line in self.path.read_text().splitlines() if line and json.loads(line)["step"] <= last_step]
-        self.path.write_text("".join(line + "\n" for line in kept))
+        kept = []
+        for number, line in enumerate(self.path.read_text().splitlines(), start=1):
+            try:
+                step = json.loads(line)["step"] if line.strip() else None
+            except (json.JSONDecodeError, TypeError, KeyError):
+                warnings.warn(f"{self.path} line {number} is torn or not a metrics line; dropped", stacklevel=2)
+                continue
+            if step is not None and step <= last_step:
+                kept.append(line)
+        atomic_write_bytes(self.path, "".join(line + "\n" for line in kept).encode())
 
     def log(self, metrics: dict) -> None:
         if not self.enabled:

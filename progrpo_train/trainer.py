@@ -12,7 +12,6 @@ optimizer step, so the weights are untouched) and is counted.
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
 from pathlib import Path
@@ -22,6 +21,7 @@ import torch
 
 from progrpo_eval.prompts import is_reasoning_model
 from progrpo_train import checkpoint as ckpt
+from progrpo_train import run_dir
 from progrpo_train.algorithm import (
     aggregation_normaliser,
     aggregation_weights,
@@ -31,12 +31,14 @@ from progrpo_train.algorithm import (
 )
 from progrpo_train.batch import RolloutBatch, pad_rollouts, policy_logprobs, score_with_policy
 from progrpo_train.config import TINY_MODEL, TrainConfig, dump_config, model_path
-from progrpo_train.data import PromptOrder, TrainPrompt, tokenize_prompts
+from progrpo_train.data import PromptOrder, TrainPrompt
 from progrpo_train.distributed import all_reduce_sum, barrier, init_distributed
 from progrpo_train.engine import build_engine, deepspeed_config, load_policy
+from progrpo_train.inputs import check_model_path, load_prompts, load_tokenizer
 from progrpo_train.metrics import MetricsLogger, step_metrics
 from progrpo_train.rewards import RewardFunction
 from progrpo_train.rollout import build_rollout, rollout_seed, sampling_settings
+from progrpo_train.run_dir import SetupError
 
 
 def _seed_everything(seed: int) -> None:
@@ -49,43 +51,55 @@ def _seed_everything(seed: int) -> None:
 
 class Trainer:
     def __init__(self, cfg: TrainConfig):
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # loading/saving bars would break the step progress bar
         self.cfg = cfg
         self.rank, self.world_size = init_distributed()
         _seed_everything(cfg.seed + self.rank)
         self.out_dir = Path(cfg.out_dir)
-        self._prepare_model_dir()
-        from transformers import AutoTokenizer
-
+        self.resume_from = self._prepare_out_dir()
         self.model_dir = model_path(cfg)
-        self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
-        self.prompts: list[TrainPrompt] = tokenize_prompts(cfg.data, self.tokenizer)
+        self.tokenizer = load_tokenizer(self.model_dir)
+        self.prompts: list[TrainPrompt] = load_prompts(cfg.data, self.tokenizer)
         self.order = PromptOrder(len(self.prompts), cfg.seed, cfg.data.shuffle)
         self.ds_config = deepspeed_config(cfg, self.world_size)
         self.engine, self.optimizer, self.scheduler = build_engine(load_policy(self.model_dir, cfg, self.ds_config), cfg, self.ds_config)
         self.reward = RewardFunction(cfg.data, cfg.rollout.max_tokens,
                                      reasoning=is_reasoning_model(self.tokenizer, cfg.data.reasoning))
         self.start_step, self.skipped_updates = 0, 0
-        if cfg.resume:
-            self._resume()
+        if self.resume_from is not None:
+            self._resume(self.resume_from)
         self.rollout = build_rollout(cfg.rollout, self.engine.module, self.tokenizer, self.model_dir, cfg.model.dtype, cfg.seed)
         if self.start_step > 0:
             self.rollout.sync(self.engine.module, cfg.deepspeed.zero_stage)
         self.logger = MetricsLogger(self.out_dir, cfg.logging, enabled=self.rank == 0, truncate_after=self.start_step)
 
-    def _prepare_model_dir(self) -> None:
+    def _prepare_out_dir(self) -> Path | None:
+        """Refuse what run_dir.py refuses (every rank, before anything is written); then the main
+        process clears an overwritten run, records the config and builds the tiny model. Returns
+        the checkpoint to resume from."""
+        cfg = self.cfg
+        run_dir.check_out_dir(cfg)
+        check_model_path(cfg)
+        checkpoint = ckpt.latest_checkpoint(self.out_dir) if cfg.resume else None
+        if cfg.resume:
+            run_dir.check_resume(cfg, checkpoint)
+            ckpt.read_rng(checkpoint)  # refuses a pickled RNG state now, not after the engine is built
+        barrier()
         if self.rank == 0:
+            if cfg.overwrite:
+                run_dir.remove_previous_run(self.out_dir)
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            dump_config(self.cfg, self.out_dir / "config.yaml")
-            if self.cfg.model.path == TINY_MODEL and not (Path(model_path(self.cfg)) / "config.json").exists():
+            dump_config(cfg, self.out_dir / "config.yaml")
+            if cfg.model.path == TINY_MODEL and not (Path(model_path(cfg)) / "config.json").exists():
                 from progrpo_eval.tiny_model import build_tiny_model
 
-                build_tiny_model(model_path(self.cfg), seed=self.cfg.seed)
+                build_tiny_model(model_path(cfg), seed=cfg.seed)
         barrier()
+        return checkpoint
 
-    def _resume(self) -> None:
-        latest = ckpt.latest_checkpoint(self.out_dir)
-        if latest is None:
-            return
+    def _resume(self, latest: Path) -> None:
         state = ckpt.load_checkpoint(self.engine, latest)
         self.start_step = state["step"]
         self.skipped_updates = state.get("skipped_updates", 0)
@@ -230,8 +244,9 @@ class Trainer:
 
 def train(cfg: TrainConfig) -> None:
     """Run `cfg` to `max_steps` (resuming from the newest checkpoint when cfg.resume)."""
-    if math.isnan(cfg.algorithm.kl_coef) or cfg.algorithm.kl_coef > 0:
-        raise ValueError("algorithm.kl_coef > 0 needs a reference model, which this trainer does not keep (the paper uses none)")
+    if cfg.algorithm.kl_coef > 0:
+        raise SetupError("algorithm.kl_coef > 0 needs a reference model, which this trainer does not keep yet "
+                         "(the paper uses none)")
     if cfg.algorithm.entropy_coef > 0:
-        raise ValueError("algorithm.entropy_coef > 0 is not implemented (the paper uses no entropy bonus)")
+        raise SetupError("algorithm.entropy_coef > 0 is not implemented yet (the paper uses no entropy bonus)")
     Trainer(cfg).train()
