@@ -42,10 +42,10 @@ import pyarrow as pa
 import torch
 
 from progrpo_eval import store
+from progrpo_eval.devices import resolve_device, resolve_dtype
 from progrpo_eval.logprobs import pad_right
 from progrpo_eval.metrics.entropy import OutputHead, output_head, streaming_entropy, topk_entropy_bounds
 from progrpo_eval.reporting.rollouts import ENTROPY_EXTRAS
-
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def _score_batch(model, head: OutputHead, prompts, responses, *, temperature, ch
         entropies.append(streamed.entropy.cpu())
         logprobs.append(streamed.target_logprob.cpu())
     lengths = [len(r) for r in responses]
-    return [ScoredSequence(e.numpy(), l.numpy()) for e, l in
+    return [ScoredSequence(entropy.numpy(), logprob.numpy()) for entropy, logprob in
             zip(torch.cat(entropies).split(lengths), torch.cat(logprobs).split(lengths))]
 
 
@@ -121,23 +121,6 @@ def score_sequences(model, prompts: list[list[int]], responses: list[list[int]],
     return results
 
 
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    resolved = torch.device(device)
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} asked for, but no CUDA GPU is available; use --device cpu")
-    return resolved
-
-
-def resolve_dtype(dtype: str):
-    if dtype == "auto":
-        return "auto"
-    if not isinstance(getattr(torch, dtype, None), torch.dtype):
-        raise ValueError(f"unknown dtype {dtype!r}; known: float32, bfloat16, float16, auto")
-    return getattr(torch, dtype)
-
-
 def load_model(model: str, device: str = "auto", dtype: str = "float32"):
     from transformers import AutoModelForCausalLM
 
@@ -166,7 +149,8 @@ def prompt_ids_by_problem(manifest: dict, samples: pd.DataFrame, *, data_dir: st
     return prompts, "rebuilt from the benchmark data (checksum verified)"
 
 
-def rebuild_prompts(manifest: dict, problem_ids: set[str], tokenizer, data_dir: str | None = None) -> dict[str, list[int]]:
+def rebuild_prompts(manifest: dict, problem_ids: set[str], tokenizer, data_dir: str | None = None
+                    ) -> dict[str, list[int]]:
     """Render the prompts as `progrpo_eval.runner` did; data and template must match the manifest."""
     from progrpo_eval.benchmarks import load_problems, user_message
     from progrpo_eval.prompts import prompt_format, render_prompt
@@ -178,14 +162,16 @@ def rebuild_prompts(manifest: dict, problem_ids: set[str], tokenizer, data_dir: 
     if loaded.checksum != manifest["data_checksum"]:
         raise ValueError(
             f"cannot rebuild the prompts: the benchmark data at {loaded.source} has checksum {loaded.checksum[:12]}, "
-            f"the run used {source} with checksum {manifest['data_checksum'][:12]}; pass --data-dir with the data the run used"
+            f"the run used {source} with checksum {manifest['data_checksum'][:12]}; "
+            "pass --data-dir with the data the run used"
         )
     if prompt_format(tokenizer).template_sha256 != manifest["prompt_sha256"]:
         raise ValueError(f"cannot rebuild the prompts: the chat template of {manifest['model']} differs from the run's")
     problems = {problem.problem_id: problem for problem in loaded.problems}
     unknown = sorted(problem_ids - set(problems))
     if unknown:
-        raise ValueError(f"cannot rebuild the prompts: {len(unknown)} problem(s) not in {loaded.source}, e.g. {unknown[0]}")
+        raise ValueError(f"cannot rebuild the prompts: {len(unknown)} problem(s) not in {loaded.source}, "
+                         f"e.g. {unknown[0]}")
     family = loaded.benchmark.family
     return {pid: render_prompt(tokenizer, user_message(problems[pid], family, manifest.get("instruction")))[1]
             for pid in problem_ids}
@@ -219,7 +205,8 @@ def rescore_exact(run_dir: str | Path, options: ExactOptions = ExactOptions()) -
                              temperature=temperature, batch_size=options.batch_size, chunk_size=options.chunk_size,
                              vocab_chunk_size=options.vocab_chunk_size, progress=options.progress)
     seconds = time.perf_counter() - started
-    differences = [np.abs(s.logprobs - np.asarray(stored, np.float32)) for s, stored in zip(scored, samples["logprobs"])]
+    differences = [np.abs(s.logprobs - np.asarray(stored, np.float32))
+                   for s, stored in zip(scored, samples["logprobs"])]
     differences = np.concatenate(differences) if differences else np.zeros(0)
     table = pa.table({
         "problem_id": pa.array(samples["problem_id"], pa.string()),

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import torch
 
+from progrpo_eval.devices import resolve_device, resolve_dtype
 from progrpo_eval.generation.base import Completion, SamplingSettings, derived_seed
-
-
-def _device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 class HFBackend:
@@ -34,8 +31,8 @@ class HFBackend:
         """Load a local directory or Hub id (the evaluator's backend)."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        torch_dtype = "auto" if dtype == "auto" else getattr(torch, dtype)
-        device = device or _device()
+        torch_dtype = resolve_dtype(dtype)
+        device = resolve_device(device or "auto")
         tokenizer = AutoTokenizer.from_pretrained(model)
         loaded = AutoModelForCausalLM.from_pretrained(model, dtype=torch_dtype).to(device).eval()
         return cls(loaded, tokenizer, device=device)

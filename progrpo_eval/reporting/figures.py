@@ -29,7 +29,6 @@ from progrpo_eval.reporting.style import add_legend, color_map, new_figure, styl
 from progrpo_eval.reporting.tables import common_k
 from progrpo_eval.store import read_run_summary
 
-
 # --- Fig. 1: Pass@k curves -----------------------------------------------------------------------
 
 
@@ -98,7 +97,8 @@ def training_entropy(metrics, *, key: str = "entropy", smooth: int = 1, colors=N
         ax.plot(frame["step"], frame[key], color=colors[label], lw=1.4 if smooth <= 1 else 0.8,
                 alpha=1.0 if smooth <= 1 else 0.3)
         if smooth > 1:
-            ax.plot(frame["step"], frame[key].rolling(smooth, min_periods=1, center=True).mean(), color=colors[label], lw=1.6)
+            smoothed = frame[key].rolling(smooth, min_periods=1, center=True).mean()
+            ax.plot(frame["step"], smoothed, color=colors[label], lw=1.6)
     ax.set(xlabel="training step", ylabel="mean token entropy (nats)" if key == "entropy" else key,
            title="Training entropy" if key == "entropy" else key)
     add_legend(figure, list(sources), colors, marker="")

@@ -31,12 +31,27 @@ from matplotlib.figure import Figure
 from progrpo_eval import store
 from progrpo_eval.atomic import atomic_write_bytes
 from progrpo_eval.reporting.comparison import compare_runs
-from progrpo_eval.reporting.pages import (CONTENT, PAGE_BOX, REPORT_FONT_SCALE, add_caption, add_footer,
-                                          comparison_page, table_pages, text_pages)
+from progrpo_eval.reporting.pages import (
+    CONTENT,
+    PAGE_BOX,
+    REPORT_FONT_SCALE,
+    add_caption,
+    add_footer,
+    comparison_page,
+    table_pages,
+    text_pages,
+)
 from progrpo_eval.reporting.plan import PlanOptions, plan_items
 from progrpo_eval.reporting.rollouts import entropy_source
-from progrpo_eval.reporting.runs import RunRef, RunsLike, display_name, labels_of, ordered_benchmarks, resolve_runs
-from progrpo_eval.reporting.runs import sampling_of
+from progrpo_eval.reporting.runs import (
+    RunRef,
+    RunsLike,
+    display_name,
+    labels_of,
+    ordered_benchmarks,
+    resolve_runs,
+    sampling_of,
+)
 from progrpo_eval.reporting.style import color_map, current_style, font_scale
 
 
@@ -58,11 +73,12 @@ def _title_lines(refs: Sequence[RunRef], metrics: Sequence[Path], notes: Sequenc
         sampling, entropy = sampling_of(manifest), entropy_source(ref.path)
         size = f"{summary['num_problems']}×{summary['num_samples_per_problem']}"
         lines.append(f"  {ref.label:<{width}}  {ref.benchmark:<13} {size:>10} {sampling.get('temperature', '?'):>5} "
-                     f"{sampling.get('top_p', '?'):>5} {sampling.get('max_tokens', '?'):>7} {sampling.get('seed', '?'):>5}  "
+                     f"{sampling.get('top_p', '?'):>5} {sampling.get('max_tokens', '?'):>7} "
+                     f"{sampling.get('seed', '?'):>5}  "
                      f"{manifest.get('backend') or '?':<7}  {entropy.method if entropy else 'none'}")
     lines += ["", "RUN DIRECTORIES"] + [f"  {ref.label} · {ref.benchmark}: {ref.path}" for ref in refs]
-    lines += ["", "MODELS"] + [f"  {label}: {model}" for label, model in
-                               dict.fromkeys((ref.label, manifest.get("model")) for ref, manifest in zip(refs, manifests))]
+    models = dict.fromkeys((ref.label, manifest.get("model")) for ref, manifest in zip(refs, manifests))
+    lines += ["", "MODELS"] + [f"  {label}: {model}" for label, model in models]
     lines += ["", "BENCHMARK DATA (sha256 of the data the run saw; source)"]
     data = dict.fromkeys((m["benchmark"], str(m.get("data_checksum", "?"))[:16], m.get("data_source", "?"))
                          for m in manifests)

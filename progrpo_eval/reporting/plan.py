@@ -98,8 +98,8 @@ PLAN: tuple[PlanItem, ...] = (
              benchmarks=MATH, k=32),
     PlanItem("runs", "", "every run", "Every run: Pass@k at every k with 95% CIs", "table",
              lambda context: run_detail_table(context.refs), in_paper=False),
-    PlanItem("tab3_code", "Tab. 3", "code results", "Code reasoning benchmarks (Avg@16 = Pass@1 over 16 samples)", "table",
-             _results, benchmarks=CODE, k=16, in_report=False),
+    PlanItem("tab3_code", "Tab. 3", "code results", "Code reasoning benchmarks (Avg@16 = Pass@1 over 16 samples)",
+             "table", _results, benchmarks=CODE, k=16, in_report=False),
     PlanItem("tab4_ood", "Tab. 4", "out-of-distribution results",
              "Out-of-distribution general-domain benchmarks", "table", _results,
              benchmarks=OOD, in_report=False),
@@ -140,7 +140,8 @@ PLAN: tuple[PlanItem, ...] = (
              benchmarks=("aime24",), per_benchmark=True),
 )
 LEFT_OUT = {  # the report's notes for an item its runs cannot support (kept word for word)
-    ("fig2_training_entropy", "metrics"): "Fig. 2 (training entropy) left out: no training metrics.jsonl given (--metrics).",
+    ("fig2_training_entropy", "metrics"):
+        "Fig. 2 (training entropy) left out: no training metrics.jsonl given (--metrics).",
     ("fig5_ablation", "two labels"): "Fig. 5 (ablation bars) left out: it compares two or more models.",
 }
 

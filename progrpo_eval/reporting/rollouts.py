@@ -63,7 +63,8 @@ def rollout_statistics(run_dir: str | Path, fraction: float = 0.2) -> pd.DataFra
     exact = read_entropy(run_dir, "exact")
     if exact is not None:
         frame, provenance = exact
-        table = table.merge(frame[["problem_id", "sample_index", "mean_entropy"]], on=["problem_id", "sample_index"], how="left")
+        table = table.merge(frame[["problem_id", "sample_index", "mean_entropy"]], on=["problem_id", "sample_index"],
+                            how="left")
         methods.append(f"exact:T={provenance['temperature']:g}")
     topk = read_entropy(run_dir, "topk")
     if topk is not None:

@@ -94,7 +94,8 @@ def resolve_runs(runs: RunsLike) -> list[RunRef]:
     if isinstance(runs, Mapping):
         pairs = []
         for label, value in runs.items():
-            paths = value.values() if isinstance(value, Mapping) else [value] if isinstance(value, (str, Path)) else value
+            paths = (value.values() if isinstance(value, Mapping) else [value] if isinstance(value, (str, Path))
+                     else value)
             pairs += [(str(label), Path(path)) for path in paths]
     else:
         paths = [Path(path) for path in runs]

@@ -77,7 +77,8 @@ class Table:
         for index, (label, cells) in enumerate(self.rows):
             if index in headings:
                 lines.append("| " + " | ".join([f"*{escape(headings[index])}*"] + [""] * len(cells)) + " |")
-            row = [escape(label)] + [self._cell(j, cell, lambda text: f"**{text}**", escape) for j, cell in enumerate(cells)]
+            row = [escape(label)] + [self._cell(j, cell, lambda text: f"**{text}**", escape)
+                                     for j, cell in enumerate(cells)]
             lines.append("| " + " | ".join(row) + " |")
         return "\n".join(lines + (["", self.notes] if self.notes else [])) + "\n"
 

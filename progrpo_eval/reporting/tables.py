@@ -17,11 +17,17 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from progrpo_eval.reporting.runs import (RunRef, RunsLike, correct_solutions, display_name, labels_of,
-                                         ordered_benchmarks, resolve_runs)
+from progrpo_eval.reporting.runs import (
+    RunRef,
+    RunsLike,
+    correct_solutions,
+    display_name,
+    labels_of,
+    ordered_benchmarks,
+    resolve_runs,
+)
 from progrpo_eval.reporting.table import Table
 from progrpo_eval.store import read_run_summary
-
 
 # --- Tab. 2–4, 6, 7: results --------------------------------------------------------------------
 
@@ -133,6 +139,7 @@ def run_detail_table(refs: Sequence[RunRef]) -> Table:
     columns = ("Model", "Benchmark", "problems × n", "Pass@1 [95% CI]") + tuple(f"Pass@{k}" for k in ks)
     columns += ("maj@n", "truncated (%)", "mean tokens")
     return Table(title="Every run (%)", columns=columns, rows=tuple(rows),
-                 formats=("", "", "") + (".1f",) * len(ks) + (".1f", ".1f", ".0f"), directions=(0,) * (len(columns) - 1),
+                 formats=("", "", "") + (".1f",) * len(ks) + (".1f", ".1f", ".0f"),
+                 directions=(0,) * (len(columns) - 1),
                  notes="Pass@k: unbiased estimator, mean over problems; 95% CI: percentile bootstrap over problems "
                        "(10,000 resamples). maj@n: majority vote over all n samples.")

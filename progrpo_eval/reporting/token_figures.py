@@ -27,12 +27,15 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from progrpo_eval.reporting.rollouts import (entropy_source, pooled, problem_token_statistics, rollout_statistics,
-                                             token_values)
+from progrpo_eval.reporting.rollouts import (
+    entropy_source,
+    pooled,
+    problem_token_statistics,
+    rollout_statistics,
+    token_values,
+)
 from progrpo_eval.reporting.runs import RunsLike, display_name, labels_of, resolve_runs, run_samples, single_benchmark
-from progrpo_eval.reporting.style import (CORRECT_COLOR, WRONG_COLOR, add_legend, boxplot, color_map, new_figure,
-                                          styled)
-
+from progrpo_eval.reporting.style import CORRECT_COLOR, WRONG_COLOR, add_legend, boxplot, color_map, new_figure, styled
 
 # --- Fig. 3: per-problem token probability distributions ------------------------------------------
 
@@ -143,7 +146,8 @@ def rollout_probabilities(runs: RunsLike, problem_id: str | None = None, *, figs
     problem_id = problem_id or default_problem(refs[0].path)
     tables = [rollout_probability_table(ref.path, problem_id) for ref in refs]
     panels = (("mean_token_prob", "average probability"), ("low_prob_mean", "low-20% probability"))
-    tops = {name: 1.22 * max(1e-3, max(float(np.nan_to_num(table[name].max())) for table in tables)) for name, _ in panels}
+    tops = {name: 1.22 * max(1e-3, max(float(np.nan_to_num(table[name].max())) for table in tables))
+            for name, _ in panels}
     figure, axes = new_figure(figsize or (max(4.6, 3.2 * len(refs) + 1.0), 4.8), 2, len(refs), sharey="row")
     for column, (ref, table) in enumerate(zip(refs, tables)):
         bar_colors = [CORRECT_COLOR if correct else WRONG_COLOR for correct in table["correct"]]
@@ -153,7 +157,8 @@ def rollout_probabilities(runs: RunsLike, problem_id: str | None = None, *, figs
             mean = float(table[name].mean())
             ax.axhline(mean, color="0.25", ls="--", lw=1)
             ax.text(0.01, 0.98, f"mean {mean:.3f} (dashed)", transform=ax.transAxes, ha="left", va="top",
-                    fontsize="small", color="0.25", bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1})
+                    fontsize="small", color="0.25",
+                    bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1})
             ax.set_ylim(0, tops[name])
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set(ylabel=title if column == 0 else "", xlabel="rollout" if row == 1 else "")

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from progrpo_eval import store
 from progrpo_eval.cli import app
 from progrpo_eval.generation import SamplingSettings
-from progrpo_eval.metrics.entropy import streaming_entropy, topk_entropy_bounds, vocab_blocks
+from progrpo_eval.metrics.entropy import streaming_entropy, topk_entropy_bounds
 from progrpo_eval.metrics.tokens import entropy_from_logits, low_prob_confidence, low_prob_mean, mean_token_prob
 from progrpo_eval.reporting.rollouts import read_entropy, rollout_statistics
 from progrpo_eval.rescore import ExactOptions, prompt_ids_by_problem, rescore_exact, rescore_topk
@@ -85,7 +85,7 @@ def test_streamed_entropy_equals_the_plain_one(block_size, temperature):
     generator = torch.Generator().manual_seed(block_size)
     logits = torch.randn(37, 64, generator=generator) * 4
     targets = torch.randint(0, 64, (37,), generator=generator)
-    streamed = streaming_entropy(vocab_blocks(logits, block_size), temperature=temperature, targets=targets)
+    streamed = streaming_entropy(logits.split(block_size, dim=-1), temperature=temperature, targets=targets)
     plain = entropy_from_logits(logits[None], torch.ones(1, 37, dtype=torch.bool), temperature=temperature,
                                 chunk_size=10**9)[0]
     assert torch.allclose(streamed.entropy, plain, atol=1e-5)
@@ -98,7 +98,7 @@ def test_streamed_entropy_equals_the_plain_one(block_size, temperature):
 def test_streamed_entropy_stays_accurate_for_large_logits(block_size):
     """Logits near 50 (30 / T): the entropy is computed relative to the max, so float32 holds 1e-5."""
     logits = torch.randn(37, 64, generator=torch.Generator().manual_seed(0)) * 4 + 30
-    streamed = streaming_entropy(vocab_blocks(logits, block_size), temperature=0.6)
+    streamed = streaming_entropy(logits.split(block_size, dim=-1), temperature=0.6)
     z = logits.double() / 0.6
     truth = torch.logsumexp(z, dim=-1) - (torch.softmax(z, dim=-1) * z).sum(dim=-1)
     assert torch.allclose(streamed.entropy.double(), truth, atol=1e-5)
@@ -111,7 +111,7 @@ def test_streamed_entropy_stays_accurate_for_large_logits(block_size):
     ([0.0, -1e4], 0.0),
 ])
 def test_streamed_entropy_by_hand_with_masked_and_extreme_logits(row, expected):
-    streamed = streaming_entropy(vocab_blocks(torch.tensor([row]), 1))
+    streamed = streaming_entropy(torch.tensor([row]).split(1, dim=-1))
     assert streamed.entropy.item() == pytest.approx(expected, abs=1e-6)
 
 
@@ -172,8 +172,10 @@ def test_exact_rescoring_matches_a_brute_force_forward_pass(run_copy, tiny_model
     samples = store.load_samples(run_copy)
     table, stored_provenance = read_entropy(run_copy, "exact")
     assert stored_provenance == provenance == json.loads((run_copy / "extras" / "entropy.json").read_text())
-    assert list(zip(table["problem_id"], table["sample_index"])) == list(zip(samples["problem_id"], samples["sample_index"]))
-    for got, mean, expected in zip(table["entropy"], table["mean_entropy"], _brute_force_entropy(tiny_model_dir, samples, 0.6)):
+    keys = list(zip(samples["problem_id"], samples["sample_index"]))
+    assert list(zip(table["problem_id"], table["sample_index"])) == keys
+    truth = _brute_force_entropy(tiny_model_dir, samples, 0.6)
+    for got, mean, expected in zip(table["entropy"], table["mean_entropy"], truth):
         np.testing.assert_allclose(got, expected, atol=1e-4)
         assert mean == pytest.approx(float(np.mean(got)), rel=1e-6)
     assert provenance["method"] == "exact" and provenance["temperature"] == 0.6

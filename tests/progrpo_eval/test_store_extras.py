@@ -42,7 +42,7 @@ def test_run_readers_name_the_problem(tmp_path):
     run_dir = tmp_path / "runs" / "m" / "aime24"
     run_dir.mkdir(parents=True)
     (run_dir / store.MANIFEST).write_text(json.dumps({"model": "m", "benchmark": "aime24"}))
-    with pytest.raises(ValueError, match=r"runs is not a run directory \(no manifest.json\); run directories below it: "):
+    with pytest.raises(ValueError, match=r"runs is not a run directory \(no manifest.json\); run directories below"):
         store.read_run_manifest(tmp_path / "runs")
     with pytest.raises(store.IncompleteRunError, match=r"is an incomplete run \(no summary.json; 0 problems on disk\)"):
         store.read_run_summary(run_dir)

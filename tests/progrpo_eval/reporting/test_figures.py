@@ -12,7 +12,6 @@ from progrpo_eval.metrics.diversity import distinct_n, self_bleu
 from progrpo_eval.reporting import figures, rollouts, style, tables, token_figures
 from progrpo_eval.reporting.runs import correct_solutions, resolve_runs
 
-
 # Four rollouts of one problem; average and low-20% probability worked out by hand:
 #   0: 4 × 0.5 and 1.0 -> mean 3/5 = 0.6;  k = ceil(0.2·5) = 1 -> 0.5
 #   1: 0.9 0.1 0.8 0.2 0.5 0.6 0.7 0.4 0.3 1.0 -> mean 0.55;  k = 2 -> (0.1 + 0.2)/2 = 0.15
@@ -63,7 +62,8 @@ def test_passk_curves_plot_the_unbiased_estimates_on_a_log2_axis(two_models):
 def test_ablation_bars_average_over_shared_benchmarks(two_models):
     figure = figures.ablation_bars({label: [two_models[(label, b)] for b in ("aime24", "amc23")]
                                     for label in ("grpo", "ours")})
-    heights = {container.get_label(): [bar.get_height() for bar in container] for container in figure.axes[0].containers}
+    heights = {container.get_label(): [bar.get_height() for bar in container]
+               for container in figure.axes[0].containers}
     # amc23/0 has 2 of 4 correct (ROLLOUTS), amc23/1 none: Pass@1 0.25, Pass@4 0.5 for both models
     assert heights["grpo"] == pytest.approx([100 * (0.125 + 0.25) / 2, 100 * (0.5 + 0.5) / 2])
     assert heights["ours"] == pytest.approx([100 * (0.25 + 0.25) / 2, 100 * (0.5 + 0.5) / 2])
@@ -114,7 +114,8 @@ def test_training_entropy_reads_metrics_jsonl(tmp_path):
 
 def test_results_table_cells_average_and_bold(two_models, tmp_path, write_run):
     runs = {label: [two_models[(label, b)] for b in ("aime24", "amc23")] for label in ("grpo", "ours")}
-    runs["a_b"] = [write_run(tmp_path, "a_b", "aime24", {"aime24/0": [(True, [0.5])] * 4, "aime24/1": [(True, [0.5])] * 4})]
+    all_right = {"aime24/0": [(True, [0.5])] * 4, "aime24/1": [(True, [0.5])] * 4}
+    runs["a_b"] = [write_run(tmp_path, "a_b", "aime24", all_right)]
     table = tables.results_table(runs)
     assert table.title == "Pass@1 / Pass@4 (%)" and table.columns == ("Model", "AIME 2024", "AMC 23", "Avg")
     rows = {row[0]: row[1:] for row in table.text_rows()}

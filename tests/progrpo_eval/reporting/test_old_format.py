@@ -57,6 +57,6 @@ def test_old_runs_report_and_compare_from_the_command_line(old_runs, tmp_path):
     shown = CliRunner().invoke(app, ["report", *map(str, _dirs(old_runs)), "--out", str(tmp_path / "cli.pdf"),
                                      "--no-semantic", "--resamples", "200"])
     assert shown.exit_code == 0, shown.output
-    compared = CliRunner().invoke(app, ["compare", str(old_runs / "tiny-a" / "amc23"), str(old_runs / "tiny-b" / "amc23"),
-                                        "--resamples", "200"])
+    compared = CliRunner().invoke(app, ["compare", str(old_runs / "tiny-a" / "amc23"),
+                                        str(old_runs / "tiny-b" / "amc23"), "--resamples", "200"])
     assert compared.exit_code == 0 and "Pass@4" in compared.output

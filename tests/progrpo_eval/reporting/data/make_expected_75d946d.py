@@ -1,11 +1,17 @@
-import json, sys
+import json
+import sys
 from pathlib import Path
-from progrpo_eval import tables, report, rescore
+
+from progrpo_eval import report, rescore, tables
+
 if __name__ == "__main__":
-    runs = Path(sys.argv[1]); out = Path(sys.argv[2]); out.mkdir(parents=True, exist_ok=True)
+    runs = Path(sys.argv[1])
+    out = Path(sys.argv[2])
+    out.mkdir(parents=True, exist_ok=True)
     dirs = sorted(p.parent for p in runs.glob("*/*/manifest.json"))
     res = tables.results_table(dirs)
-    (out / "tab2.md").write_text(res.markdown()); (out / "tab2.tex").write_text(res.latex())
+    (out / "tab2.md").write_text(res.markdown())
+    (out / "tab2.tex").write_text(res.latex())
     refs = tables.resolve_runs(dirs)
     (out / "every_run.md").write_text(report.run_detail_table(refs).markdown())
     c = report.compare_runs(runs / "tiny-a/aime24", runs / "tiny-b/aime24", num_resamples=500, seed=0)
