@@ -24,7 +24,9 @@ Decisions:
   or relative error 1e-6" of contest checkers; integer tokens always compare exactly), function
   0 and 0 (exact, as EvalPlus and LiveCodeBench compare unless a problem gives its own atol).
   The rules themselves are in `progrpo_eval.sandbox.compare`.
-- `memory_mb` and the other limits hold for every process of the sandbox (driver included).
+- `memory_mb` and the other limits hold for every process of the sandbox (driver included): the
+  driver holds the whole batch (inputs and expected outputs) in memory, so a batch must fit in
+  `memory_mb` with room to spare; split huge test sets into several batches.
 """
 
 from __future__ import annotations

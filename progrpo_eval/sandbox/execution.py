@@ -31,8 +31,8 @@ from dataclasses import dataclass
 
 from progrpo_eval.sandbox.capture import communicate
 from progrpo_eval.sandbox.isolation import (
-    SandboxConfig, SandboxError, SandboxUnavailable, bwrap_command, find_bwrap, host_layout, runs_as_root,
-    write_root_id_maps,
+    SandboxConfig, SandboxError, SandboxUnavailable, apply_rlimits, bwrap_command, find_bwrap, host_layout, rlimits,
+    runs_as_root, write_root_id_maps,
 )
 
 _SETUP_TIMEOUT_S = 10.0  # bubblewrap reports its child's pid within milliseconds; this is a safety net
@@ -121,7 +121,7 @@ def run_sandboxed(command: list[str], *, files: dict[str, bytes], stdin: bytes, 
                   memory_mb: int, cpu_s: float, config: SandboxConfig, channel_cap: int | None = None,
                   check_available: bool = True) -> SandboxRun:
     """Run `command` in a fresh sandbox. `files` become read-only /sandbox/NAME. With `channel_cap`,
-    the command gets a result-channel pipe whose fd number is `command`'s last placeholder "{channel}"."""
+    the command also inherits a result-channel pipe: every "{channel}" argument becomes its fd number."""
     if check_available:
         ensure_available(config)
     fds = _Fds()
@@ -131,7 +131,7 @@ def run_sandboxed(command: list[str], *, files: dict[str, bytes], stdin: bytes, 
         file_fds = {name: fds.memfd(name, data) for name, data in files.items()}
         info_read, info_write = fds.pipe()
         status_read, status_write = fds.pipe()
-        block_read, block_write = fds.pipe() if runs_as_root() else (None, None)
+        block_read, block_write = fds.pipe()
         channel_read, channel_write = fds.pipe() if channel_cap is not None else (None, None)
         stdin_read, stdin_write = fds.pipe()
         stdout_read, stdout_write = fds.pipe()
@@ -140,32 +140,45 @@ def run_sandboxed(command: list[str], *, files: dict[str, bytes], stdin: bytes, 
             command = [str(channel_write) if arg == "{channel}" else arg for arg in command]
         argv = bwrap_command(command=command, files=file_fds,
                              pass_through={"info": info_write, "status": status_write, "block": block_read},
-                             memory_mb=memory_mb, cpu_s=cpu_s, config=config)
+                             config=config)
         child_fds = [fd for fd in (*file_fds.values(), info_write, status_write, block_read, channel_write)
                      if fd is not None]
         proc = subprocess.Popen(argv, stdin=stdin_read, stdout=stdout_write, stderr=stderr_write,
                                 pass_fds=child_fds)
         fds.close(*child_fds, stdin_read, stdout_write, stderr_write)
-        return _supervise(proc, fds, start=start, deadline=deadline, stdin=stdin, config=config,
+        limits = rlimits(memory_mb=memory_mb, cpu_s=cpu_s, config=config)
+        return _supervise(proc, fds, start=start, deadline=deadline, stdin=stdin, config=config, limits=limits,
                           channel_cap=channel_cap, pipes=(info_read, status_read, block_write, channel_read,
                                                           stdin_write, stdout_read, stderr_read))
     finally:
         fds.close_all()
 
 
+def _prepare_init(info_read: int, limits: dict, deadline: float) -> int | None:
+    """While bubblewrap waits: find the sandbox's PID 1, write its id maps (as root), set its rlimits.
+    Returns a pidfd of PID 1, or None if bubblewrap failed before reporting it."""
+    info = _read_until_eof(info_read, min(deadline, time.monotonic() + _SETUP_TIMEOUT_S))
+    if not info:
+        return None
+    init_pid = json.loads(info)["child-pid"]
+    init_pidfd = os.pidfd_open(init_pid)
+    try:
+        if runs_as_root():
+            write_root_id_maps(init_pid)
+        apply_rlimits(init_pid, limits)
+    except BaseException:
+        os.close(init_pidfd)
+        raise
+    return init_pidfd
+
+
 def _supervise(proc: subprocess.Popen, fds: _Fds, *, start: float, deadline: float, stdin: bytes,
-               config: SandboxConfig, channel_cap: int | None, pipes: tuple) -> SandboxRun:
+               config: SandboxConfig, limits: dict, channel_cap: int | None, pipes: tuple) -> SandboxRun:
     info_read, status_read, block_write, channel_read, stdin_write, stdout_read, stderr_read = pipes
     init_pidfd = monitor_pidfd = None
     try:
-        info = _read_until_eof(info_read, min(deadline, time.monotonic() + _SETUP_TIMEOUT_S))
-        if info:
-            init_pid = json.loads(info)["child-pid"]
-            if runs_as_root():
-                write_root_id_maps(init_pid)
-            init_pidfd = os.pidfd_open(init_pid)
-        if block_write is not None:
-            fds.close(block_write)  # as root, bubblewrap goes on once the maps are written
+        init_pidfd = _prepare_init(info_read, limits, deadline)
+        fds.close(block_write)  # bubblewrap goes on: maps and limits are in place
         monitor_pidfd = os.pidfd_open(proc.pid)
         readers = {"stdout": (stdout_read, "out"), "stderr": (stderr_read, "out")}
         caps = {"out": config.max_output_bytes}

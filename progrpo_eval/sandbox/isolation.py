@@ -17,10 +17,12 @@ Decisions:
 - Environment: cleared (`--clearenv`), then PATH=/usr/bin:/bin, HOME=TMPDIR=/tmp, LANG=C.UTF-8.
 - Interpreter: the caller's own (`sys._base_executable`, i.e. the venv's base interpreter) run
   as `python -S -B`: no site import (12 ms instead of 32 ms per start here), no bytecode writes.
-- Limits (rlimits, set by util-linux `prlimit` inside the namespaces, so they are counted per
-  sandbox): RLIMIT_AS = memory_mb, RLIMIT_CPU = ceil(cpu seconds) soft and +1 s hard,
-  RLIMIT_NPROC = max_processes (processes and threads of the whole sandbox), RLIMIT_FSIZE =
-  max_file_mb, RLIMIT_NOFILE = max_open_files, RLIMIT_CORE = 0.
+- Limits: rlimits that the caller sets with prlimit(2) on the sandbox's PID 1 while bubblewrap
+  waits on `--block-fd`, before PID 1 starts anything; every process inherits them. RLIMIT_AS =
+  memory_mb, RLIMIT_CPU = ceil(cpu seconds) soft and +1 s hard (per process), RLIMIT_NPROC =
+  max_processes (processes and threads of the whole sandbox: the kernel counts them per user
+  namespace, and each call has its own), RLIMIT_FSIZE = max_file_mb, RLIMIT_NOFILE =
+  max_open_files, RLIMIT_CORE = 0.
 - Who the program runs as: uid/gid 65534 ("nobody") inside. A caller who is not root gets
   bubblewrap's usual map (65534 inside = the caller outside). When the caller is root the usual
   map would make the program root outside (kuid 0), and the kernel never enforces RLIMIT_NPROC
@@ -38,6 +40,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import resource
 import shutil
 import site
 import sys
@@ -141,20 +144,29 @@ def _directories_for(path: str) -> list[str]:
     return [arg for directory in reversed(parts) for arg in ("--perms", "0755", "--dir", directory)]
 
 
-def limits_prefix(*, memory_mb: int, cpu_s: float, config: SandboxConfig) -> list[str]:
+def rlimits(*, memory_mb: int, cpu_s: float, config: SandboxConfig) -> dict[int, tuple[int, int]]:
+    """The sandbox's rlimits, set on its PID 1 before it starts anything (all processes inherit them)."""
     cpu = max(1, math.ceil(cpu_s))
-    return [find_helper("prlimit"), f"--as={memory_mb << 20}", f"--cpu={cpu}:{cpu + 1}",
-            f"--nproc={config.max_processes}", f"--fsize={config.max_file_mb << 20}",
-            f"--nofile={config.max_open_files}", "--core=0", "--"]
+    return {resource.RLIMIT_AS: (memory_mb << 20,) * 2, resource.RLIMIT_CPU: (cpu, cpu + 1),
+            resource.RLIMIT_NPROC: (config.max_processes,) * 2, resource.RLIMIT_FSIZE: (config.max_file_mb << 20,) * 2,
+            resource.RLIMIT_NOFILE: (config.max_open_files,) * 2, resource.RLIMIT_CORE: (0, 0)}
+
+
+def apply_rlimits(pid: int, limits: dict[int, tuple[int, int]]) -> None:
+    for which, (soft, hard) in limits.items():
+        resource.prlimit(pid, which, (soft, hard))
 
 
 def bwrap_command(*, command: list[str], files: dict[str, int], pass_through: dict[str, int],
-                  memory_mb: int, cpu_s: float, config: SandboxConfig) -> list[str]:
+                  config: SandboxConfig) -> list[str]:
     """The full argv. `files` maps a name under /sandbox to a readable fd holding its bytes;
-    `pass_through` holds the fds bwrap itself reports on ("info", "status", and "block" as root)."""
+    `pass_through` holds bwrap's own fds: "info" and "status" (reports) and "block" (bwrap waits
+    on it, before its set-up as root, and in any case before PID 1 starts the command, until the
+    caller has written the id maps and set the rlimits on PID 1 and closed the pipe)."""
     layout = host_layout()
     argv = [find_bwrap(config), "--unshare-all", "--hostname", "sandbox", "--die-with-parent", "--new-session",
-            "--info-fd", str(pass_through["info"]), "--json-status-fd", str(pass_through["status"])]
+            "--info-fd", str(pass_through["info"]), "--json-status-fd", str(pass_through["status"]),
+            "--block-fd", str(pass_through["block"])]
     if runs_as_root():
         argv += ["--unshare-user", "--userns-block-fd", str(pass_through["block"]),
                  "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
@@ -177,7 +189,7 @@ def bwrap_command(*, command: list[str], files: dict[str, int], pass_through: di
     if runs_as_root():
         argv += [find_helper("setpriv"), f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}",
                  "--clear-groups", "--inh-caps=-all", "--"]
-    return argv + limits_prefix(memory_mb=memory_mb, cpu_s=cpu_s, config=config) + command
+    return argv + command
 
 
 def write_root_id_maps(child_pid: int) -> None:

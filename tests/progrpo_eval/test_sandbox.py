@@ -78,6 +78,20 @@ def assert_contained(marker: str) -> None:
     assert processes_with(marker) == [], "a process of the program outlived the call"
 
 
+def test_the_configured_limits_are_in_force():
+    config = SandboxConfig(max_processes=40, max_file_mb=3, max_open_files=50)
+    program = dedent("""
+        import resource
+        names = ["RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_NPROC", "RLIMIT_FSIZE", "RLIMIT_NOFILE", "RLIMIT_CORE"]
+        print([resource.getrlimit(getattr(resource, name)) for name in names])
+        open("/tmp/big", "wb").write(b"x" * (4 << 20))  # past RLIMIT_FSIZE (Python ignores SIGXFSZ: EFBIG)
+        """)
+    result = run_program(program, timeout_s=2.5, memory_mb=300, config=config)
+    limits = [(300 << 20,) * 2, (3, 4), (40, 40), (3 << 20,) * 2, (50, 50), (0, 0)]
+    assert result.stdout.strip() == str(limits)
+    assert result.status == "error" and "File too large" in result.stderr
+
+
 def test_infinite_loop_times_out(marker):
     result = run_program(marked("while True: pass", marker), timeout_s=1.0)
     assert result.status == "timeout" and result.returncode is None
