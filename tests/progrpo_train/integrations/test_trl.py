@@ -1,5 +1,11 @@
 """ProGRPOTrainer (TRL): confidences as progrpo-train computes them, Eq. 4 advantages, alpha = 0 is GRPOTrainer."""
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -182,3 +188,34 @@ def test_progrpo_trainer_trains_two_steps_on_cpu(tiny_model_dir, tmp_path):
         assert "confidence_correct_mean" in step or "confidence_wrong_mean" in step
     after = trainer.model.state_dict()
     assert any(not torch.equal(before[name], after[name]) for name in before), "two steps left the weights unchanged"
+
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "trl_progrpo.py"
+
+
+def _run_example(*arguments):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    return subprocess.run([sys.executable, str(EXAMPLE), *arguments], env=env, capture_output=True, text=True,
+                          timeout=900)
+
+
+@pytest.mark.slow
+def test_example_script_trains_and_saves_on_cpu(tiny_model_dir, tmp_path):
+    data = tmp_path / "prompts.jsonl"
+    data.write_text("".join(json.dumps({"prompt": f"What is {i} + 1?", "answer": str(i + 1)}) + "\n" for i in range(4)))
+    out = tmp_path / "run"
+    result = _run_example(
+        "--model", str(tiny_model_dir), "--data", str(data), "--answer_field", "answer", "--reward", "math",
+        "--max_steps", "2", "--use_cpu", "--bf16", "false", "--num_generations", "4", "--per_device_train_batch_size",
+        "8", "--gradient_accumulation_steps", "1", "--steps_per_generation", "1", "--max_completion_length", "12",
+        "--save_strategy", "no", "--output_dir", str(out),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (out / "model.safetensors").exists()
+
+
+@pytest.mark.slow
+def test_example_script_reports_bad_input_in_one_line(tmp_path):
+    result = _run_example("--gate", "sometimes", "--use_cpu", "--bf16", "false", "--output_dir", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == "error: unknown gate 'sometimes'; known: mixed, any_correct"
