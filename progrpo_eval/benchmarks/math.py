@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from progrpo_eval.scoring.answers import extract_boxed
+from progrpo_eval.scoring.answers import extract_boxed, split_top_level
 
 from .registry import Benchmark, Problem, RowContext, RowError, register, require
 
@@ -49,27 +49,6 @@ def integral_float_to_int(answer: Any) -> str:
     text = str(answer).strip()
     match = re.fullmatch(r"(-?\d+)\.0*", text)
     return match.group(1) if match else text
-
-
-def split_top_level(text: str, separator: str = ",") -> list[str]:
-    """Split at `separator` outside (), [], {} and \\{ \\} ("[0, 1)" counts as a pair too)."""
-    pieces, current, depth = [], [], 0
-    position = 0
-    while position < len(text):
-        # a backslash and the character after it are one token: "\{" opens a set, "\," is a space
-        token = text[position:position + 2] if text[position] == "\\" else text[position]
-        if token[-1] in "([{":
-            depth += 1
-        elif token[-1] in ")]}":
-            depth -= 1
-        if token == separator and depth == 0:
-            pieces.append("".join(current).strip())
-            current = []
-        else:
-            current.append(token)
-        position += len(token)
-    pieces.append("".join(current).strip())
-    return [piece for piece in pieces if piece]
 
 
 def strip_dollars(text: str) -> str:

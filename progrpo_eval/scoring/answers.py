@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 STATUSES = ("ok", "no_answer", "timeout", "error")
 
-_BOX_MACRO = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
+BOX_MACRO = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 _THINK_OPEN = "<think>"
 _THINK_CLOSE = "</think>"
 
@@ -33,7 +33,9 @@ class ScoreResult:
     correct: True only when status is "ok" and the answer matches the gold.
     status: "ok" (judged, right or wrong), "no_answer" (nothing extracted), "timeout" (the
         per-answer time limit hit), "error" (the scorer crashed; `detail` says why).
-    extracted: the answer text the scorer judged, or None when there was none.
+    extracted: the answer the scorer judged, or None when there was none. A scorer that has a
+        canonical form writes that (math: `\\frac{1}{2}` and `0.5` are both "1/2"), so maj@k,
+        which groups samples by `extracted`, counts equal answers as one.
     detail: a one-line explanation for the non-"ok" statuses ("" otherwise).
     fraction: partial credit in [0, 1] where the scorer measures it (code: the share of tests
         passed), else None.
@@ -74,7 +76,7 @@ def strip_reasoning(text: str) -> tuple[str, bool]:
     return text, False
 
 
-def _balanced_group(text: str, open_brace: int) -> str | None:
+def balanced_group(text: str, open_brace: int) -> str | None:
     """The content of the `{...}` group opening at `open_brace`; None if it never closes.
 
     `\\{` and `\\}` are escaped literal braces and do not count.
@@ -102,7 +104,7 @@ def _box_argument(text: str, after_macro: int) -> str | None:
     stripped = rest.lstrip()
     skipped_space = len(rest) - len(stripped)
     if stripped.startswith("{"):
-        return _balanced_group(text, after_macro + skipped_space)
+        return balanced_group(text, after_macro + skipped_space)
     token = re.match(r"[^\s$]+", stripped)
     if token is None or (skipped_space == 0 and not token.group()[0].isdigit()):
         # `\boxed` glued to a non-digit (`\boxedx`) is some other macro, not a box.
@@ -110,13 +112,42 @@ def _box_argument(text: str, after_macro: int) -> str | None:
     return token.group()
 
 
+def last_box(text: str) -> tuple[bool, str | None]:
+    """(whether the text holds a box macro, the content of the LAST box or None when it is cut off).
+
+    `(True, None)` is a final box that never closes, as when generation stops mid-answer.
+    """
+    matches = list(BOX_MACRO.finditer(text))
+    if not matches:
+        return False, None
+    argument = _box_argument(text, matches[-1].end())
+    return True, None if argument is None else argument.strip()
+
+
 def extract_boxed(text: str) -> str | None:
     """The content of the last `\\boxed{...}` / `\\fbox{...}` (or `\\boxed 5`), else None.
 
     The content is returned as written (stripped of surrounding spaces); an empty box gives "".
     """
-    matches = list(_BOX_MACRO.finditer(text))
-    if not matches:
-        return None
-    argument = _box_argument(text, matches[-1].end())
-    return None if argument is None else argument.strip()
+    return last_box(text)[1]
+
+
+def split_top_level(text: str, separator: str = ",") -> list[str]:
+    """Split at `separator` outside (), [], {} and \\{ \\} ("[0, 1)" counts as a pair too)."""
+    pieces, current, depth = [], [], 0
+    position = 0
+    while position < len(text):
+        # a backslash and the character after it are one token: "\{" opens a set, "\," is a space
+        token = text[position:position + 2] if text[position] == "\\" else text[position]
+        if token[-1] in "([{":
+            depth += 1
+        elif token[-1] in ")]}":
+            depth -= 1
+        if token == separator and depth == 0:
+            pieces.append("".join(current).strip())
+            current = []
+        else:
+            current.append(token)
+        position += len(token)
+    pieces.append("".join(current).strip())
+    return [piece for piece in pieces if piece]

@@ -8,6 +8,11 @@ Decisions:
   and takes the best result (correct beats wrong beats the failure statuses); "all" judges the
   answer once against `Problem.gold`, which joins every required answer with ", "
   (OlympiadBench's multi-answer rows), so the answer must hold all of them.
+  A gold that lists answers lets several boxes of one response be read together as that list
+  (`math_text`); otherwise only the last box counts.
+- The text stage runs here, in the calling process: answers it decides (no answer, an answer
+  written as its gold, two plain numbers; most answers on AIME, AMC and MATH-500) never reach a
+  worker. The rest go to the pool as the answer alone (`FoundAnswer.as_response`).
 - Settings used: `timeout_s` per answer (pool only), `workers` (None: every CPU; 0: in this
   process with NO timeout, fine for trusted, small inputs), `progress`.
 - The pool starts on first use or on `start()` and is reused across calls until `close()`.
@@ -20,8 +25,9 @@ from collections.abc import Sequence
 from tqdm import tqdm
 
 from progrpo_eval.problem import Problem
-from progrpo_eval.scoring.answers import ScoreResult
+from progrpo_eval.scoring.answers import ScoreResult, one_line
 from progrpo_eval.scoring.base import Scorer, ScorerSettings, register_scorer
+from progrpo_eval.scoring.math_check import quick_judgement
 from progrpo_eval.scoring.math_pool import MathScorer, checked
 
 # how good a result is when several golds are tried: correct, then wrong, then the failures
@@ -57,11 +63,28 @@ class MathVerifyScorer(Scorer):
             self._pool.start()
 
     def judge_pairs(self, answers: Sequence[str], golds: Sequence[str]) -> list[ScoreResult]:
-        """answers[i] against golds[i], in the pool (or in process with workers=0)."""
+        """answers[i] against golds[i]: the text stage here, math-verify in the pool (or in process with workers=0)."""
+        results: list[ScoreResult | None] = [None] * len(answers)
+        pending: list[tuple[int, str, str]] = []  # (index, the answer alone, gold) for math-verify
+        for index, (answer, gold) in enumerate(zip(answers, golds)):
+            try:
+                judgement = quick_judgement(str(answer), str(gold))
+            except Exception as error:  # reported per item as status "error"
+                judgement = ScoreResult(False, "error", None, one_line(error))
+            if isinstance(judgement, ScoreResult):
+                results[index] = judgement
+            else:
+                pending.append((index, judgement.as_response(), str(gold)))
+        responses, pending_golds = [item[1] for item in pending], [item[2] for item in pending]
         if self._pool is not None:
-            return self._pool.score(answers, golds, progress=self.settings.progress)
-        pairs = tqdm(list(zip(answers, golds)), unit="answer", desc="math-verify", disable=not self.settings.progress)
-        return [checked(str(answer), str(gold)) for answer, gold in pairs]
+            judged = self._pool.score(responses, pending_golds, progress=self.settings.progress) if pending else []
+        else:
+            pairs = tqdm(list(zip(responses, pending_golds)), unit="answer", desc="math-verify",
+                         disable=not self.settings.progress)
+            judged = [checked(response, gold) for response, gold in pairs]
+        for (index, _, _), result in zip(pending, judged):
+            results[index] = result
+        return results
 
     def score_problems(self, items: Sequence[tuple[Problem, Sequence[str]]]) -> list[list[ScoreResult]]:
         answers, golds, owners = [], [], []

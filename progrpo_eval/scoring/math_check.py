@@ -1,22 +1,27 @@
-"""One math answer judged against one gold by math-verify (the check the math pool runs).
+"""One math answer judged against one gold: the text stage (`math_text`), then math-verify.
+
+    score_math_one("... so the answer is \\boxed{0.5}.", "\\frac12")  # ScoreResult(True, "ok", "1/2")
 
 Decisions:
-- Gold: normalised to `\\boxed{gold}` before parsing (`gold_to_latex`). On the golds of
-  MATH500, AIME, AMC23, OlympiadBench and Minerva this parses every one and is faster than
-  `$gold$`; unescaped `$` inside the gold (OlympiadBench's "$69$,$84$") are dropped first, and
-  a gold already holding a box is unwrapped. Non-str golds (AMC23's float 27.0) go through
-  str(). Golds are parsed once per worker (a cache keyed by the gold text).
-- Response: the text the caller passes (reasoning is cut by the caller, see
-  `progrpo_eval.scoring.base.score_samples`), `\\fbox` read as `\\boxed`, then math-verify's
-  LaTeX and plain-expression extraction with boxed answers matched FIRST
-  (`boxed_match_priority=0`, as open-r1 does). Without a box math-verify falls back to "final
-  answer is ..." and then the last number in the text; we keep that behaviour. Several boxes
-  are read together as one set ("\\boxed{3} ... \\boxed{5}" is {3, 5}), which scores a hedging
-  response wrong against a single gold and right against a two-answer gold.
+- Two stages. `quick_judgement` finds the answer and normalises it and the gold
+  (`progrpo_eval.scoring.math_text`); where the text alone decides (no answer, an answer written
+  as its gold, two plain numbers) it returns the verdict, and math-verify never runs. Otherwise
+  math-verify parses and compares (`judge_with_math_verify`). `score_math_one(..., quick=False)`
+  skips only the verdicts without a parser (the benchmark's anchor and the test of equal verdicts).
+- Gold: normalised like an answer, then parsed as `\\boxed{gold}` (faster than `$gold$`, and it
+  parses every gold of MATH500, AIME, AMC23, OlympiadBench and Minerva); unescaped `$` are
+  dropped first (OlympiadBench's "$69$,$84$"); a gold holding boxes is read as math-verify reads
+  a solution (the last box, or the boxes it reads together); non-str golds (AMC23's float 27.0)
+  go through str(). Golds are parsed once per process (a cache keyed by the gold text).
+- Answer: a boxed or bare answer is parsed exactly as a gold is (`\\boxed{answer}`), so both sides
+  are read alike; prose goes to math-verify's extraction (LaTeX, then plain expressions).
 - verify runs with `allow_set_relation_comp=True`, so `(0,\\infty)` matches `x>0`.
 - Errors are not swallowed: parse and verify run with `raise_on_error=True`, each (gold,
-  prediction) pair separately; any matching pair is correct, otherwise an exception gives
-  status "error" (math-verify itself would quietly answer False).
+  prediction) pair separately; any matching pair is correct, otherwise an exception gives status
+  "error". When math-verify's LaTeX parser gives up on an answer without raising (it then keeps
+  only the text: a 2000-term sum, a malformed expression) and the gold did parse, the status is
+  "error" too, never a silent "wrong".
+- `extracted` is `math_text.answer_key` of the answer judged, so maj@k groups equal answers.
 - math-verify's own timeouts use SIGALRM, which only works in the main thread, so they are off
   (`parsing_timeout=None`, `timeout_seconds=None`); `progrpo_eval.scoring.math_pool` bounds
   each answer's time instead.
@@ -29,12 +34,16 @@ from collections.abc import Sequence
 from functools import lru_cache
 from itertools import product
 
+from latex2sympy2_extended.math_normalization import extract_boxed_content
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 
-from progrpo_eval.scoring.answers import ScoreResult, extract_boxed, one_line
+from progrpo_eval.scoring.answers import BOX_MACRO, ScoreResult, one_line, split_top_level
+from progrpo_eval.scoring.math_text import (
+    FoundAnswer, align_choice, answer_key, find_answer, normalise_answer, quick_verdict,
+)
 
 GOLD_EXTRACTION = (LatexExtractionConfig(), ExprExtractionConfig())
-RESPONSE_EXTRACTION = (LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig())
+PROSE_EXTRACTION = (LatexExtractionConfig(), ExprExtractionConfig())
 
 
 class _DropDisabledTimeoutWarning(logging.Filter):
@@ -48,25 +57,32 @@ for _logger_name in ("math_verify.parser", "math_verify.grader"):
     logging.getLogger(_logger_name).addFilter(_DropDisabledTimeoutWarning())
 
 
-def gold_to_latex(gold: str) -> str:
-    """The gold answer as the `\\boxed{...}` text math-verify parses best (see module notes)."""
+@lru_cache(maxsize=4096)
+def gold_answer(gold: str) -> str:
+    """The gold as an answer text, normalised like the answers it is compared with."""
     gold = str(gold).strip()
-    boxed = extract_boxed(gold)
-    if boxed is not None:
-        gold = boxed
+    if BOX_MACRO.search(gold):
+        gold = extract_boxed_content(gold, mode="last")
     gold = gold.replace("\\$", "\0").replace("$", "").replace("\0", "\\$")
-    return f"\\boxed{{{gold.strip()}}}"
+    return normalise_answer(gold)
+
+
+def gold_to_latex(gold: str) -> str:
+    """The gold answer as the `\\boxed{...}` text math-verify parses (see the module notes)."""
+    return f"\\boxed{{{gold_answer(gold)}}}"
 
 
 @lru_cache(maxsize=4096)
-def _parse_gold(gold: str) -> tuple:
-    parsed = parse(gold_to_latex(gold), list(GOLD_EXTRACTION), parsing_timeout=None, raise_on_error=True)
+def _parse_boxed(answer: str) -> tuple:
+    """An answer or gold text parsed as `\\boxed{answer}` (cached: golds repeat over samples)."""
+    parsed = parse(f"\\boxed{{{answer}}}", list(GOLD_EXTRACTION), parsing_timeout=None, raise_on_error=True)
     return tuple(parsed)
 
 
-def _parse_response(response: str) -> list:
-    response = response.replace("\\fbox", "\\boxed")
-    return parse(response, list(RESPONSE_EXTRACTION), parsing_timeout=None, raise_on_error=True)
+def _parse_answer(found: FoundAnswer) -> Sequence:
+    if found.kind == "prose":
+        return parse(found.text, list(PROSE_EXTRACTION), parsing_timeout=None, raise_on_error=True)
+    return _parse_boxed(found.text)
 
 
 def _verify_pairs(gold_parsed: Sequence, response_parsed: Sequence) -> bool:
@@ -84,23 +100,69 @@ def _verify_pairs(gold_parsed: Sequence, response_parsed: Sequence) -> bool:
     return False
 
 
-def score_math_one(response: str, gold: str) -> ScoreResult:
-    """Judge one response against one gold, in this process, with no time limit.
+def _has_expression(parsed: Sequence) -> bool:
+    return any(not isinstance(item, str) for item in parsed)
 
-    The pool workers run this; call it directly only for trusted inputs (a pathological answer
-    such as `\\boxed{9^{9^{9}}}` can keep sympy busy for minutes).
+
+def quick_judgement(response: str, gold: str, *, quick: bool = True) -> ScoreResult | FoundAnswer:
+    """The result where the text alone decides it, else the answer math-verify must judge.
+
+    quick=False leaves every verdict to math-verify (finding and normalising the answer still
+    happen here).
     """
+    gold_text = gold_answer(str(gold))
+    if not gold_text:
+        return ScoreResult(False, "error", None, f"gold could not be parsed: {str(gold)[:100]!r}")
+    found = find_answer(response, answers_needed=len(split_top_level(gold_text)))
+    if found.kind == "none":
+        return ScoreResult(False, "no_answer", None, found.text)
+    if found.kind == "prose":
+        return found
+    answer, gold_text = align_choice(found.text, gold_text)
+    verdict = quick_verdict(answer, gold_text) if quick else None
+    if verdict is None:
+        return found._replace(text=answer)
+    return ScoreResult(verdict, "ok", answer_key(answer))
+
+
+def judge_with_math_verify(found: FoundAnswer, gold: str) -> ScoreResult:
+    """math-verify's verdict on an answer `quick_judgement` left undecided (no time limit)."""
     try:
-        gold_parsed = _parse_gold(str(gold))
+        gold_parsed = _parse_boxed(align_choice(found.text, gold_answer(str(gold)))[1])
     except Exception as error:  # a gold math-verify cannot read is reported per item
         return ScoreResult(False, "error", None, f"gold: {one_line(error)}")
     if not gold_parsed:
         return ScoreResult(False, "error", None, f"gold could not be parsed: {str(gold)[:100]!r}")
     try:
-        response_parsed = _parse_response(response)
+        response_parsed = _parse_answer(found)
         if not response_parsed:
             return ScoreResult(False, "no_answer", None)
-        extracted = next((item for item in response_parsed if isinstance(item, str)), None)
-        return ScoreResult(_verify_pairs(gold_parsed, response_parsed), "ok", extracted)
+        if found.kind == "prose":
+            written = next((item for item in response_parsed if isinstance(item, str)), None)
+            key = None if written is None else answer_key(written)
+        else:
+            key = answer_key(found.text)
+        if _verify_pairs(gold_parsed, response_parsed):
+            return ScoreResult(True, "ok", key)
+        if _has_expression(gold_parsed) and not _has_expression(response_parsed):
+            return ScoreResult(False, "error", key, f"math-verify could not parse the answer {str(key)[:80]!r}")
+        return ScoreResult(False, "ok", key)
     except Exception as error:  # counted as "error", never as a wrong answer
         return ScoreResult(False, "error", None, one_line(error))
+
+
+def score_math_one(response: str, gold: str, *, quick: bool = True) -> ScoreResult:
+    """Judge one response against one gold, in this process, with no time limit.
+
+    The pool workers run this; call it directly only for trusted inputs (a pathological answer
+    such as `\\boxed{9^{9^{9}}}` can keep sympy busy for minutes).
+    """
+    judgement = quick_judgement(response, gold, quick=quick)
+    if isinstance(judgement, ScoreResult):
+        return judgement
+    return judge_with_math_verify(judgement, gold)
+
+
+def score_math_without_quick_verdicts(response: str, gold: str) -> ScoreResult:
+    """`score_math_one(..., quick=False)` as a picklable pool check (the anchor the fast path is measured against)."""
+    return score_math_one(response, gold, quick=False)

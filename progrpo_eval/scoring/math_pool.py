@@ -11,13 +11,14 @@ Decisions:
 - A timed-out item's clock starts when its worker is handed it (or finishes the item before
   it), and a worker's start-up (about a second) never counts against an item.
 - The check is a picklable module-level function (default: math-verify's `score_math_one`);
-  each worker calls it once on a trivial pair before it reports ready, so first-call costs
+  each worker calls it once on a small pair before it reports ready, so first-call costs
   (the LaTeX parser) are never an item's time.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -33,6 +34,7 @@ from progrpo_eval.scoring.answers import ScoreResult, one_line
 from progrpo_eval.scoring.math_check import score_math_one
 
 CheckFn = Callable[[str, str], ScoreResult]
+WARM_UP_PAIR = ("\\boxed{\\frac{1}{2}}", "0.5")  # a pair only math-verify decides (it parses both sides)
 
 
 def checked(response: str, gold: str, check: CheckFn = score_math_one) -> ScoreResult:
@@ -47,8 +49,11 @@ def _worker_main(connection: Connection, check: CheckFn) -> None:
     """A pool worker: warm up, say "ready", then judge chunks of (index, response, gold).
 
     One result message per item, sent as soon as it is done, so the parent can time each item.
+    Ctrl-C is the parent's to handle (it stops the pool); a worker ignores SIGINT, so a terminal's
+    Ctrl-C, sent to every process of the job, prints no traceback per worker.
     """
-    checked("\\boxed{1}", "1", check)  # first-call costs (the LaTeX parser) are not an item's time
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    checked(*WARM_UP_PAIR, check)  # first-call costs (the LaTeX parser) are not an item's time
     connection.send(("ready", None))
     while True:
         try:

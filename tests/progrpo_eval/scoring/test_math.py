@@ -77,8 +77,10 @@ MATH_CASES = [
     ("\\boxed{(4,5,7), (2,7,13), (1,8,19)}", "$(1,8,19), (2,7,13), (4,5,7)$", True),
     ("\\boxed{2}", "2, 3", False),
     ("\\boxed{2, 3}", "2", False),
-    # MV: every box is read, giving {3, 5}; a careful grader takes the last box
-    ("\\boxed{3} wait, no: \\boxed{5}", "5", False),
+    # the last box counts (issue 12 A1); against a gold listing two answers the boxes are read together
+    ("\\boxed{3} wait, no: \\boxed{5}", "5", True),
+    ("\\boxed{3} wait, no: \\boxed{5}", "3", False),
+    ("\\boxed{3} and \\boxed{5}", "3, 5", True),
     ("\\boxed{(2,1)}", "(1,2)", False),
     ("\\boxed{1,2}", "(1,2)", True),  # MV: the gold (1,2) is an open interval, equal to the set {1, 2} here
     # sqrt forms and other equal expressions
@@ -112,15 +114,18 @@ def test_math_table(response: str, gold: str, expected: bool) -> None:
 
 @pytest.mark.parametrize(("response", "gold", "status", "detail"), [
     ("no digits in here at all", "5", "no_answer", ""),
-    ("\\boxed{}", "5", "no_answer", ""),
+    ("\\boxed{}", "5", "no_answer", "empty \\boxed{}"),
+    ("so the answer is \\boxed{\\frac{1}{", "5", "no_answer", "the last \\boxed{ is never closed"),
     ("\\boxed{5}", "", "error", "gold could not be parsed: ''"),
 ])
 def test_statuses_other_than_ok(response: str, gold: str, status: str, detail: str) -> None:
     assert score_math_one(response, gold) == ScoreResult(False, status, None, detail)
 
 
-def test_extracted_is_the_answer_text() -> None:
-    assert score_math_one("so $\\boxed{\\dfrac{1}{2}}$.", "0.5").extracted == "\\frac{1}{2}"
+def test_extracted_is_the_answer_key() -> None:
+    assert score_math_one("so $\\boxed{\\dfrac{1}{2}}$.", "0.5").extracted == "1/2"
+    assert score_math_one("so $\\boxed{0.5}$.", "7").extracted == "1/2"
+    assert score_math_one("\\boxed{x^2 + 1}", "7").extracted == "x^2+1"
 
 
 def injected_check(response: str, gold: str) -> ScoreResult:

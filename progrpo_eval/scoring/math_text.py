@@ -1,0 +1,227 @@
+"""The text stage of math scoring: where the answer is, how it is written, and the verdicts that need no parser.
+
+Everything here is string work (no LaTeX parser, no sympy), so it is cheap and cannot hang;
+`progrpo_eval.scoring.math_check` runs math-verify on what this stage leaves undecided.
+
+Decisions:
+- Where the answer is (`find_answer`), in this order:
+  1. A box: the content of the LAST `\\boxed{}` / `\\fbox{}`, never an earlier one (as Qwen2.5-Math,
+     DeepScaleR, lm-eval's minerva and verl read it: reasoning models box intermediate results).
+     A last box that never closes (generation stopped mid-answer) or is empty is no answer; we
+     never fall back to earlier maths. Two exceptions: a "final answer is ..." after the last box
+     is the answer (lm-eval's minerva prompt ends so); and against a gold that lists several
+     answers (OlympiadBench's multi-answer rows, `Problem.golds_mode == "all"`, or any gold with
+     top-level commas), a last box holding fewer answers than the gold is read together with
+     the boxes math-verify reads with it (boxes next to each other or joined by "and", "or",
+     ",", ";"), so `\\boxed{69} and \\boxed{84}` answers "69, 84".
+  2. A bare answer: one line without prose (no two words in a row, no "answer"), such as
+     `x^2 + 2*x + 1`, `$\\dfrac{1}{3}$` or `\\$10`: the whole line is the answer.
+  3. Prose: math-verify's own extraction ("final answer is ...", LaTeX, then the last number).
+- How it is written (`normalise_answer`, the same for golds and for answers of kinds 1 and 2):
+  math delimiters and a final full stop dropped; `\\$` dropped; `\\dfrac`/`\\tfrac` as `\\frac`;
+  `\\left`/`\\right` dropped; thousands separators dropped (`1{,}000`, `1\\,000`, `1,\\!000`,
+  and a whole answer `1 000` or `1,000`); scientific notation as a power of ten (Minerva's
+  `4.5e33` is 4.5 x 10^33, not 4.5·e·33); numpy spellings (`np.arcsin`, `-1./3`) as LaTeX;
+  braces around the whole answer and trailing backslashes dropped. Against a choice gold such as
+  `\\text{(E)}`, an answer that opens with a choice, such as `\\textbf{(E)}\\ 1{,}008{,}016`, is
+  that choice.
+- Verdicts without a parser (`quick_verdict`): an answer written exactly as its gold is correct;
+  two plain decimal numbers are compared as math-verify compares them (integers exactly; with a
+  decimal point, rounded to 6 places), but only where that rounding cannot change the outcome.
+  Everything else goes to math-verify. A test checks on every labelled case in
+  `../shared/data/scoring/` that these verdicts equal math-verify's.
+- The answer key (`answer_key`): the normalised answer without spaces, and a number (integer,
+  decimal, `a\\times 10^{b}`, `\\frac{p}{q}`, `p/q`, a mixed number) as its exact reduced fraction
+  ("1/2", "-3"). The math scorer stores it as `ScoreResult.extracted`, so maj@k counts
+  `\\frac{1}{2}` and `0.5` as one answer.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from typing import NamedTuple
+
+from latex2sympy2_extended.math_normalization import extract_boxed_content
+
+from progrpo_eval.scoring.answers import BOX_MACRO, balanced_group, last_box, split_top_level
+
+MAX_BARE_CHARACTERS = 1000  # a longer line without a box is read as prose
+MAX_SIGNIFICANT_DIGITS = 15  # math-verify's floats carry 15 digits: longer decimals go to it
+
+
+class FoundAnswer(NamedTuple):
+    """Where the answer of a response is.
+
+    kind: "box" or "bare" (`text` is the normalised answer), "prose" (`text` is the whole
+    response, for math-verify to search), "none" (no answer; `text` says why).
+    """
+
+    kind: str
+    text: str
+
+    def as_response(self) -> str:
+        """A response that `find_answer` reads back as this answer (what the pool workers get)."""
+        return f"\\boxed{{{self.text}}}" if self.kind in ("box", "bare") else self.text
+
+
+# --- where the answer is ------------------------------------------------------------------------
+
+_MATH_DELIMITED = re.compile(r"^(?:\$\$(.*)\$\$|\$(.*)\$|\\\((.*)\\\)|\\\[(.*)\\\])\s*\.?$", re.DOTALL)
+_PROSE = re.compile(r"[A-Za-z]{2,}[ \t]+[A-Za-z]{2,}|(?i:answer)")
+_COMMAND = re.compile(r"\\[A-Za-z]+")
+_FINAL_ANSWER = re.compile(r"(?i)final answer is")
+_UNESCAPED_DOLLAR = re.compile(r"(?<!\\)\$")
+
+
+def strip_math_delimiters(text: str) -> str:
+    """`$x$`, `$$x$$`, `\\(x\\)`, `\\[x\\]` (with a full stop after) -> `x`; anything else as it is."""
+    text = text.strip()
+    match = _MATH_DELIMITED.match(text)
+    if match is None:
+        return text
+    return next(group for group in match.groups() if group is not None).strip()
+
+
+def bare_answer(text: str) -> str | None:
+    """The text itself when it is a bare answer (one line, no prose); None when it is prose."""
+    stripped = text.strip()
+    if not stripped or "\n" in stripped or len(stripped) > MAX_BARE_CHARACTERS:
+        return None
+    inner = strip_math_delimiters(stripped)
+    if _UNESCAPED_DOLLAR.search(inner) or _PROSE.search(_COMMAND.sub(" ", inner)):
+        return None
+    return inner
+
+
+def find_answer(response: str, *, answers_needed: int = 1) -> FoundAnswer:
+    """Where the answer of `response` is (see the module notes), normalised unless it is prose.
+
+    answers_needed: how many answers the gold lists (its top-level commas plus one).
+    """
+    boxes = list(BOX_MACRO.finditer(response))
+    final_answers = list(_FINAL_ANSWER.finditer(response))
+    if boxes and final_answers and final_answers[-1].start() > boxes[-1].start():
+        return FoundAnswer("prose", response[final_answers[-1].start():])
+    has_box, content = last_box(response)
+    if has_box:
+        if content is None:
+            return FoundAnswer("none", "the last \\boxed{ is never closed")
+        if len(boxes) > 1 and len(split_top_level(content)) < answers_needed:
+            content = extract_boxed_content(response, mode="last")  # math-verify's reading of a list of boxes
+        content = normalise_answer(content)
+        return FoundAnswer("box", content) if content else FoundAnswer("none", "empty \\boxed{}")
+    bare = bare_answer(response)
+    if bare is not None:
+        bare = normalise_answer(bare)
+        return FoundAnswer("bare", bare) if bare else FoundAnswer("none", "")
+    return FoundAnswer("prose", response)
+
+
+# --- how it is written --------------------------------------------------------------------------
+
+_SMALL_FRACTION = re.compile(r"\\[dt]frac(?![A-Za-z])")
+_LEFT_RIGHT = re.compile(r"\\(?:left|right)(?:\.|(?![A-Za-z]))")
+_THOUSANDS_MARK = re.compile(r"(?<=\d)(?:,\\!|\{,\}|\\,|\\ |~|\\;|\\:)(?=\d{3}(?!\d))")
+_GROUPED_NUMBERS = (re.compile(r"-?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?"), re.compile(r"-?[1-9]\d{0,2}(?: \d{3})+(?:\.\d+)?"))
+_SCIENTIFIC = re.compile(r"(?<![\w.\\])(\d+(?:\.\d+)?|\.\d+)[eE]([-+]?\d+)(?![\w.])")
+_NUMPY = re.compile(r"(?<![A-Za-z\\])np\.(?=[A-Za-z])")
+_DOT_BEFORE_SLASH = re.compile(r"(?<=\d)\.(?=/)")
+_CHOICE_GOLD = re.compile(r"\\(?:text|textbf|mathrm|mathbf)\{\s*\(([A-Z])\)\s*\}|\(([A-Z])\)")
+_CHOICE_ANSWER = re.compile(r"(?:\\(?:text|textbf|mathrm|mathbf)\s*\{\s*)?\(([A-Z])\)")
+
+
+def _scientific_to_power(match: re.Match) -> str:
+    exponent = match.group(2).lstrip("+")
+    return f"{match.group(1)}\\times 10^{{{exponent}}}"
+
+
+def _without_outer_braces(text: str) -> str:
+    while text.startswith("{") and text.endswith("}") and balanced_group(text, 0) == text[1:-1]:
+        text = text[1:-1].strip()
+    return text
+
+
+def normalise_answer(answer: str) -> str:
+    """An answer (or gold) in the one spelling both sides share (see the module notes)."""
+    answer = strip_math_delimiters(answer)
+    answer = answer.replace("\\$", "")
+    answer = _SMALL_FRACTION.sub(r"\\frac", answer)
+    answer = _LEFT_RIGHT.sub("", answer)
+    answer = _THOUSANDS_MARK.sub("", answer)
+    if any(pattern.fullmatch(answer.strip()) for pattern in _GROUPED_NUMBERS):
+        answer = answer.replace(",", "").replace(" ", "")
+    answer = _SCIENTIFIC.sub(_scientific_to_power, answer)
+    answer = _NUMPY.sub(r"\\", answer)
+    answer = _DOT_BEFORE_SLASH.sub("", answer)
+    answer = " ".join(answer.split()).rstrip("\\").rstrip()
+    if answer.endswith(".") and not answer.endswith("..") and not answer.endswith("\\."):
+        answer = answer[:-1].rstrip()
+    return _without_outer_braces(answer)
+
+
+def align_choice(answer: str, gold: str) -> tuple[str, str]:
+    """Against a choice gold (`\\text{(C)}`, `(C)`), both as `\\text{(X)}`, the answer read from its opening
+    choice (`\\textbf{(E)}\\ 1{,}008{,}016` is `\\text{(E)}`); otherwise both as they are."""
+    gold_match = _CHOICE_GOLD.fullmatch(gold)
+    if gold_match is None:
+        return answer, gold
+    answer_match = _CHOICE_ANSWER.match(answer)
+    if answer_match is not None:
+        answer = f"\\text{{({answer_match.group(1)})}}"
+    return answer, f"\\text{{({gold_match.group(1) or gold_match.group(2)})}}"
+
+
+# --- verdicts without a parser, and the answer key ----------------------------------------------
+
+_PLAIN_DECIMAL = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)")
+_FRACTION = re.compile(r"(-?)(\d*)\\frac\{(\d+)\}\{(\d+)\}|(-?)(\d*)\\frac(\d)(\d)")
+_SLASH_FRACTION = re.compile(r"(-?\d+)/(\d+)")
+_POWER_OF_TEN = re.compile(r"(-?(?:\d+(?:\.\d*)?|\.\d+))\\(?:times|cdot)10\^(?:\{([-+]?\d+)\}|(\d))")
+
+
+def _significant_digits(number: str) -> int:
+    return len(number.lstrip("-").replace(".", "").lstrip("0")) or 1
+
+
+def quick_verdict(answer: str, gold: str) -> bool | None:
+    """math-verify's verdict where the text alone decides it, else None (both sides normalised)."""
+    if answer == gold:
+        return True
+    if not (_PLAIN_DECIMAL.fullmatch(answer) and _PLAIN_DECIMAL.fullmatch(gold)):
+        return None
+    answer_value, gold_value = Decimal(answer), Decimal(gold)
+    if "." not in answer and "." not in gold:
+        return answer_value == gold_value  # two integers: compared exactly
+    if max(_significant_digits(answer), _significant_digits(gold)) > MAX_SIGNIFICANT_DIGITS:
+        return None
+    if answer_value == gold_value:
+        return True
+    # math-verify rounds both to 6 places, which moves each by at most 5e-7
+    return False if abs(answer_value - gold_value) > Decimal("2e-6") else None
+
+
+def exact_number(compact: str) -> Fraction | None:
+    """The exact value of a number written without spaces: 12, -0.5, 4.5\\times10^{33}, \\frac{1}{2}, 7/2, 2\\frac12."""
+    try:
+        if _PLAIN_DECIMAL.fullmatch(compact):
+            return Fraction(Decimal(compact))
+        if match := _POWER_OF_TEN.fullmatch(compact):
+            return Fraction(Decimal(match.group(1))) * Fraction(10) ** int(match.group(2) or match.group(3))
+        if match := _SLASH_FRACTION.fullmatch(compact):
+            return Fraction(int(match.group(1)), int(match.group(2)))
+        if match := _FRACTION.fullmatch(compact):
+            sign, whole, numerator, denominator = [group for group in match.groups() if group is not None]
+            value = int(whole or 0) + Fraction(int(numerator), int(denominator))
+            return -value if sign else value
+    except (ZeroDivisionError, InvalidOperation, ValueError):
+        return None
+    return None
+
+
+def answer_key(answer: str) -> str:
+    """The canonical form maj@k groups by: a number as its reduced fraction, else the text without spaces."""
+    compact = "".join(answer.split())
+    value = exact_number(compact)
+    return compact if value is None else str(value)
