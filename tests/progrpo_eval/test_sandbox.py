@@ -192,6 +192,7 @@ def test_writes_outside_scratch_fail_and_leave_no_file(tmp_path):
         assert not target.exists(), target
 
 
+@pytest.mark.slow  # walks the whole visible file system (several seconds)
 def test_scratch_is_the_only_writable_directory():
     program = dedent("""
         import os
