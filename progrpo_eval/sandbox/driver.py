@@ -14,13 +14,14 @@ pipes), and every verdict is computed here, from plain data the program sent or 
 - stdio mode: per test, the program runs as a fresh `python -S -B /sandbox/program.py` child
   with the test's stdin, a wall-clock limit (the test's), a CPU rlimit of ceil(limit) seconds,
   and the batch's output cap on stdout + stderr. After each test every other process in the
-  sandbox is killed (`kill(-1)`), so nothing a test left behind runs into the next one.
+  sandbox is killed (`kill(-1)`) and /tmp is emptied, so nothing a test left behind reaches the
+  next one.
 - function mode: one child process (the "host", this file run as `driver.py host ...`) imports
   the program as module `solution` and calls the function for each test's arguments; arguments
   and return values cross as tagged JSON (`compare.encode_value`) over two dedicated pipes (the
   program's print() goes to /dev/null and cannot disturb them). The driver enforces each test's
   wall-clock limit; a host that runs past it, dies or sends garbage is killed, that test is
-  "timeout" or "error", and a fresh host (a fresh import) serves the next test.
+  "timeout" or "error", and a fresh host (a fresh import, an empty /tmp) serves the next test.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import math
 import os
 import resource
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -64,6 +66,18 @@ def _kill_all_others() -> None:
         os.kill(-1, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):  # nothing else left (PID 1 is never a target)
         pass
+
+
+def _clear_scratch() -> None:
+    """Empty /tmp, so no test sees files an earlier one left (or finds it full)."""
+    for entry in os.scandir("/tmp"):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                pass
 
 
 def _spawn(argv: list[str], **kwargs) -> subprocess.Popen:
@@ -135,6 +149,7 @@ class StdioRunner:
             seconds = time.monotonic() - start
             _kill_all_others()
             proc.wait()
+            _clear_scratch()
         return self._verdict(test, captured, proc.returncode, seconds)
 
     def _verdict(self, test: dict, captured, returncode: int, seconds: float) -> dict:
@@ -186,6 +201,7 @@ class FunctionRunner:
         if self.host is not None:
             _kill_all_others()
             self.host.wait()
+            _clear_scratch()
             os.close(self.request_write)
             os.close(self.response_read)
             self.host = None

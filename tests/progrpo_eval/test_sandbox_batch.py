@@ -80,6 +80,17 @@ def test_per_test_timeouts_do_not_sink_the_batch():
     assert statuses(function) == ["passed", "timeout", "passed"]  # a fresh host served test 3
 
 
+def test_each_test_starts_with_an_empty_scratch():
+    program = dedent("""
+        import os
+        print(sorted(os.listdir("/tmp")))
+        open("/tmp/left-behind", "w").write("x")
+        open("/tmp/filler", "wb").write(b"x" * (15 << 20))
+        """)
+    result = run_tests(program, [TestCase("", "[]")] * 6)  # 6 x 15 MiB would overflow the 64 MiB scratch
+    assert result.all_passed, result
+
+
 def test_stop_on_first_failure_skips_the_rest():
     result = run_tests("print(int(input()) * 2)", [TestCase("1", "2"), TestCase("2", "5"), TestCase("3", "6")],
                        stop_on_first_failure=True)
