@@ -8,7 +8,7 @@ Decisions:
 - The file system, all read-only except /tmp: a fresh tmpfs root holding /usr, the host's /bin,
   /sbin, /lib* (as the host has them: symlinks into /usr or read-only binds), the interpreter's
   prefix (`sys.base_prefix`: the standard library; bound at its own path), a minimal /dev
-  (`--dev`: null, zero, full, random, urandom, tty, pts, shm; nothing there is writable), and
+  (`--dev`: null, zero, full, random, urandom, tty, pts, shm; no writable directory), and
   /sandbox (read-only: the program, and the driver's three files for test batches). /tmp is a
   tmpfs of `scratch_mb`, the only writable place, also the working directory and $HOME.
   Not there: /proc, /sys, /etc, /home, /root (beyond the interpreter's prefix when it lives
@@ -24,7 +24,7 @@ Decisions:
   namespace, and each call has its own), RLIMIT_FSIZE = max_file_mb, RLIMIT_NOFILE =
   max_open_files, RLIMIT_CORE = 0.
 - Who the program runs as: uid/gid 65534 ("nobody") inside. A caller who is not root gets
-  bubblewrap's usual map (65534 inside = the caller outside). When the caller is root the usual
+  bubblewrap's usual map (65534 inside = the caller outside) and `--disable-userns`. When the caller is root the usual
   map would make the program root outside (kuid 0), and the kernel never enforces RLIMIT_NPROC
   for root: a fork bomb would be bounded only by the machine. So as root bubblewrap starts with
   `--userns-block-fd`, the caller writes the map itself (0→0 for bubblewrap's own set-up,
