@@ -19,9 +19,10 @@ Decisions:
 1. Group statistics as verl's "grpo": unbiased std, epsilon 1e-6; `norm_adv_by_std_in_grpo=False`
    (Dr. GRPO) is refused, since Eq. 3 divides by the std.
 2. The gate counts correct answers: `correct_key` names a per-response entry of verl's
-   `reward_extra_info` (the DAPO reward manager's "acc"); without it a response is correct when
-   its summed token-level reward is > 0 (verl's DAPO score is +1 / -1, so an overlong penalty
-   can push a correct answer to <= 0: set `correct_key=acc` there).
+   `reward_extra_info` (the DAPO reward manager's "acc": a bool, or a number counted correct when
+   > 0); without it a response is correct when its summed token-level reward is > 0 (verl's DAPO
+   score is +1 / -1, and an overlong penalty can push a correct answer to <= 0: set
+   `correct_key=acc` there).
 3. The log-probs are verl's `old_log_probs` and the prompt's from the same `compute_log_prob`
    call: at the temperature verl scores with (1.0 in the paper's setup and the example).
 4. Without prompt log-probs (e.g. verl's v1 TransferQueue trainer, which the hook does not

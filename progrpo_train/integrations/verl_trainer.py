@@ -107,7 +107,12 @@ def _correctness(data, config) -> torch.Tensor | None:
     if key not in data.non_tensor_batch:
         raise ValueError(f"algorithm.progrpo.correct_key={key!r} is not in the batch's reward_extra_info "
                          f"(present: {', '.join(sorted(data.non_tensor_batch)) or 'none'})")
-    return torch.as_tensor(np.asarray(data.non_tensor_batch[key]).astype(bool))
+    return torch.tensor([_is_correct(value) for value in data.non_tensor_batch[key]], dtype=torch.bool)
+
+
+def _is_correct(value) -> bool:
+    """A reward_extra_info verdict: a bool as is, a number when > 0 (verl stores a float score as "acc")."""
+    return bool(value) if isinstance(value, (bool, np.bool_)) else float(value) > 0
 
 
 def compute_advantage(data, adv_estimator, gamma=1.0, lam=1.0, num_repeat=1, norm_adv_by_std_in_grpo=True,

@@ -8,6 +8,7 @@ import math
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,7 +25,7 @@ from verl.workers.utils.padding import left_right_2_no_padding, no_padding_2_pad
 
 import progrpo_train.integrations.verl as progrpo_verl  # noqa: E402
 from progrpo_eval.logprobs import prompt_response_logprobs  # noqa: E402
-from progrpo_train.algorithm import grpo_advantages, progrpo_advantages  # noqa: E402
+from progrpo_train.algorithm import grpo_advantages, policy_loss, progrpo_advantages  # noqa: E402
 from progrpo_train.integrations import verl_trainer  # noqa: E402
 
 # Two groups of three responses: "a" is mixed (1 correct of 3), "b" all correct (Algorithm 1 skips it).
@@ -98,8 +99,9 @@ def test_alpha_zero_equals_verls_grpo_estimator():
     torch.testing.assert_close(ours.batch["advantages"], grpo.batch["advantages"], rtol=1e-6, atol=1e-6)
 
 
-def test_correct_key_gates_on_correctness_not_on_reward():
-    acc = [False] * 6  # no response of group "a" is correct, whatever its reward says: no re-weighting
+@pytest.mark.parametrize("acc", [[False] * 6, [-1.0] * 6], ids=["bools", "scores"])
+def test_correct_key_gates_on_correctness_not_on_reward(acc):
+    # No response of group "a" is correct, whatever its reward says: Algorithm 1 re-weights nothing.
     data = ray_trainer.compute_advantage(_dataproto(acc), adv_estimator="progrpo",
                                          config=_algorithm(alpha=0.3, correct_key="acc"))
     expected = grpo_advantages(torch.tensor(REWARDS), torch.tensor([0, 0, 0, 1, 1, 1]))
@@ -130,6 +132,23 @@ def test_other_estimators_run_verls_code_unchanged():
     hooked = ray_trainer.compute_advantage(_dataproto(), adv_estimator="rloo", config=_algorithm())
     original = verl_trainer._ORIGINALS["compute_advantage"](_dataproto(), adv_estimator="rloo", config=_algorithm())
     assert torch.equal(hooked.batch["advantages"], original.batch["advantages"])
+
+
+@pytest.mark.parametrize("aggregation", ["token-mean", "seq-mean-token-mean"])
+def test_verls_clipped_loss_is_policy_loss_with_the_same_knobs(aggregation):
+    """The knob mapping the README states: clip_ratio_low/high = clip_low/high, loss_agg_mode = aggregation."""
+    generator = torch.Generator().manual_seed(0)
+    mask = _mask(RESPONSE_LENGTHS, 5)
+    old = torch.tensor(OLD_LOG_PROBS)
+    new = old + 0.4 * torch.randn(old.shape, generator=generator)  # ratios on both sides of the clip
+    advantages = torch.randn(6, generator=generator)[:, None] * mask
+    actor = OmegaConf.create({"clip_ratio": 0.2, "clip_ratio_low": 0.2, "clip_ratio_high": 0.28, "clip_ratio_c": 10.0,
+                              "global_batch_info": {}})
+    theirs, metrics = core_algos.compute_policy_loss_vanilla(old, new, advantages, mask.float(), aggregation, actor)
+    ours, stats = policy_loss(new, old, advantages, mask, clip_low=0.2, clip_high=0.28, aggregation=aggregation)
+    assert metrics["actor/pg_clipfrac"] > 0
+    torch.testing.assert_close(ours.float(), theirs, rtol=1e-6, atol=1e-7)
+    assert stats.clip_fraction.item() == pytest.approx(metrics["actor/pg_clipfrac"])
 
 
 def _left_right_padded(prompts, responses, pad_id=0):
@@ -220,3 +239,26 @@ def test_verl_loads_the_plugin_by_itself(how):
 def test_without_the_plugin_verl_does_not_know_progrpo():
     result = _import_verl_and_resolve({"VERL_USE_EXTERNAL_PLUGINS": "none", "VERL_USE_EXTERNAL_MODULES": ""})
     assert result.returncode != 0 and "Unknown advantage estimator" in result.stderr
+
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "verl_progrpo.sh"
+
+
+@pytest.mark.parametrize("nodes", ["1", "4"])
+def test_example_script_overrides_compose_and_validate_with_verls_own_config(nodes):
+    from hydra import compose, initialize_config_dir
+    from verl.trainer.ppo.utils import need_critic, need_reference_policy
+    from verl.utils.config import validate_config
+
+    env = {**os.environ, "PROGRPO_PRINT_OVERRIDES": "1", "NNODES": nodes}
+    printed = subprocess.run(["bash", str(EXAMPLE)], env=env, capture_output=True, text=True, check=True)
+    config_dir = Path(ray_trainer.__file__).resolve().parents[1] / "config"
+    with initialize_config_dir(str(config_dir), version_base=None):
+        config = compose("ppo_trainer", overrides=printed.stdout.splitlines())
+    validate_config(config=config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))
+    assert config.trainer.use_v1 is False and config.trainer.nnodes == int(nodes)
+    assert config.algorithm.adv_estimator == "progrpo"
+    settings = progrpo_verl.ProGRPOSettings.from_algorithm_config(config.algorithm)
+    assert settings == progrpo_verl.ProGRPOSettings(alpha=0.3, correct_key="acc")  # the paper's knobs
+    actor = config.actor_rollout_ref.actor
+    assert (actor.clip_ratio_low, actor.clip_ratio_high, actor.loss_agg_mode) == (0.2, 0.28, "token-mean")
