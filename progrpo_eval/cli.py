@@ -162,7 +162,11 @@ def rescore(
     data_dir: Optional[Path] = typer.Option(
         None, help="exact, for runs that did not store prompt ids: the benchmark data the run used (default: the "
         "manifest's data file, then PROGRPO_DATA_DIR, then the Hub); its checksum must match the manifest's."),
-    vocab_size: Optional[int] = typer.Option(None, help="topk: the model's output vocabulary size V (default: its config.json)."),
+    vocab_size: Optional[int] = typer.Option(
+        None, help="topk: the model's output vocabulary size V, for the upper bounds (default: the manifest, an exact "
+        "rescore's record, or the model's config.json; without any, only the lower bounds are computed)."),
+    model: Optional[str] = typer.Option(
+        None, "--model", "-m", help="The run's model where it is now, when it moved (default: the manifest's)."),
 ) -> None:
     """Per-token entropy of a run's samples: exact (teacher-forced model) or top-k bounds (stored log-probs)."""
     if entropy not in ("exact", "topk"):
@@ -171,17 +175,20 @@ def rescore(
 
     try:
         if entropy == "topk":
-            provenance = rescore_topk(run_dir, vocab_size=vocab_size)
+            provenance = rescore_topk(run_dir, vocab_size=vocab_size, model=model)
         else:
             options = ExactOptions(batch_size=batch_size, chunk_size=chunk_size, vocab_chunk_size=vocab_chunk_size,
                                    device=device, dtype=dtype, temperature=temperature,
-                                   data_dir=str(data_dir) if data_dir else None)
+                                   data_dir=str(data_dir) if data_dir else None, model=model)
             provenance = rescore_exact(run_dir, options)
     except USER_ERRORS as error:
         _fail_with(error)
     if entropy == "topk":
-        typer.echo(f"wrote {run_dir / 'extras' / 'entropy_topk.parquet'}: entropy bounds at T=1 from top-{provenance['k']} "
-                   f"log-probs (V={provenance['vocab_size']}), {provenance['tokens']} tokens of {provenance['samples']} samples")
+        vocab = (f"V={provenance['vocab_size']} from {provenance['vocab_size_source']}" if provenance["vocab_size"]
+                 else "lower bounds only: V unknown, pass --vocab-size or --model for the upper bounds")
+        typer.echo(f"wrote {run_dir / 'extras' / 'entropy_topk.parquet'}: entropy bounds at T=1 from "
+                   f"top-{provenance['k']} log-probs ({vocab}), {provenance['tokens']} tokens of "
+                   f"{provenance['samples']} samples")
         return
     difference = provenance["max_abs_logprob_diff_vs_stored"]
     typer.echo(f"wrote {run_dir / 'extras' / 'entropy.parquet'}: exact entropy at T={provenance['temperature']:g} "

@@ -57,6 +57,7 @@ class ExactOptions:
     dtype: str = "float32"  # the model's dtype: float32, bfloat16, float16, or auto (the checkpoint's)
     temperature: float | None = None  # None: the run's sampling temperature
     data_dir: str | None = None  # benchmark data, only when prompts must be rebuilt
+    model: str | None = None  # the model's directory when it moved; None: the manifest's
     progress: bool = True
 
 
@@ -127,11 +128,28 @@ def load_model(model: str, device: str = "auto", dtype: str = "float32"):
     return AutoModelForCausalLM.from_pretrained(model, dtype=resolve_dtype(dtype)).to(resolve_device(device)).eval()
 
 
-def prompt_ids_by_problem(manifest: dict, samples: pd.DataFrame, *, data_dir: str | None = None, tokenizer=None
-                          ) -> tuple[dict[str, list[int]], str]:
+def model_location(manifest: dict, model: str | None = None) -> str:
+    """The model to load: `model` (--model) when given, else the manifest's; a local one that is gone is refused."""
+    location = str(manifest["model"]) if model is None else str(Path(model).expanduser())
+    local = Path(location).is_absolute() or location.startswith(".") or Path(location).exists()
+    if local and not Path(location).exists():
+        if model is not None:
+            raise ValueError(f"model not found: {model}")
+        raise ValueError(f"the run's model {location} is not there (moved?); pass --model with its new place")
+    return location
+
+
+def _require_samples(run_dir: Path, samples: pd.DataFrame) -> None:
+    if samples.empty:
+        raise ValueError(f"{run_dir} has no samples yet (no chunk under {store.SAMPLES_DIR}/): nothing to rescore; "
+                         "`progrpo-eval run` writes them")
+
+
+def prompt_ids_by_problem(manifest: dict, samples: pd.DataFrame, *, data_dir: str | None = None, tokenizer=None,
+                          model: str | None = None) -> tuple[dict[str, list[int]], str]:
     """Each problem's prompt token ids, and where they came from ("stored" or "rebuilt ...").
 
-    Rebuilding needs the run's tokenizer (`tokenizer`, else loaded from the manifest's model).
+    Rebuilding needs the run's tokenizer (`tokenizer`, else loaded from `model` or the manifest's model).
     """
     prompts: dict[str, list[int]] = {}
     if "prompt_token_ids" in samples.columns:
@@ -144,7 +162,7 @@ def prompt_ids_by_problem(manifest: dict, samples: pd.DataFrame, *, data_dir: st
     if tokenizer is None:
         from transformers import AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(manifest["model"])
+        tokenizer = AutoTokenizer.from_pretrained(model_location(manifest, model))
     prompts.update(rebuild_prompts(manifest, missing, tokenizer, data_dir))
     return prompts, "rebuilt from the benchmark data (checksum verified)"
 
@@ -188,16 +206,18 @@ def _device_name(device: torch.device) -> str:
 def rescore_exact(run_dir: str | Path, options: ExactOptions = ExactOptions()) -> dict:
     """Exact per-token entropy of every sample (see the module docstring); returns the provenance."""
     run_dir = Path(run_dir)
-    manifest = store.read_manifest(run_dir)
+    manifest = store.read_run_manifest(run_dir)
     temperature = float(manifest["sampling"]["temperature"] if options.temperature is None else options.temperature)
     if temperature <= 0:
         raise ValueError(f"entropy needs a positive temperature; the run sampled at {temperature} "
                          "(greedy): pass --temperature")
     resolve_device(options.device), resolve_dtype(options.dtype)  # fail before any loading
     samples = store.load_samples(run_dir)
+    _require_samples(run_dir, samples)
+    location = model_location(manifest, options.model)
     started = time.perf_counter()
-    prompts, prompt_source = prompt_ids_by_problem(manifest, samples, data_dir=options.data_dir)
-    model = load_model(manifest["model"], options.device, options.dtype)
+    prompts, prompt_source = prompt_ids_by_problem(manifest, samples, data_dir=options.data_dir, model=location)
+    model = load_model(location, options.device, options.dtype)
     load_seconds = time.perf_counter() - started
     responses = [[int(t) for t in ids] for ids in samples["token_ids"]]
     started = time.perf_counter()
@@ -221,7 +241,8 @@ def rescore_exact(run_dir: str | Path, options: ExactOptions = ExactOptions()) -
         "temperature_source": "the run's sampling temperature" if options.temperature is None else "given",
         "top_p_applied": False,
         "note": "entropy of the temperature-scaled full-vocabulary distribution; top-p truncation not applied",
-        "model": manifest["model"],
+        "model": location,
+        "run_model": manifest["model"],
         "vocab_size": int(model.get_output_embeddings().weight.shape[0]),
         "dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
         "device": _device_name(next(model.parameters()).device),
@@ -251,24 +272,48 @@ def top_logprobs_matrix(encoded: str) -> np.ndarray:
     return matrix
 
 
-def model_vocab_size(model: str) -> int:
-    from transformers import AutoConfig
+def vocab_size_of(run_dir: Path, manifest: dict, *, vocab_size: int | None = None, model: str | None = None
+                  ) -> tuple[int | None, str]:
+    """The model's output vocabulary size V for the top-k bounds, and where it came from.
 
-    return int(AutoConfig.from_pretrained(model).get_text_config().vocab_size)
+    In order: `vocab_size` (--vocab-size); the manifest's "vocab_size"; the exact rescore's record
+    (extras/entropy.json); the config.json of `model` (--model) or of the run's model when it is on
+    this machine. None when none of them has it: then only the lower bounds are computed.
+    """
+    if vocab_size is not None:
+        return vocab_size, "given (--vocab-size)"
+    if manifest.get("vocab_size"):
+        return int(manifest["vocab_size"]), "the run's manifest"
+    exact = store.read_extra(run_dir, ENTROPY_EXTRAS["exact"])
+    if exact is not None and exact[1].get("vocab_size"):
+        return int(exact[1]["vocab_size"]), "the exact rescore (extras/entropy.json)"
+    location = str(Path(model).expanduser()) if model else str(manifest.get("model"))
+    if (Path(location) / "config.json").is_file():
+        from transformers import AutoConfig
+
+        return int(AutoConfig.from_pretrained(location).get_text_config().vocab_size), f"{location}/config.json"
+    if model:
+        raise ValueError(f"no config.json in {model}: pass --vocab-size, or --model with the model's directory")
+    return None, "unknown (no --vocab-size, no model on this machine): upper bounds not computed"
 
 
-def rescore_topk(run_dir: str | Path, vocab_size: int | None = None) -> dict:
-    """Per-token entropy bounds at T = 1 from the stored top-k log-probs; returns the provenance."""
+def rescore_topk(run_dir: str | Path, vocab_size: int | None = None, *, model: str | None = None) -> dict:
+    """Per-token entropy bounds at T = 1 from the stored top-k log-probs; returns the provenance.
+
+    Needs no model: V only enters the upper bound (`vocab_size_of` says where it comes from; without
+    it the upper bounds are NaN and the lower bounds are exact as they are).
+    """
     run_dir = Path(run_dir)
-    manifest = store.read_manifest(run_dir)
-    k = int(manifest["sampling"].get("top_logprobs") or 0)
+    manifest = store.read_run_manifest(run_dir)
+    k = int((manifest.get("sampling") or {}).get("top_logprobs") or 0)
     samples = store.load_samples(run_dir, columns=["problem_id", "sample_index", "num_tokens", "top_logprobs"])
+    _require_samples(run_dir, samples)
     if k < 1 or samples["top_logprobs"].isna().all():
         raise ValueError(f"{run_dir} has no stored top-k log-probs; run with --top-logprobs K to keep them "
                          "(or use --entropy exact)")
     if samples["top_logprobs"].isna().any():
         raise ValueError(f"{run_dir}: {int(samples['top_logprobs'].isna().sum())} samples lack top-k log-probs")
-    vocab_size = vocab_size or model_vocab_size(manifest["model"])
+    vocab_size, vocab_source = vocab_size_of(run_dir, manifest, vocab_size=vocab_size, model=model)
     lows, highs = [], []
     for encoded, num_tokens in zip(samples["top_logprobs"], samples["num_tokens"]):
         matrix = top_logprobs_matrix(encoded)
@@ -289,6 +334,7 @@ def rescore_topk(run_dir: str | Path, vocab_size: int | None = None) -> dict:
         "method": "topk",
         "k": k,
         "vocab_size": vocab_size,
+        "vocab_size_source": vocab_source,
         "temperature": "1.0 (raw log-probs as stored)",
         "bounds": "H_known + [most concentrated tail under the cap p_k, uniform tail r log((V - known) / r)]; "
                   "see progrpo_eval.metrics.entropy",

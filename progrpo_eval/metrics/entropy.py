@@ -158,13 +158,17 @@ class EntropyBounds(NamedTuple):
     high: np.ndarray  # [L] float64
 
 
-def topk_entropy_bounds(top_logprobs, k: int, vocab_size: int) -> EntropyBounds:
+def topk_entropy_bounds(top_logprobs, k: int, vocab_size: int | None) -> EntropyBounds:
     """Lower and upper bounds of each position's T = 1 entropy from its stored top-k log-probs.
 
     `top_logprobs` [L, K'] holds each position's known raw log-probs in any order, -inf (or NaN)
     where a row has fewer: the top-k, possibly with one extra token below them (vLLM adds the
     sampled token when it is not in the top-k). `k` is the run's top-k setting and `vocab_size`
     V the model's output vocabulary. See the module docstring for the derivation.
+
+    Without V (`vocab_size=None`) the lower bound is the same (the most concentrated tail needs
+    ⌊r/p_k⌋ + 1 tail tokens, which any vocabulary consistent with the stored values has) and the
+    upper bound is NaN: the uniform tail r·log(m/r) grows without limit in m.
     """
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
@@ -175,15 +179,17 @@ def topk_entropy_bounds(top_logprobs, k: int, vocab_size: int) -> EntropyBounds:
     known = np.isfinite(logprobs).sum(axis=1)  # [L]
     known_entropy = -np.sum(_xlogx(probs), axis=1)
     tail_mass = np.clip(1.0 - probs.sum(axis=1), 0.0, 1.0)
-    tail_count = np.maximum(vocab_size - known, 0)
+    tail_count = np.full(len(probs), np.inf) if vocab_size is None else np.maximum(vocab_size - known, 0)
     cap_index = np.clip(np.minimum(k, known) - 1, 0, None)
     cap = probs[np.arange(len(probs)), cap_index] if len(probs) else np.zeros(0)  # p_k
     has_tail = (tail_mass > 0) & (tail_count > 0) & (cap > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        uniform = np.where(has_tail, -tail_count * _xlogx(tail_mass / tail_count), 0.0)
         full = np.where(has_tail, np.minimum(np.floor(tail_mass / cap), tail_count), 0.0)
         remainder = np.clip(tail_mass - full * cap, 0.0, None)
         concentrated = np.where(has_tail, -full * _xlogx(cap) - _xlogx(remainder), 0.0)
+        if vocab_size is None:
+            return EntropyBounds(known_entropy + concentrated, np.where(has_tail, np.nan, known_entropy))
+        uniform = np.where(has_tail, -tail_count * _xlogx(tail_mass / tail_count), 0.0)
     # Rounded stored log-probs can make r >= m * p_k: then only the uniform tail fits the cap.
     concentrated = np.where(tail_mass >= tail_count * cap, uniform, np.minimum(concentrated, uniform))
     return EntropyBounds(known_entropy + concentrated, known_entropy + uniform)

@@ -1,9 +1,10 @@
 """Paired comparisons of runs (`progrpo-eval compare`, and the report's comparison pages).
 
-`compare_runs`: per-problem Pass@k (unbiased estimator) and accuracy of two runs of one
-benchmark, aligned on problem id (`stats.align_problems`; different problem sets raise, naming
-the counts), then `stats.paired_bootstrap` of B − A over problems. Per problem, accuracy c/n
-equals Pass@1; both rows are shown because reports quote both names.
+`compare_runs`: per-problem Pass@k (unbiased estimator) and accuracy of two finished runs of one
+benchmark (an incomplete or duplicated run is refused as such: `runs.check_finished`), aligned on
+problem id (`stats.align_problems`; different problem sets raise, naming the counts), then
+`stats.paired_bootstrap` of B − A over problems. Per problem, accuracy c/n equals Pass@1; both
+rows are shown because reports quote both names.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from progrpo_eval import store
-from progrpo_eval.reporting.runs import display_name, per_problem_metrics, problem_counts
+from progrpo_eval.reporting.runs import check_finished, display_name, per_problem_metrics, problem_counts
 from progrpo_eval.reporting.table import Table
 from progrpo_eval.stats import PairedComparison, align_problems, default_ks, paired_bootstrap
 
@@ -30,6 +31,7 @@ def compare_runs(run_a: str | Path, run_b: str | Path, *, num_resamples: int = 1
     bench_a, bench_b = store.read_run_manifest(run_a)["benchmark"], store.read_run_manifest(run_b)["benchmark"]
     if bench_a != bench_b:
         raise ValueError(f"the runs are on different benchmarks: {bench_a} ({run_a}) and {bench_b} ({run_b})")
+    check_finished(run_a), check_finished(run_b)  # an unfinished or duplicated run is not "other problems"
     counts_a, counts_b = problem_counts(run_a), problem_counts(run_b)
     if counts_a.empty or counts_b.empty:
         raise ValueError(f"{run_a if counts_a.empty else run_b} has no samples")

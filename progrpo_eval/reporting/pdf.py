@@ -46,6 +46,7 @@ from progrpo_eval.reporting.rollouts import entropy_source
 from progrpo_eval.reporting.runs import (
     RunRef,
     RunsLike,
+    check_finished,
     display_name,
     labels_of,
     ordered_benchmarks,
@@ -119,7 +120,8 @@ def _pages(refs: list[RunRef], metrics: list[Path], options: PlanOptions, num_re
                 continue
             plan.append((f"Comparison on {display_name(benchmark)}: {ref_b.label} − {ref_a.label}",
                          partial(comparison_page, comparison, ref_a.label, ref_b.label)))
-    if len(labels_of(refs)) < 2:
+    if not any(title.startswith("Comparison on") for title, _ in plan) and not any(" not compared: " in note
+                                                                                 for note in notes):
         notes.append("No comparison pages: they need two models on one benchmark.")
     return plan, notes
 
@@ -130,7 +132,7 @@ def build_report(run_dirs: RunsLike, out_pdf: str | Path, *,
     """Write the multi-page PDF report of `run_dirs` (module docstring) atomically to `out_pdf`."""
     refs = resolve_runs(run_dirs)
     for ref in refs:
-        store.read_run_summary(ref.path)  # an unfinished run fails before any drawing
+        check_finished(ref.path)  # an unfinished or duplicated run fails before any drawing
     metrics_jsonl = [metrics_jsonl] if isinstance(metrics_jsonl, (str, Path)) else metrics_jsonl or []
     metrics = [Path(path) for path in metrics_jsonl]
     for path in metrics:

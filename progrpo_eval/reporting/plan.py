@@ -126,7 +126,7 @@ PLAN: tuple[PlanItem, ...] = (
              benchmarks=("aime24",), per_benchmark=True, warns=("entropy",)),
     PlanItem("fig5_ablation", "Fig. 5", "Fig. 5: Pass@1 and Pass@k per model", "Pass@1 and Pass@k per model",
              "figure", lambda context: ablation_bars(context.runs, _k(context), **_figure_options(context)),
-             benchmarks=MATH, rows="formulation", needs=("two labels",), k=32),
+             benchmarks=MATH, rows="formulation", needs=("two labels", "shared benchmark"), k=32),
     PlanItem("fig6_kl_cov_training", "Fig. 6", "Fig. 6: KL-Cov training curves",
              "Reproduction of KL-Cov (Cui et al., 2025): accuracy and entropy during training", "figure",
              lambda context: training_curves(context.metrics, figsize=context.options.figsize), rows="kl_cov",
@@ -143,6 +143,7 @@ LEFT_OUT = {  # the report's notes for an item its runs cannot support (kept wor
     ("fig2_training_entropy", "metrics"):
         "Fig. 2 (training entropy) left out: no training metrics.jsonl given (--metrics).",
     ("fig5_ablation", "two labels"): "Fig. 5 (ablation bars) left out: it compares two or more models.",
+    ("fig5_ablation", "shared benchmark"): "Fig. 5 (ablation bars) left out: the models share no benchmark.",
 }
 
 
@@ -170,11 +171,16 @@ def _entropy_note(refs: Sequence[RunRef]) -> str | None:
             "sampled tokens' surprisal -log p, NOT entropy. `progrpo-eval rescore RUN_DIR --entropy exact` adds it.")
 
 
-def _missing(item: PlanItem, labels: Sequence[str], metrics) -> str | None:
+def _missing(item: PlanItem, refs: Sequence[RunRef], metrics) -> str | None:
+    """The first of the item's needs that `refs` and `metrics` do not meet, or None."""
+    labels = labels_of(refs)
     for need in item.needs:
         if need == "metrics" and not metrics:
             return need
         if need == "two labels" and len(labels) < 2:
+            return need
+        if need == "shared benchmark" and labels and not set.intersection(
+                *({ref.benchmark for ref in refs if ref.label == label} for label in labels)):
             return need
     return None
 
@@ -210,10 +216,11 @@ def plan_items(refs: Sequence[RunRef] = (), *, metrics: Sequence[Path] | Mapping
             wanted = ", ".join(map(display_name, item.benchmarks)) if paper and item.benchmarks else "any benchmark"
             notes.append(f"{name} left out: no {item.rows} runs on {wanted}" if paper else f"{name} left out: no runs")
             continue
-        missing = _missing(item, labels_of(chosen), item_metrics)
+        missing = _missing(item, chosen, item_metrics)
         if missing:
-            needed = {"metrics": f"no training metrics.jsonl of the {item.rows} runs", "two labels": "it compares two "
-                      f"or more {item.rows} runs"}[missing] if paper else f"it needs {missing}"
+            needed = {"metrics": f"no training metrics.jsonl of the {item.rows} runs",
+                      "two labels": f"it compares two or more {item.rows} runs",
+                      "shared benchmark": f"the {item.rows} runs share no benchmark"}[missing]
             notes.append(LEFT_OUT.get((item.key, missing), f"{name} left out: {needed}") if not paper
                          else f"{name} left out: {needed}")
             continue

@@ -27,7 +27,6 @@ import torch
 from progrpo_eval import store
 from progrpo_eval.logprobs import pad_right
 from progrpo_eval.metrics.tokens import low_prob_confidence, low_prob_mean, mean_token_prob
-from progrpo_eval.reporting.runs import run_samples
 
 ENTROPY_EXTRAS = {"exact": "entropy", "topk": "entropy_topk"}  # method → store extra written by `rescore`
 TOKEN_STATISTICS = ("mean_token_prob", "low_prob_mean", "confidence")
@@ -55,7 +54,7 @@ def read_entropy(run_dir: str | Path, method: str = "exact") -> tuple[pd.DataFra
 
 def rollout_statistics(run_dir: str | Path, fraction: float = 0.2) -> pd.DataFrame:
     """One row per rollout with the columns of the module docstring."""
-    samples = run_samples(run_dir, columns=["problem_id", "sample_index", "correct", "num_tokens", "logprobs"])
+    samples = store.load_samples(run_dir, columns=["problem_id", "sample_index", "correct", "num_tokens", "logprobs"])
     table = samples[["problem_id", "sample_index", "correct", "num_tokens"]].copy()
     for name, values in token_statistics(samples["logprobs"], fraction).items():
         table[name] = values
@@ -117,7 +116,8 @@ def token_values(run_dir: str | Path, quantity: str) -> np.ndarray | None:
         stored = entropy_source(run_dir)
         rows = None if stored is None else stored.per_token
     elif quantity == "surprisal":
-        rows = [-np.asarray(row, dtype=np.float64) for row in run_samples(run_dir, columns=["logprobs"])["logprobs"]]
+        logprobs = store.load_samples(run_dir, columns=["logprobs"])["logprobs"]
+        rows = [-np.asarray(row, dtype=np.float64) for row in logprobs]
     else:
         raise ValueError(f"unknown quantity {quantity!r}; known: entropy, surprisal")
     return None if rows is None else pooled(rows)

@@ -8,8 +8,10 @@
   that tell them apart ("tm (seed=1)"), else their output root's name.
 - Benchmarks are shown by their registered display names ("AIME 2024") and ordered as they are
   registered (the paper's column order); names not registered keep their name and come after.
-- `run_samples` reads a run's samples for analysis (`store.load_samples`) and refuses a run that
-  holds a (problem, sample) twice, naming the chunks to remove.
+- `check_finished` refuses, before anything is computed, a run that cannot be reported or compared:
+  an incomplete run (no summary.json, or more problems on disk than its summary counts: a rerun
+  that has not finished) and a run holding a (problem, sample) twice (`store.load_samples` says
+  how to repair it).
 """
 
 from __future__ import annotations
@@ -143,14 +145,21 @@ def single_benchmark(refs: list[RunRef], benchmark: str | None) -> tuple[list[Ru
 # --- a run's samples as tables -----------------------------------------------------------------
 
 
-def run_samples(run_dir: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
-    """`store.load_samples(run_dir, columns)`, refused when a (problem, sample) occurs twice."""
-    return store.load_samples(run_dir, columns=columns)
+def check_finished(run_dir: str | Path) -> dict:
+    """The summary of a finished run with no duplicated sample; ValueError saying what is wrong otherwise."""
+    summary = store.read_run_summary(run_dir)
+    samples = store.load_samples(run_dir, columns=["problem_id", "sample_index"])  # refuses duplicates
+    on_disk = samples["problem_id"].nunique()
+    if on_disk != summary["num_problems"]:
+        raise store.IncompleteRunError(
+            f"{run_dir} is an incomplete run ({on_disk} problems on disk, its {store.SUMMARY} counts "
+            f"{summary['num_problems']}: a rerun that did not finish?): run the same command again to finish it")
+    return summary
 
 
 def problem_counts(run_dir: Path) -> pd.DataFrame:
     """Per problem (index, in run order): n samples and c correct."""
-    samples = run_samples(run_dir, columns=["problem_id", "sample_index", "correct"])
+    samples = store.load_samples(run_dir, columns=["problem_id", "sample_index", "correct"])
     return samples.groupby("problem_id", sort=False)["correct"].agg(n="size", c="sum")
 
 
@@ -165,7 +174,7 @@ def per_problem_metrics(run_dir: Path, ks: Sequence[int]) -> pd.DataFrame:
 
 def correct_solutions(run_dir: Path) -> dict[str, list[str]]:
     """Each problem's correct response texts, every problem of the run present (possibly empty)."""
-    samples = run_samples(run_dir, columns=["problem_id", "sample_index", "text", "correct"])
+    samples = store.load_samples(run_dir, columns=["problem_id", "sample_index", "text", "correct"])
     samples = samples.sort_values(["problem_id", "sample_index"], kind="stable")
     solutions: dict[str, list[str]] = {pid: [] for pid in dict.fromkeys(samples["problem_id"])}
     for pid, text, correct in zip(samples["problem_id"], samples["text"], samples["correct"]):

@@ -27,6 +27,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
+from progrpo_eval import store
 from progrpo_eval.reporting.rollouts import (
     entropy_source,
     pooled,
@@ -34,7 +35,7 @@ from progrpo_eval.reporting.rollouts import (
     rollout_statistics,
     token_values,
 )
-from progrpo_eval.reporting.runs import RunsLike, display_name, labels_of, resolve_runs, run_samples, single_benchmark
+from progrpo_eval.reporting.runs import RunsLike, display_name, labels_of, resolve_runs, single_benchmark
 from progrpo_eval.reporting.style import CORRECT_COLOR, WRONG_COLOR, add_legend, boxplot, color_map, new_figure, styled
 
 # --- Fig. 3: per-problem token probability distributions ------------------------------------------
@@ -122,7 +123,7 @@ def entropy_kde(runs: RunsLike, benchmark: str | None = None, *, quantity: str =
 
 def default_problem(run_dir: str | Path) -> str:
     """The first problem (run order) whose rollouts are partly correct, else the first problem."""
-    samples = run_samples(run_dir, columns=["problem_id", "sample_index", "correct"])
+    samples = store.load_samples(run_dir, columns=["problem_id", "sample_index", "correct"])
     if samples.empty:
         raise ValueError(f"{run_dir} has no samples")
     share = samples.groupby("problem_id", sort=False)["correct"].mean()
