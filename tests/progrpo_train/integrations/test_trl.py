@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -219,3 +220,31 @@ def test_example_script_reports_bad_input_in_one_line(tmp_path):
     result = _run_example("--gate", "sometimes", "--use_cpu", "--bf16", "false", "--output_dir", str(tmp_path))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == "error: unknown gate 'sometimes'; known: mixed, any_correct"
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_group_statistics_span_processes(tiny_model_dir, tmp_path):
+    """A group of 8 split 4 + 4 over two processes gets the advantages of the whole group (gathered, not per rank)."""
+    worker = Path(__file__).with_name("trl_two_process_worker.py")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+               str(_free_port()), str(worker), str(tiny_model_dir), str(tmp_path)]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in range(2)]
+    prompts, completions = (sum((r[key] for r in ranks), []) for key in ("prompts", "completions"))
+    advantages = torch.tensor(sum((r["advantages"] for r in ranks), []))
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+    c_q, c_o = _unpadded_confidences(model, prompts, completions)
+    rewards, one_group = torch.tensor(coin_reward(completions)), torch.zeros(8, dtype=torch.long)
+    expected = progrpo_advantages(rewards, one_group, c_o, c_q, alpha=0.3, eps=1e-4)
+    torch.testing.assert_close(advantages, expected, rtol=1e-4, atol=1e-6)
+    per_rank = torch.cat([progrpo_advantages(rewards[rows], one_group[rows], c_o[rows], c_q[rows], alpha=0.3, eps=1e-4)
+                          for rows in (slice(0, 4), slice(4, 8))])
+    assert not torch.allclose(per_rank, expected, atol=1e-3), "per-rank statistics would pass too: test is vacuous"
