@@ -22,7 +22,7 @@ Decisions:
   `\\left`/`\\right` dropped; thousands separators dropped (`1{,}000`, `1\\,000`, `1,\\!000`,
   and a whole answer `1 000` or `1,000`); scientific notation as a power of ten (Minerva's
   `4.5e33` is 4.5 x 10^33, not 4.5·e·33); numpy spellings (`np.arcsin`, `-1./3`) as LaTeX;
-  braces around the whole answer and trailing backslashes dropped. Against a choice gold such as
+  braces around the whole answer, doubled parentheses `((x))` and trailing backslashes dropped. Against a choice gold such as
   `\\text{(E)}`, an answer that opens with a choice, such as `\\textbf{(E)}\\ 1{,}008{,}016`, is
   that choice.
 - Verdicts without a parser (`quick_verdict`): an answer written exactly as its gold is correct;
@@ -76,12 +76,11 @@ _UNESCAPED_DOLLAR = re.compile(r"(?<!\\)\$")
 
 
 def strip_math_delimiters(text: str) -> str:
-    """`$x$`, `$$x$$`, `\\(x\\)`, `\\[x\\]` (with a full stop after) -> `x`; anything else as it is."""
+    """`$x$`, `$$x$$`, `\\(x\\)`, `\\[x\\]` (with a full stop after, nested too) -> `x`; anything else as it is."""
     text = text.strip()
-    match = _MATH_DELIMITED.match(text)
-    if match is None:
-        return text
-    return next(group for group in match.groups() if group is not None).strip()
+    while (match := _MATH_DELIMITED.match(text)) is not None:
+        text = next(group for group in match.groups() if group is not None).strip()
+    return text
 
 
 def bare_answer(text: str) -> str | None:
@@ -137,14 +136,42 @@ def _scientific_to_power(match: re.Match) -> str:
     return f"{match.group(1)}\\times 10^{{{exponent}}}"
 
 
-def _without_outer_braces(text: str) -> str:
-    while text.startswith("{") and text.endswith("}") and balanced_group(text, 0) == text[1:-1]:
-        text = text[1:-1].strip()
-    return text
+def _closing_parenthesis(text: str, opening: int) -> int | None:
+    depth = 0
+    for index in range(opening, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[index], 0)
+        if depth == 0:
+            return index
+    return None
+
+
+def _without_redundant_groups(text: str) -> str:
+    """Braces around the whole answer dropped, and `((x))` as `(x)`: deep nesting costs the parser seconds."""
+    while True:
+        if text.startswith("{") and text.endswith("}") and balanced_group(text, 0) == text[1:-1]:
+            text = text[1:-1].strip()
+        elif (text.startswith("((") and _closing_parenthesis(text, 0) == len(text) - 1
+              and _closing_parenthesis(text, 1) == len(text) - 2):
+            text = text[1:-1]
+        else:
+            return text
 
 
 def normalise_answer(answer: str) -> str:
-    """An answer (or gold) in the one spelling both sides share (see the module notes)."""
+    """An answer (or gold) in the one spelling both sides share (see the module notes).
+
+    Repeated until nothing changes (a step can uncover work for an earlier one), so normalising
+    twice gives what normalising once gave.
+    """
+    for _ in range(10):
+        normalised = _normalise_once(answer)
+        if normalised == answer:
+            break
+        answer = normalised
+    return answer
+
+
+def _normalise_once(answer: str) -> str:
     answer = strip_math_delimiters(answer)
     answer = answer.replace("\\$", "")
     answer = _SMALL_FRACTION.sub(r"\\frac", answer)
@@ -158,7 +185,7 @@ def normalise_answer(answer: str) -> str:
     answer = " ".join(answer.split()).rstrip("\\").rstrip()
     if answer.endswith(".") and not answer.endswith("..") and not answer.endswith("\\."):
         answer = answer[:-1].rstrip()
-    return _without_outer_braces(answer)
+    return _without_redundant_groups(answer)
 
 
 def align_choice(answer: str, gold: str) -> tuple[str, str]:
@@ -221,7 +248,7 @@ def exact_number(compact: str) -> Fraction | None:
 
 
 def answer_key(answer: str) -> str:
-    """The canonical form maj@k groups by: a number as its reduced fraction, else the text without spaces."""
-    compact = "".join(answer.split())
+    """The canonical form maj@k groups by: a number as its reduced fraction, else the normalised text without spaces."""
+    compact = "".join(normalise_answer(answer).split())
     value = exact_number(compact)
     return compact if value is None else str(value)
