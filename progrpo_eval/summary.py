@@ -55,8 +55,15 @@ def _ci(values: np.ndarray, seed: int) -> list[float]:
 
 
 def _majority(group: pd.DataFrame, k: int) -> float:
+    # Votes go by the scorer's answer key (`extracted`: the math scorer's is canonical, so 0.5 and
+    # \frac{1}{2} are one answer), and every answer judged correct equals the gold: they vote as one.
     answers = [None if a is None or a == "" else "".join(str(a).split()) for a in group["extracted"]]
+    answers = [_CORRECT if answer is not None and correct else answer
+               for answer, correct in zip(answers, group["correct"])]
     return maj_at_k(answers, list(group["correct"]), k)
+
+
+_CORRECT = "\0correct"  # the key of every correct answer in `_majority` (no answer key holds a NUL)
 
 
 def summarize(samples: pd.DataFrame, problem_ids: list[str], *, num_samples: int, seed: int = 0) -> dict:
