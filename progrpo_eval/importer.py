@@ -134,7 +134,8 @@ def import_samples(options: ImportOptions, console) -> tuple[Path, dict]:
                 record["num_tokens"] = None  # the text came without its tokens
             store.write_chunk(run_dir, records)
             console.print(f"{loaded.benchmark.name}: scored problems {start + 1}-{start + len(chunk)} of {len(todo)}")
-    summary = summarize(store.load_samples(run_dir), list(samples), num_samples=n, seed=0)
+    summary = summarize(store.load_samples(run_dir), list(samples), num_samples=n, seed=0,
+                        problems=[problems[problem_id] for problem_id in samples])
     summary.update(benchmark=loaded.benchmark.name, model=model, run_dir=str(run_dir))
     store.write_summary(run_dir, summary, markdown_table([(loaded.benchmark.name, summary)]))
     return run_dir, summary

@@ -160,7 +160,7 @@ class Evaluator:
                 pending.result()
         samples = store.load_samples(run_dir)
         summary = summarize(samples, [p.problem_id for p in loaded.problems], num_samples=options.settings.n,
-                            seed=options.settings.seed)
+                            seed=options.settings.seed, problems=loaded.problems)
         summary.update(benchmark=benchmark, model=options.model, run_dir=str(run_dir))
         store.write_summary(run_dir, summary, markdown_table([(benchmark, summary)]))
         return run_dir, summary

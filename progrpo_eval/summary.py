@@ -66,8 +66,12 @@ def _majority(group: pd.DataFrame, k: int) -> float:
 _CORRECT = "\0correct"  # the key of every correct answer in `_majority` (no answer key holds a NUL)
 
 
-def summarize(samples: pd.DataFrame, problem_ids: list[str], *, num_samples: int, seed: int = 0) -> dict:
-    """The summary of the samples of `problem_ids` (each must have `num_samples` samples)."""
+def summarize(samples: pd.DataFrame, problem_ids: list[str], *, num_samples: int, seed: int = 0,
+              problems: list | None = None) -> dict:
+    """The summary of the samples of `problem_ids` (each must have `num_samples` samples).
+
+    A benchmark's own additions (HumanEval+'s base tests, the CodeForces rating; `notes` lines for
+    the printed table) come from `benchmarks.code_summary`; `problems` gives it their metadata."""
     samples = samples[samples["problem_id"].isin(problem_ids)]
     groups = samples.groupby("problem_id", sort=False)
     per_problem = groups.agg(n=("correct", "size"), c=("correct", "sum"))
@@ -84,7 +88,7 @@ def summarize(samples: pd.DataFrame, problem_ids: list[str], *, num_samples: int
     majority = np.array([_majority(groups.get_group(p), num_samples) for p in per_problem.index])
     statuses = samples["score_status"].value_counts().to_dict()
     lengths = samples["num_tokens"].to_numpy()
-    return {
+    summary = {
         "num_problems": int(len(per_problem)),
         "num_samples_per_problem": num_samples,
         "pass_at_k": {str(k): float(table[k].mean()) for k in ks},
@@ -112,6 +116,10 @@ def summarize(samples: pd.DataFrame, problem_ids: list[str], *, num_samples: int
         "diversity_correct": diversity_statistics(samples),
         "bootstrap": {"unit": "problem", "resamples": CI_RESAMPLES, "seed": seed, "method": "percentile"},
     }
+    from progrpo_eval.benchmarks.code_summary import benchmark_summary_extra
+
+    summary.update(benchmark_summary_extra(samples, problem_ids, num_samples, problems))
+    return summary
 
 
 def summary_table(rows: list[tuple[str, dict]]) -> Table:
@@ -134,5 +142,6 @@ def summary_table(rows: list[tuple[str, dict]]) -> Table:
 
 
 def markdown_table(rows: list[tuple[str, dict]]) -> str:
-    """`summary_table(rows)` as Markdown (what `run` prints and summary.md holds)."""
-    return summary_table(rows).markdown()
+    """`summary_table(rows)` as Markdown (what `run` prints and summary.md holds), then the summaries' notes."""
+    notes = [note for _, summary in rows for note in summary.get("notes", [])]
+    return summary_table(rows).markdown() + "".join(f"\n{note}" for note in notes)

@@ -8,8 +8,9 @@
 benchmarks and their row parsers.
 """
 
-from . import math  # noqa: I001  (import order is registration order: math, then choice)
+from . import math  # noqa: I001  (import order is registration order: math, choice, code)
 from . import choice
+from . import code
 from .registry import (
     DATA_DIR_ENV,
     INSTRUCTIONS,
@@ -35,6 +36,7 @@ __all__ = [
     "RowContext",
     "RowError",
     "choice",
+    "code",
     "describe_benchmarks",
     "get_benchmark",
     "list_benchmarks",

@@ -6,7 +6,10 @@ Decisions:
   `dataclasses.replace`; registering a name twice raises.
 - Where rows come from: the `data_dir` argument, else the `PROGRPO_DATA_DIR` environment variable,
   else the Hugging Face Hub (`datasets.load_dataset`, imported only on that path). An offline
-  file is `data_dir / benchmark.offline_file`, one JSON object per line.
+  file is `data_dir / benchmark.offline_file`, one JSON object per line, unless the benchmark
+  declares `read_rows` (a gzipped JSONL, a JSON list); `fetch_rows` replaces `load_dataset` for
+  a Hub source that is not a plain dataset (LiveCodeBench's release files). Either hook may also
+  select rows (a contest-date window); the checksum then covers what was selected.
 - One row parser per benchmark reads both the Hub's row shape and the offline copy's shape; the
   fields present in the row decide, so a JSONL export of the Hub dataset also works as a data_dir.
 - `checksum` identifies the data a run saw: sha256 of the raw file bytes for an offline file
@@ -39,7 +42,7 @@ from progrpo_eval.scoring import scorer_class
 
 DATA_DIR_ENV = "PROGRPO_DATA_DIR"
 
-Family = Literal["math", "choice"]
+Family = Literal["math", "choice", "code"]
 
 INSTRUCTIONS: dict[str, str] = {
     "math": "Please reason step by step, and put your final answer within \\boxed{}.",
@@ -47,6 +50,10 @@ INSTRUCTIONS: dict[str, str] = {
         "Answer the following multiple choice question. Think step by step, then give the letter "
         "of the correct option in \\boxed{}, e.g. \\boxed{A}."
     ),
+    # The paper prompts with the chat template only; a program needs its form stated, so this
+    # neutral line asks for one fenced block. How the program gets its input (stdin, a function
+    # to complete, starter code) is part of each question (`progrpo_eval.benchmarks.code`).
+    "code": "Write a complete Python program that solves the problem, in a single ```python code block.",
 }
 
 
@@ -72,6 +79,7 @@ class RowContext:
 
 
 RowParser = Callable[[Mapping[str, Any], RowContext], Problem]
+RowReader = Callable[[Path], list[tuple[int, dict[str, Any]]]]  # offline file -> (1-based line or item, row)
 
 
 def require(row: Mapping[str, Any], *names: str) -> Any:
@@ -99,6 +107,8 @@ class Benchmark:
     version: str = "1"
     description: str = ""
     offline_is_subset: bool = False  # the offline file holds only part of the Hub split
+    read_rows: RowReader | None = field(default=None, hash=False)  # offline file reader; None: JSONL
+    fetch_rows: Callable[[Benchmark], list[dict[str, Any]]] | None = field(default=None, hash=False)  # Hub rows
 
     def __post_init__(self) -> None:
         if self.family not in INSTRUCTIONS:
@@ -171,11 +181,11 @@ def resolve_data_dir(data_dir: str | Path | None) -> Path | None:
     return Path(from_environment) if from_environment else None
 
 
-def read_offline_file(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], str]:
-    """(1-based line number, row) for every non-blank line, and the sha256 of the file's bytes."""
+def read_offline_file(path: Path, reader: RowReader | None = None) -> tuple[list[tuple[int, dict[str, Any]]], str]:
+    """(1-based line number, row) for every row (`reader`, default JSONL), and the sha256 of the file's bytes."""
     if not path.is_file():
         raise FileNotFoundError(f"no offline benchmark file at {path}")
-    return read_jsonl(path), hashlib.sha256(path.read_bytes()).hexdigest()
+    return (reader or read_jsonl)(path), hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def fetch_hub_rows(benchmark: Benchmark) -> list[dict[str, Any]]:
@@ -227,23 +237,25 @@ def load_problems(benchmark: Benchmark | str, data_dir: str | Path | None = None
         benchmark = get_benchmark(benchmark)
     directory = resolve_data_dir(data_dir)
     if directory is None:
-        rows = fetch_hub_rows(benchmark)
+        rows = (benchmark.fetch_rows or fetch_hub_rows)(benchmark)
         numbered_rows = list(enumerate(rows, start=1))
         source, checksum = benchmark.hub_source, canonical_rows_sha256(rows)
         where = f"{source} row"
     else:
         path = directory / benchmark.offline_file
-        numbered_rows, checksum = read_offline_file(path)
+        numbered_rows, checksum = read_offline_file(path, benchmark.read_rows)
         source, where = str(path), f"{path.name} line"
     problems = parse_rows(benchmark, numbered_rows, where, seed)
     return LoadedBenchmark(benchmark=benchmark, problems=problems[:limit], source=source,
                            checksum=checksum, num_rows=len(numbered_rows))
 
 
-def count_offline_rows(path: Path) -> int | None:
-    """Non-blank lines of an offline file, without parsing them; None when the file is absent."""
+def count_offline_rows(path: Path, reader: RowReader | None = None) -> int | None:
+    """Rows of an offline file (JSONL: non-blank lines, not parsed; else `reader`'s rows); None when absent."""
     if not path.is_file():
         return None
+    if reader is not None:
+        return len(reader(path))
     with path.open("rb") as lines:
         return sum(1 for line in lines if line.strip())
 
@@ -257,7 +269,7 @@ def describe_benchmarks(data_dir: str | Path | None = None) -> list[dict[str, An
     directory = resolve_data_dir(data_dir)
     descriptions = []
     for benchmark in _BENCHMARKS.values():
-        size = count_offline_rows(directory / benchmark.offline_file) if directory else None
+        size = count_offline_rows(directory / benchmark.offline_file, benchmark.read_rows) if directory else None
         descriptions.append({
             "name": benchmark.name, "family": benchmark.family, "size": size,
             "source": benchmark.hub_id, "hub_config": benchmark.hub_config,

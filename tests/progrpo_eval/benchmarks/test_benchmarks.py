@@ -61,7 +61,7 @@ def parse(name: str, row: dict, seed: int = 0) -> Problem:
 
 
 def test_registered_names():
-    assert list_benchmarks() == list(EXPECTED_ROWS)
+    assert list_benchmarks()[:len(EXPECTED_ROWS)] == list(EXPECTED_ROWS)  # then toy and the code benchmarks
 
 
 @pytest.mark.parametrize("name", EXPECTED_ROWS)
@@ -315,7 +315,7 @@ def test_duplicate_registration_raises_and_variants_register(isolated_registry):
     variant = register(dataclasses.replace(aime24, name="aime24_v2", version="2"))
     assert get_benchmark("aime24_v2") is variant and variant.parse_row is aime24.parse_row
     with pytest.raises(ValueError, match="unknown family"):
-        dataclasses.replace(aime24, name="aime24_code", family="code")
+        dataclasses.replace(aime24, name="aime24_poetry", family="poetry")
 
 
 def test_user_message():
@@ -324,13 +324,13 @@ def test_user_message():
     assert user_message(problem, "choice").endswith("e.g. \\boxed{A}.")
     assert user_message(problem, "math", instruction="Answer.") == "What is 1+1?\nAnswer."
     assert get_benchmark("mmlu_pro").instruction == INSTRUCTIONS["choice"]
-    with pytest.raises(ValueError, match="known: math, choice"):
-        user_message(problem, "code")
+    with pytest.raises(ValueError, match="known: math, choice, code"):
+        user_message(problem, "poetry")
 
 
 def test_describe_benchmarks(data_dir):
     with_sizes = {entry["name"]: entry for entry in describe_benchmarks(data_dir)}
-    assert {name: entry["size"] for name, entry in with_sizes.items()} == EXPECTED_ROWS
+    assert {name: with_sizes[name]["size"] for name in EXPECTED_ROWS} == EXPECTED_ROWS
     assert with_sizes["mmlu_pro"]["source"] == "TIGER-Lab/MMLU-Pro"
     assert with_sizes["mmlu_pro"]["offline_is_subset"] is True
     assert with_sizes["gpqa_diamond"]["family"] == "choice"
