@@ -272,12 +272,28 @@ def report(
         True, "--semantic/--no-semantic", help="Semantic cosine (all-MiniLM-L6-v2) in the diversity table (Tab. 5)."
     ),
     resamples: int = typer.Option(10_000, help="Bootstrap resamples over problems for the comparison pages."),
+    diversity: str = typer.Option(
+        "pooled", help="Tab. 5: pooled (all of a benchmark's correct solutions as one set, the paper's \"dataset level\") "
+        "or per-problem (each problem's, then the mean)."),
+    diversity_fair: int = typer.Option(
+        0, "--diversity-fair", help="Tab. 5 fair mode: only problems every model solves at least M times, M correct "
+        "solutions drawn from each (seeded); 0: off."),
+    semantic_long_texts: str = typer.Option(
+        "truncate", "--semantic-long-texts", help="Semantic cosine of long solutions: truncate (the model's encode, "
+        "256 word pieces, as the paper) or window (the mean of 254-piece windows)."),
 ) -> None:
     """Write a deterministic PDF report: settings, results tables, the paper's figures, paired comparisons."""
     from progrpo_eval.reporting.pdf import build_report
 
+    if diversity not in ("pooled", "per-problem"):
+        fail(f"--diversity must be pooled or per-problem, got {diversity!r}")
+    if semantic_long_texts not in ("truncate", "window"):
+        fail(f"--semantic-long-texts must be truncate or window, got {semantic_long_texts!r}")
+    if diversity_fair < 0:
+        fail(f"--diversity-fair must be 0 (off) or a number of solutions, got {diversity_fair}")
     try:
-        result = build_report(run_dirs, out, metrics_jsonl=metrics, title=title, semantic=semantic, num_resamples=resamples)
+        result = build_report(run_dirs, out, metrics_jsonl=metrics, title=title, semantic=semantic, num_resamples=resamples,
+                              diversity=diversity, diversity_fair=diversity_fair or None, long_texts=semantic_long_texts)
     except USER_ERRORS as error:
         _fail_with(error)
     typer.echo(f"wrote {result.path} ({len(result.pages)} pages)")

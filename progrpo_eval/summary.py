@@ -35,7 +35,8 @@ SUMMARY_DIVERSITY = ("distinct:n=2", "self-bleu:mode=sacrebleu")
 
 
 def diversity_statistics(samples: pd.DataFrame) -> dict:
-    """Tab. 5's lexical diversity of correct solutions, per problem (>= 2 needed), macro-averaged.
+    """Tab. 5's lexical diversity of correct solutions: pooled over the benchmark (`value`, the
+    paper's "dataset level") and per problem (`per_problem`: problems with >= 2, macro-averaged).
 
     Semantic cosine needs a sentence-embedding model, so it is left to `progrpo-eval report`.
     """
@@ -43,9 +44,12 @@ def diversity_statistics(samples: pd.DataFrame) -> dict:
     by_problem = {pid: list(group["text"]) for pid, group in correct.groupby("problem_id", sort=False)}
     result = {}
     for metric in SUMMARY_DIVERSITY:
-        outcome = dataset_diversity(by_problem, metric)
-        value = outcome["value"]
-        result[metric] = {"value": None if np.isnan(value) else value, "num_problems": outcome["num_problems"]}
+        pooled = dataset_diversity(by_problem, metric, aggregation="pooled")
+        per_problem = dataset_diversity(by_problem, metric, aggregation="per-problem")
+        result[metric] = {"value": None if np.isnan(pooled["value"]) else pooled["value"], "aggregation": "pooled",
+                          "num_texts": pooled["num_texts"], "num_problems": pooled["num_problems"],
+                          "per_problem": None if np.isnan(per_problem["value"]) else per_problem["value"],
+                          "per_problem_num_problems": per_problem["num_problems"]}
     return result
 
 

@@ -48,17 +48,18 @@ def vllm_backend(tiny_model_dir):
 
 
 def write_run(root: Path, model: str, benchmark: str, problems: dict, *, seed: int = 0, complete: bool = True,
-              temperature: float = 0.6) -> Path:
+              temperature: float = 0.6, model_path: str | None = None) -> Path:
     """A run directory with planted samples: problems = {problem_id: [(correct, probabilities), ...]}.
 
-    complete=False leaves it as a killed run leaves it: samples on disk, no summary.
+    complete=False leaves it as a killed run leaves it: samples on disk, no summary. The manifest's
+    model is `model_path` (default /models/<model>); the directory is root/<model>/<benchmark>.
     """
     from progrpo_eval import store
     from progrpo_eval.summary import markdown_table, summarize
 
     run_dir = root / model / benchmark
     num_samples = len(next(iter(problems.values())))
-    manifest = {"model": f"/models/{model}", "benchmark": benchmark, "data_checksum": "ab" * 32,
+    manifest = {"model": model_path or f"/models/{model}", "benchmark": benchmark, "data_checksum": "ab" * 32,
                 "data_source": "planted", "backend": "hf", "versions": {"python": "3.11", "progrpo": "0.1.0"},
                 "sampling": {"n": num_samples, "temperature": temperature, "top_p": 0.95, "max_tokens": 16,
                              "seed": seed}}

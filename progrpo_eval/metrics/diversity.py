@@ -14,8 +14,13 @@ Decisions
   Liu et al. fix V for all the systems they compare: pass `vocab_size` for that. Without it,
   V = U^n, all n-grams over the U distinct tokens of the pooled texts (for n = 1, V = U makes
   EAD ≈ 1 whatever the texts: pass `vocab_size` there). Computed as −V·expm1(C·log1p(−1/V)).
-- `dataset_diversity`: Tab. 5's aggregation, one value per problem over its correct solutions
-  (problems with fewer than `min_texts` are skipped, NaN values are left out), then the plain mean.
+- `dataset_diversity`: Tab. 5's aggregation of a benchmark's correct solutions. "pooled" (the
+  default, as the paper words it: "computed at the dataset level for correct solutions") takes
+  every correct solution of every problem as one set; "per-problem" computes each problem's
+  value (problems with fewer than `min_texts` are skipped, NaN values left out), then the mean.
+- `fair_subsample`: the fair mode: only problems every compared model solves at least m times,
+  m correct solutions subsampled (seeded) from each, so that a model that solves more problems
+  is not compared on other texts.
 """
 
 from __future__ import annotations
@@ -26,11 +31,15 @@ import math
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
+from progrpo_eval.generation.base import derived_seed
 from progrpo_eval.metrics.bleu import Tokenizer, self_bleu, self_bleu_scores, tokenize
 from progrpo_eval.metrics.semantic import default_embedding_model, semantic_cosine, semantic_cosine_details
 
-__all__ = ["dataset_diversity", "default_embedding_model", "distinct_n", "expected_distinct_n", "resolve_metric",
-           "self_bleu", "self_bleu_scores", "semantic_cosine", "semantic_cosine_details", "tokenize"]
+__all__ = ["dataset_diversity", "default_embedding_model", "distinct_n", "expected_distinct_n", "fair_subsample",
+           "resolve_metric", "self_bleu", "self_bleu_scores", "semantic_cosine", "semantic_cosine_details",
+           "tokenize"]
 
 
 # ---------------------------------------------------------------- Distinct-n
@@ -99,26 +108,70 @@ def resolve_metric(name: str) -> DiversityMetric:
     return functools.partial(function, **params)
 
 
-def dataset_diversity(
-    problems: Mapping[Hashable, Sequence[str]], metric: str | DiversityMetric, min_texts: int = 2
-) -> dict[str, Any]:
-    """Macro average over problems of a diversity metric of each problem's texts (Tab. 5).
+AGGREGATIONS = ("pooled", "per-problem")
 
-    Problems with fewer than `min_texts` texts are skipped; a NaN value (no n-gram, ...) is left
-    out of the mean and counted in num_undefined. The value is NaN when no problem counts.
+
+def dataset_diversity(
+    problems: Mapping[Hashable, Sequence[str]], metric: str | DiversityMetric, min_texts: int = 2,
+    aggregation: str = "pooled",
+) -> dict[str, Any]:
+    """A diversity metric over a benchmark's texts (Tab. 5), pooled or per problem.
+
+    - "pooled" (the default; the paper's Tab. 5 "computed at the dataset level"): the metric of all
+      problems' texts together, one set (NaN with fewer than `min_texts` texts in all).
+    - "per-problem": the metric of each problem's texts, then the plain mean over problems.
+      Problems with fewer than `min_texts` texts are skipped; a NaN value (no n-gram, ...) is
+      left out of the mean and counted in num_undefined.
+    num_problems counts the problems that enter the value, num_texts their texts.
     """
     if min_texts < 1:
         raise ValueError(f"min_texts must be at least 1, got {min_texts}")
+    if aggregation not in AGGREGATIONS:
+        raise ValueError(f"unknown aggregation {aggregation!r}; known: {', '.join(AGGREGATIONS)}")
     function = resolve_metric(metric) if isinstance(metric, str) else metric
+    name = metric if isinstance(metric, str) else getattr(metric, "__name__", repr(metric))
+    if aggregation == "pooled":
+        texts = [text for group in problems.values() for text in group]
+        value = float(function(texts)) if len(texts) >= min_texts else math.nan
+        contributing = sum(len(group) > 0 for group in problems.values())
+        return {"metric": name, "aggregation": aggregation, "value": value,
+                "num_problems": contributing if not math.isnan(value) else 0, "num_texts": len(texts),
+                "num_skipped": len(problems) - contributing, "num_undefined": int(math.isnan(value) and bool(texts))}
     per_problem = {
         problem_id: float(function(list(texts))) for problem_id, texts in problems.items() if len(texts) >= min_texts
     }
-    defined = [value for value in per_problem.values() if not math.isnan(value)]
+    defined = [problem_id for problem_id, value in per_problem.items() if not math.isnan(value)]
     return {
-        "metric": metric if isinstance(metric, str) else getattr(metric, "__name__", repr(metric)),
-        "value": math.fsum(defined) / len(defined) if defined else math.nan,
+        "metric": name,
+        "aggregation": aggregation,
+        "value": math.fsum(per_problem[p] for p in defined) / len(defined) if defined else math.nan,
         "num_problems": len(defined),
+        "num_texts": sum(len(problems[p]) for p in defined),
         "num_skipped": len(problems) - len(per_problem),
         "num_undefined": len(per_problem) - len(defined),
         "per_problem": per_problem,
     }
+
+
+def fair_subsample(solutions: Mapping[str, Mapping[str, Sequence[str]]], m: int, seed: int = 0
+                   ) -> dict[str, dict[str, list[str]]]:
+    """Tab. 5's fair comparison: the same problems and as many texts of each, for every run.
+
+    `solutions` is run → problem → correct texts. Kept: the problems every run solves at least `m`
+    times; from each run's texts of such a problem, `m` drawn without replacement by
+    `np.random.default_rng(derived_seed(seed, run, problem))` and kept in their original order.
+    A model that solves more problems is then not compared on other problems or more texts.
+    """
+    if m < 1:
+        raise ValueError(f"the fair comparison needs m >= 1 correct solutions per problem, got {m}")
+    runs = list(solutions)
+    common = [problem for problem in (solutions[runs[0]] if runs else {})
+              if all(len(solutions[run].get(problem, ())) >= m for run in runs)]
+    chosen: dict[str, dict[str, list[str]]] = {}
+    for run in runs:
+        chosen[run] = {}
+        for problem in common:
+            texts = list(solutions[run][problem])
+            picked = np.random.default_rng(derived_seed(seed, run, problem)).choice(len(texts), m, replace=False)
+            chosen[run][problem] = [texts[i] for i in sorted(picked)]
+    return chosen

@@ -128,8 +128,13 @@ def _pages(refs: list[RunRef], metrics: list[Path], options: PlanOptions, num_re
 
 def build_report(run_dirs: RunsLike, out_pdf: str | Path, *,
                  metrics_jsonl: str | Path | Sequence[str | Path] | None = None, title: str | None = None,
-                 semantic: bool = True, num_resamples: int = 10_000, seed: int = 0) -> Report:
-    """Write the multi-page PDF report of `run_dirs` (module docstring) atomically to `out_pdf`."""
+                 semantic: bool = True, num_resamples: int = 10_000, seed: int = 0, diversity: str = "pooled",
+                 diversity_fair: int | None = None, long_texts: str = "truncate") -> Report:
+    """Write the multi-page PDF report of `run_dirs` (module docstring) atomically to `out_pdf`.
+
+    diversity, diversity_fair and long_texts choose Tab. 5's aggregation, fair mode and semantic
+    embedding of long texts (`reporting.tables.diversity_table`).
+    """
     refs = resolve_runs(run_dirs)
     for ref in refs:
         check_finished(ref.path)  # an unfinished or duplicated run fails before any drawing
@@ -139,7 +144,8 @@ def build_report(run_dirs: RunsLike, out_pdf: str | Path, *,
         if not path.is_file():
             raise ValueError(f"training metrics file not found: {path}")
     title = title or "progrpo-eval report"
-    options = PlanOptions(semantic=semantic, colors=color_map(labels_of(refs)), figsize=CONTENT)
+    options = PlanOptions(semantic=semantic, colors=color_map(labels_of(refs)), figsize=CONTENT, diversity=diversity,
+                          diversity_fair=diversity_fair, long_texts=long_texts, seed=seed)
     with font_scale(REPORT_FONT_SCALE), mpl.rc_context(current_style()):
         plan, notes = _pages(refs, metrics, options, num_resamples, seed)
         page_titles = [page for page, _ in plan]

@@ -58,6 +58,10 @@ class PlanItem:
 @dataclass(frozen=True)
 class PlanOptions:
     semantic: bool = True  # the semantic cosine column of Tab. 5
+    diversity: str = "pooled"  # Tab. 5's aggregation: "pooled" (the paper's) or "per-problem"
+    diversity_fair: int | None = None  # Tab. 5's fair mode: m correct solutions of the problems all solve m times
+    long_texts: str = "truncate"  # how the semantic cosine embeds long solutions: "truncate" (the paper's), "window"
+    seed: int = 0  # the fair mode's subsampling
     problem: str | None = None  # Fig. 8's problem (default: the first with mixed results)
     colors: Mapping[str, tuple] | None = None  # one colour per label on every figure
     figsize: tuple[float, float] | None = None  # every figure's size (the report: one page)
@@ -105,7 +109,9 @@ PLAN: tuple[PlanItem, ...] = (
              benchmarks=OOD, in_report=False),
     PlanItem("tab5_diversity", "Tab. 5", "diversity (Tab. 5)",
              "Dataset-level evaluation on AIME 2024: accuracy and diversity of correct solutions", "table",
-             lambda context: diversity_table(context.runs, semantic=context.options.semantic),
+             lambda context: diversity_table(context.runs, semantic=context.options.semantic,
+                                             aggregation=context.options.diversity, fair=context.options.diversity_fair,
+                                             seed=context.options.seed, long_texts=context.options.long_texts),
              benchmarks=("aime24",)),
     PlanItem("tab6_alpha", "Tab. 6", "α sweep", "Impact of α in Eq. 4, averaged over six benchmarks", "table",
              lambda context: average_table(context.runs, _k(context)), benchmarks=MATH, rows="alpha", k=32,

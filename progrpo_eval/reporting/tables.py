@@ -4,9 +4,10 @@
   "Pass@1 / Pass@k" in % from each run's summary.json. Avg (with two benchmarks or more) is the
   plain mean over the row's benchmarks, shown only when the row has every column. The best value
   of a column is bold (nothing is bold where all values tie).
-- `diversity_table` (Tab. 5): per run, each problem's CORRECT solutions (the full response text)
-  go through `progrpo_eval.metrics.diversity.dataset_diversity` (problems with < 2 correct
-  solutions are skipped), macro-averaged over problems; #problems counts those with ≥ 2.
+- `diversity_table` (Tab. 5): per run, the CORRECT solutions (the full response text) through
+  `progrpo_eval.metrics.diversity.dataset_diversity`: pooled over the benchmark by default (the
+  paper's "dataset level"), or per problem; optionally the fair mode (same problems, m solutions
+  each). #solutions and #problems count what entered the values; the footnote names the mode.
 - `run_detail_table`: every run's Pass@k at every k with the 95% CI of Pass@1, maj@n, truncation
   and length (the report's second table; not in the paper).
 """
@@ -92,31 +93,62 @@ def average_table(runs: RunsLike, k: int | None = None) -> Table:
 
 DIVERSITY_METRICS = (("Distinct-2", "distinct:n=2", ".3f", 1), ("Self-BLEU", "self-bleu", ".1f", -1),
                      ("Semantic cos.", "semantic-cosine", ".3f", -1))
+SEMANTIC_NOTES = {"truncate": "all-MiniLM-L6-v2, each text truncated at 256 word pieces (the model's encode, as "
+                              "the paper)",
+                  "window": "all-MiniLM-L6-v2, each text embedded whole in windows of at most 254 word pieces, "
+                            "their embeddings averaged and renormalised"}
 
 
-def diversity_table(runs: RunsLike, *, semantic: bool = True, min_texts: int = 2) -> Table:
-    """Tab. 5: accuracy and the diversity of correct solutions, one row per run."""
-    from progrpo_eval.metrics.diversity import dataset_diversity
+def diversity_table(runs: RunsLike, *, semantic: bool = True, min_texts: int = 2, aggregation: str = "pooled",
+                    fair: int | None = None, seed: int = 0, long_texts: str = "truncate") -> Table:
+    """Tab. 5: accuracy and the diversity of correct solutions, one row per run.
+
+    aggregation "pooled" (every correct solution of the benchmark as one set) or "per-problem"
+    (`metrics.diversity.dataset_diversity`); `fair` = m keeps, per benchmark, the problems every
+    run solves at least m times and m solutions of each (`metrics.diversity.fair_subsample`, seed
+    `seed`); `long_texts` is how the semantic cosine embeds long solutions. The footnote says all of it.
+    """
+    from progrpo_eval.metrics.diversity import dataset_diversity, fair_subsample
 
     refs = resolve_runs(runs)
     metrics = [metric for metric in DIVERSITY_METRICS if semantic or metric[1] != "semantic-cosine"]
+    names = [f"{name}:long_texts={long_texts}" if name == "semantic-cosine" else name for _, name, _, _ in metrics]
+    solutions = {ref: correct_solutions(ref.path) for ref in refs}
+    fair_counts = {}
+    if fair:
+        for benchmark in ordered_benchmarks(ref.benchmark for ref in refs):
+            on_benchmark = [ref for ref in refs if ref.benchmark == benchmark]
+            chosen = fair_subsample({ref.label: solutions[ref] for ref in on_benchmark}, fair, seed)
+            for ref in on_benchmark:
+                solutions[ref] = chosen[ref.label]
+            fair_counts[benchmark] = len(chosen[on_benchmark[0].label])
     several = len({ref.benchmark for ref in refs}) > 1
     rows = []
     for ref in refs:
-        solutions = correct_solutions(ref.path)
-        counted = sum(len(texts) >= min_texts for texts in solutions.values())
-        values = [dataset_diversity(solutions, name, min_texts=min_texts)["value"] for _, name, _, _ in metrics]
+        outcomes = [dataset_diversity(solutions[ref], name, min_texts=min_texts, aggregation=aggregation)
+                    for name in names]
+        counted = dataset_diversity(solutions[ref], len, min_texts=min_texts, aggregation=aggregation)
         label = f"{ref.label} · {display_name(ref.benchmark)}" if several else ref.label
         accuracy = 100 * read_run_summary(ref.path)["mean_accuracy"]
-        rows.append((label, ((accuracy,),) + tuple((value,) for value in values) + ((counted,),)))
-    columns = ("Model", "Accuracy (%)") + tuple(title for title, _, _, _ in metrics) + ("#problems",)
-    formats = (".1f",) + tuple(fmt for _, _, fmt, _ in metrics) + ("d",)
-    directions = (1,) + tuple(direction for _, _, _, direction in metrics) + (0,)
+        rows.append((label, ((accuracy,),) + tuple((outcome["value"],) for outcome in outcomes)
+                     + ((counted["num_texts"],), (counted["num_problems"],))))
+    columns = ("Model", "Accuracy (%)") + tuple(title for title, _, _, _ in metrics) + ("#solutions", "#problems")
+    formats = (".1f",) + tuple(fmt for _, _, fmt, _ in metrics) + ("d", "d")
+    directions = (1,) + tuple(direction for _, _, _, direction in metrics) + (0, 0)
     benchmarks = ", ".join(display_name(b) for b in ordered_benchmarks(ref.benchmark for ref in refs))
-    notes = (f"Correct solutions per problem; problems with fewer than {min_texts} are skipped (#problems counts "
-             "the rest); macro average over problems. Self-BLEU: sacrebleu, 0–100.")
+    notes = ["Correct solutions only. " + ("Pooled: all of a benchmark's correct solutions as one set (the paper: "
+             "\"computed at the dataset level\")." if aggregation == "pooled" else
+             f"Per problem: each problem's correct solutions (problems with fewer than {min_texts} skipped), "
+             "then the mean over problems.")]
+    if fair:
+        kept = ", ".join(f"{display_name(b)} {count}" for b, count in fair_counts.items())
+        notes.append(f"Fair: only problems every model solves at least {fair} times ({kept}), {fair} correct "
+                     f"solutions of each drawn at random (seed {seed}).")
+    notes.append("Self-BLEU: sacrebleu, 0–100.")
+    if semantic:
+        notes.append(f"Semantic cos.: {SEMANTIC_NOTES[long_texts]}.")
     return Table(title=f"Diversity of correct solutions ({benchmarks})", columns=columns, rows=tuple(rows),
-                 formats=formats, directions=directions, notes=notes)
+                 formats=formats, directions=directions, notes=" ".join(notes))
 
 
 # --- every run -------------------------------------------------------------------------------------

@@ -9,8 +9,6 @@ from pathlib import Path
 
 import yaml
 
-from progrpo_eval import store
-
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -29,10 +27,7 @@ def _checkpoint(root: Path, name: str, seed: int = 0, **algorithm) -> Path:
 def _eval(write_run, root: Path, name: str, model: Path | str, benchmark: str, correct: list[int]) -> Path:
     """An evaluation run of `model`: correct[i] of 4 samples right on problem i."""
     problems = {f"{benchmark}/{i}": [(s < c, [0.9, 0.5, 0.7]) for s in range(4)] for i, c in enumerate(correct)}
-    run_dir = write_run(root / "evals", name, benchmark, problems)
-    manifest = store.read_manifest(run_dir)
-    store.atomic_write_json(run_dir / store.MANIFEST, {**manifest, "model": str(model)})
-    return run_dir
+    return write_run(root / "evals", name, benchmark, problems, model_path=str(model))
 
 
 def _rows(markdown: str) -> list[str]:

@@ -16,6 +16,7 @@ from progrpo_eval.metrics.diversity import (
     default_embedding_model,
     distinct_n,
     expected_distinct_n,
+    fair_subsample,
     resolve_metric,
     self_bleu,
     self_bleu_scores,
@@ -193,16 +194,40 @@ PROBLEMS = {
 
 
 def test_dataset_diversity_macro_average_by_hand():
-    result = dataset_diversity(PROBLEMS, "distinct:n=2")
+    result = dataset_diversity(PROBLEMS, "distinct:n=2", aggregation="per-problem")
     assert result["value"] == pytest.approx((1 / 2 + 1) / 2)
     assert (result["num_problems"], result["num_skipped"], result["num_undefined"]) == (2, 1, 1)
     assert result["per_problem"]["p1"] == 0.5
 
 
 def test_dataset_diversity_takes_a_callable_and_min_texts():
-    result = dataset_diversity(PROBLEMS, lambda texts: float(len(texts)), min_texts=1)
+    result = dataset_diversity(PROBLEMS, lambda texts: float(len(texts)), min_texts=1, aggregation="per-problem")
     assert result["value"] == pytest.approx((2 + 1 + 2 + 2) / 4)
     assert result["num_problems"] == 4
+
+
+def test_dataset_diversity_pools_every_text_by_default():
+    """Tab. 5 "computed at the dataset level": one set of all the problems' texts, not a mean over problems."""
+    result = dataset_diversity(PROBLEMS, "distinct:n=2")
+    # bigrams of all 7 texts: ab ab | ab bc | ab bc de ef -> 8 in all, 4 unique (per problem it was 0.75)
+    assert result["aggregation"] == "pooled" and result["value"] == pytest.approx(4 / 8)
+    assert result["value"] == distinct_n([text for texts in PROBLEMS.values() for text in texts])
+    assert (result["num_problems"], result["num_texts"]) == (4, 7)
+    with pytest.raises(ValueError, match="unknown aggregation 'macro'"):
+        dataset_diversity(PROBLEMS, "distinct:n=2", aggregation="macro")
+
+
+def test_fair_subsample_keeps_common_problems_and_m_texts_each():
+    solutions = {"grpo": {"p1": ["a1", "a2", "a3", "a4"], "p2": ["b1", "b2"], "p3": ["c1"]},
+                 "ours": {"p1": ["x1", "x2", "x3"], "p2": ["y1"], "p3": ["z1", "z2"]}}
+    chosen = fair_subsample(solutions, 2, seed=0)
+    assert {run: list(problems) for run, problems in chosen.items()} == {"grpo": ["p1"], "ours": ["p1"]}
+    assert len(chosen["grpo"]["p1"]) == 2 and set(chosen["grpo"]["p1"]) <= set(solutions["grpo"]["p1"])
+    assert chosen["grpo"]["p1"] == sorted(chosen["grpo"]["p1"])  # kept in their original order
+    assert chosen == fair_subsample(solutions, 2, seed=0)  # seeded
+    draws = {tuple(fair_subsample(solutions, 2, seed=seed)["grpo"]["p1"]) for seed in range(20)}
+    assert len(draws) > 1  # the seed decides which texts
+    assert fair_subsample(solutions, 1, seed=0)["ours"].keys() == {"p1", "p2", "p3"}
 
 
 @pytest.mark.parametrize("name", ["bleurt", "distinct:k=2", "self-bleu:model=x"])
@@ -250,7 +275,7 @@ WINDOW_CASES = [
 @pytest.mark.parametrize("text, window, expected_windows", WINDOW_CASES)
 def test_semantic_cosine_windows_as_documented(minilm, text, window, expected_windows):
     encoder = CyclingEncoder(minilm)
-    details = semantic_cosine_details([text, "short"], model=encoder, window=window)
+    details = semantic_cosine_details([text, "short"], model=encoder, long_texts="window", window=window)
     long_windows, short_window = encoder.windows[:-1], encoder.windows[-1]
     assert len(long_windows) == expected_windows and short_window == "short"
     assert " ".join(long_windows) == text  # windows cover the text, cut between words
@@ -275,7 +300,21 @@ def test_semantic_cosine_real_model(minilm):
     assert semantic_cosine(texts) == pytest.approx(by_hand, abs=1e-6)
     assert semantic_cosine(texts[:2]) > semantic_cosine([texts[0], texts[2]])
     long = " ".join(["The derivative of x^2 is 2x, so the minimum is at zero."] * 60)
-    details = semantic_cosine_details([long, texts[0]])
+    details = semantic_cosine_details([long, texts[0]], long_texts="window")
     assert details["num_windowed_texts"] == 1 and details["num_windows"] > 2
     assert -1.0 <= details["value"] <= 1.0
     assert math.isnan(semantic_cosine(["alone"]))
+
+
+@pytest.mark.slow
+def test_semantic_cosine_truncates_as_the_models_encode_by_default(minilm):
+    """The paper's setup: plain `encode`, which keeps the first 256 word pieces; windows are the option."""
+    long = " ".join(["The derivative of x^2 is 2x, so the minimum is at zero."] * 30) + " Paris is in France."
+    texts = [long, "The derivative of x^2 is 2x.", "Paris is in France."]
+    embeddings = minilm.encode(texts, normalize_embeddings=True).astype(np.float64)  # truncates the long text
+    by_hand = np.mean([embeddings[i] @ embeddings[j] for i, j in [(0, 1), (0, 2), (1, 2)]])
+    details = semantic_cosine_details(texts)
+    assert details["value"] == pytest.approx(by_hand, abs=1e-6)
+    assert details["long_texts"] == "truncate" and details["num_truncated_texts"] == 1
+    assert "truncated at 256 word pieces" in details["policy"]
+    assert semantic_cosine(texts, long_texts="window") != pytest.approx(by_hand, abs=1e-4)

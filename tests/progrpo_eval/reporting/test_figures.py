@@ -161,3 +161,26 @@ def test_saved_files_are_deterministic(two_models, tmp_path):
     assert [path.suffix for path in first] == [".png", ".pdf"]
     assert all(a.read_bytes() == b.read_bytes() for a, b in zip(first, second))
     assert b"CreationDate" not in first[1].read_bytes()
+
+
+def test_diversity_table_pools_by_default_and_offers_per_problem_and_fair(tmp_path, write_run):
+    """Tab. 5 at the dataset level: the pooled value differs from the mean over problems."""
+    three_right = [(True, [0.5])] * 3 + [(False, [0.5])]
+    ours = write_run(tmp_path, "ours", "aime24", {"aime24/0": three_right, "aime24/1": three_right,
+                                                  "aime24/2": [(True, [0.5])] + [(False, [0.5])] * 3})
+    grpo = write_run(tmp_path, "grpo", "aime24", {"aime24/0": three_right, "aime24/1": [(False, [0.5])] * 4,
+                                                  "aime24/2": [(True, [0.5])] * 2 + [(False, [0.5])] * 2})
+    solutions = correct_solutions(ours)
+    pooled = tables.diversity_table(ours, semantic=False)
+    every_text = [text for texts in solutions.values() for text in texts]
+    assert pooled.rows[0][1][1][0] == pytest.approx(distinct_n(every_text))
+    assert pooled.rows[0][1][-2:] == ((7,), (3,))  # 7 solutions of 3 problems
+    assert "Pooled" in pooled.notes
+    per_problem = tables.diversity_table(ours, semantic=False, aggregation="per-problem")
+    expected = np.mean([distinct_n(solutions[p]) for p in ("aime24/0", "aime24/1")])  # aime24/2 has one: skipped
+    assert per_problem.rows[0][1][1][0] == pytest.approx(expected) != pytest.approx(distinct_n(every_text))
+    assert "Per problem" in per_problem.notes
+    fair = tables.diversity_table({"grpo": grpo, "ours": ours}, semantic=False, fair=2, seed=3)
+    # only aime24/0 has >= 2 correct solutions in both runs (aime24/2: grpo 2, ours 1)
+    assert [cells[-2:] for _, cells in fair.rows] == [((2,), (1,)), ((2,), (1,))]
+    assert "Fair: only problems every model solves at least 2 times (AIME 2024 1)" in fair.notes
