@@ -1,4 +1,4 @@
-"""Math scoring throughput: the math-verify worker pool against scoring in-process.
+"""Math scoring throughput: the "math" scorer (verdicts without a parser first) against the math-verify pool alone.
 
 Pairs are built from MATH500 (`../shared/data/benchmarks/math500.jsonl`): for each problem the
 reference solution serves as a response, in four variants, cycled until --n pairs:
@@ -7,11 +7,15 @@ reference solution serves as a response, in four variants, cycled until --n pair
      problem's answer): wrong;
   3. the solution inside <think>...</think>, then "The final answer is $\\boxed{gold}$": right;
   4. the solution with its last box holding another problem's answer: wrong.
-Both paths score the same pairs with the same `score_math_one`; the script fails if they
-disagree. Pool start-up is timed apart from scoring (a pool is started once and reused). The
-pairs are cut into blocks and the two paths take turns going first, so a change in machine load
-during the run hits both; CPU seconds (this process, plus the workers read from /proc) are
-printed beside wall time because a shared machine can starve either path.
+The anchor is the worker pool judging every pair with math-verify (`score_math_without_quick_verdicts`:
+the same answer finding and normalisation, no verdict without the parser); the measured path is
+the registered "math" scorer, which decides plain numbers and answers written as their gold in
+the calling process and sends the rest to the same kind of pool. Both get the same workers and
+per-answer timeout; the script fails unless their verdicts are identical. Pool start-up is timed
+apart (a pool is started once and reused). The pairs are cut into blocks and the two paths take
+turns going first, so a change in machine load hits both; CPU seconds (this process plus the
+workers, read from /proc) are printed beside wall time because a shared machine can starve
+either path.
 
     python benchmarks/scoring_throughput.py [--n 2000] [--workers N] [--out results.json]
 """
@@ -28,12 +32,15 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from progrpo_eval.scoring import MathScorer, ScoreResult, score_math
-from progrpo_eval.scoring.math import default_worker_count
+from progrpo_eval.scoring import MathScorer, ScoreResult, ScorerSettings, build_scorer
+from progrpo_eval.scoring.math_check import quick_judgement, score_math_without_quick_verdicts
+from progrpo_eval.scoring.math_pool import WARM_UP_PAIR, default_worker_count
 
 REPO = Path(__file__).resolve().parents[1]
 Pair = tuple[str, str, bool]  # (response, gold, constructed label)
 DEFAULT_DATA_DIR = Path(os.environ.get("PROGRPO_DATA_DIR", REPO.parent / "shared" / "data" / "benchmarks"))
+MODES = ("math_verify_pool", "math_scorer")
+LABELS = {"math_verify_pool": "math-verify pool (anchor)", "math_scorer": "math scorer (fast path + pool)"}
 
 
 def perturb(answer: str, other_answer: str) -> str:
@@ -80,49 +87,42 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
-def score_in_process(block: list[Pair]) -> tuple[list[ScoreResult], float, float]:
-    """(results, wall seconds, CPU seconds) of scoring `block` in this process."""
-    cpu_before, wall_before = time.process_time(), time.perf_counter()
-    results = score_math([pair[0] for pair in block], [pair[1] for pair in block], workers=0)
-    return results, time.perf_counter() - wall_before, time.process_time() - cpu_before
-
-
-def score_in_pool(scorer: MathScorer, block: list[Pair]) -> tuple[list[ScoreResult], float, float]:
-    """(results, wall seconds, CPU seconds of the workers and this process) in the pool."""
-    cpu_before = time.process_time() + cpu_seconds(scorer.worker_pids())
+def timed(score, pids, block: list[Pair]) -> tuple[list[ScoreResult], float, float]:
+    """(results, wall seconds, CPU seconds of this process and the workers) of `score` on `block`."""
+    cpu_before = time.process_time() + cpu_seconds(pids())
     wall_before = time.perf_counter()
-    results = scorer.score([pair[0] for pair in block], [pair[1] for pair in block])
+    results = score([pair[0] for pair in block], [pair[1] for pair in block])
     wall = time.perf_counter() - wall_before
-    return results, wall, time.process_time() + cpu_seconds(scorer.worker_pids()) - cpu_before
+    return results, wall, time.process_time() + cpu_seconds(pids()) - cpu_before
 
 
 def measure(pairs: list[Pair], workers: int, timeout_s: float, blocks: int) -> dict:
     """Both paths over the same blocks of pairs, in alternating order so load drift hits both."""
-    totals = {"in_process": {"results": [], "wall_s": 0.0, "cpu_s": 0.0},
-              "pool": {"results": [], "wall_s": 0.0, "cpu_s": 0.0}}
-    score_math(["\\boxed{1}"], ["1"], workers=0)  # in-process warm-up, as each worker does at start
-    with MathScorer(workers, timeout_s=timeout_s) as scorer:
+    totals = {mode: {"results": [], "wall_s": 0.0, "cpu_s": 0.0} for mode in MODES}
+    with MathScorer(workers, timeout_s=timeout_s, check=score_math_without_quick_verdicts) as pool, \
+            build_scorer("math", ScorerSettings(timeout_s=timeout_s, workers=workers)) as scorer:
         started = time.perf_counter()
-        scorer.score(["\\boxed{1}"] * workers, ["1"] * workers)
+        pool.score([WARM_UP_PAIR[0]] * workers, [WARM_UP_PAIR[1]] * workers)
+        scorer.judge_pairs([WARM_UP_PAIR[0]] * workers, [WARM_UP_PAIR[1]] * workers)
         start_s = time.perf_counter() - started
+        paths = {"math_verify_pool": (pool.score, pool.worker_pids),
+                 "math_scorer": (scorer.judge_pairs, scorer.worker_pids)}
         block_size = -(-len(pairs) // blocks)
         for block_index in range(blocks):
             block = pairs[block_index * block_size:(block_index + 1) * block_size]
-            order = ("in_process", "pool") if block_index % 2 == 0 else ("pool", "in_process")
-            for mode in order:
-                run = score_in_process(block) if mode == "in_process" else score_in_pool(scorer, block)
-                results, wall, cpu = run
+            for mode in MODES if block_index % 2 == 0 else MODES[::-1]:
+                results, wall, cpu = timed(*paths[mode], block)
                 totals[mode]["results"] += results
                 totals[mode]["wall_s"] += wall
                 totals[mode]["cpu_s"] += cpu
-    return {"pool_start_s": start_s, **totals}
+    return {"pools_start_s": start_s, **totals}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=None, help="pool size (default: every CPU)")
-    parser.add_argument("--timeout", type=float, default=5.0, help="per-answer timeout in the pool (s)")
+    parser.add_argument("--timeout", type=float, default=5.0, help="per-answer timeout in the pools (s)")
     parser.add_argument("--blocks", type=int, default=4, help="alternate the two paths over this many blocks")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--out", type=Path, default=None, help="also write the numbers as JSON")
@@ -131,33 +131,37 @@ def main() -> None:
     rows = [json.loads(line) for line in (args.data_dir / "math500.jsonl").read_text().splitlines()]
     pairs = make_pairs(rows, args.n)
     workers = args.workers or default_worker_count()
+    decided = sum(isinstance(quick_judgement(response, gold), ScoreResult) for response, gold, _ in pairs)
     print(f"{len(pairs)} pairs from MATH500, {workers} workers, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.2f} before (other processes skew wall times)")
+          f"load average {os.getloadavg()[0]:.2f} before (other processes skew wall times); "
+          f"{decided} ({decided / len(pairs):.0%}) decided without the parser")
     measured = measure(pairs, workers, args.timeout, args.blocks)
-    pooled, in_process = measured["pool"], measured["in_process"]
-    rates = {mode: len(pairs) / measured[mode]["wall_s"] for mode in ("in_process", "pool")}
-    print(f"pool start-up: {measured['pool_start_s']:.2f} s; load average after: {os.getloadavg()[0]:.2f}")
-    for mode, label in (("in_process", "in-process"), ("pool", f"pool ({workers} workers)")):
-        print(f"{label:<20} {measured[mode]['wall_s']:7.2f} s wall {measured[mode]['cpu_s']:7.2f} s CPU "
+    rates = {mode: len(pairs) / measured[mode]["wall_s"] for mode in MODES}
+    print(f"pools' start-up: {measured['pools_start_s']:.2f} s; load average after: {os.getloadavg()[0]:.2f}")
+    for mode in MODES:
+        print(f"{LABELS[mode]:<32} {measured[mode]['wall_s']:7.2f} s wall {measured[mode]['cpu_s']:7.2f} s CPU "
               f"{rates[mode]:8.1f} answers/s")
-    print(f"pool / in-process: {rates['pool'] / rates['in_process']:.2f}x")
+    ratio = rates["math_scorer"] / rates["math_verify_pool"]
+    print(f"math scorer / math-verify pool: {ratio:.2f}x")
 
-    statuses = Counter(result.status for result in pooled["results"])
-    labelled = sum(result.correct == pair[2] for result, pair in zip(pooled["results"], pairs))
-    print(f"statuses (pool): {dict(statuses)}; "
-          f"verdicts equal to the constructed labels: {labelled}/{len(pairs)}")
-    mismatched = [i for i, (a, b) in enumerate(zip(pooled["results"], in_process["results"])) if a != b]
-    if mismatched and statuses["timeout"] == 0:
-        raise SystemExit(f"pool and in-process disagree on {len(mismatched)} pairs, e.g. #{mismatched[0]}")
+    fast, anchor = measured["math_scorer"]["results"], measured["math_verify_pool"]["results"]
+    statuses = Counter(result.status for result in fast)
+    labelled = sum(result.correct == pair[2] for result, pair in zip(fast, pairs))
+    print(f"statuses (math scorer): {dict(statuses)}; verdicts equal to the constructed labels: {labelled}/{len(pairs)}")
+    mismatched = [i for i, (a, b) in enumerate(zip(fast, anchor)) if a != b]
+    timeouts = statuses["timeout"] + Counter(result.status for result in anchor)["timeout"]
+    print(f"verdicts equal on both paths: {len(pairs) - len(mismatched)}/{len(pairs)}")
+    if mismatched and timeouts == 0:
+        raise SystemExit(f"the two paths disagree on {len(mismatched)} pairs, e.g. #{mismatched[0]}: "
+                         f"{fast[mismatched[0]]} vs {anchor[mismatched[0]]}")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        summary = {mode: {key: value for key, value in measured[mode].items() if key != "results"}
-                   for mode in ("in_process", "pool")}
+        summary = {mode: {key: value for key, value in measured[mode].items() if key != "results"} for mode in MODES}
         args.out.write_text(json.dumps({
-            "pairs": len(pairs), "workers": workers, "cpus": os.cpu_count(),
-            "machine": platform.processor(),
-            "answers_per_s": rates, "pool_start_s": measured["pool_start_s"], **summary,
-            "load_average_after": os.getloadavg()[0], "statuses": dict(statuses)}, indent=2))
+            "pairs": len(pairs), "workers": workers, "cpus": os.cpu_count(), "machine": platform.processor(),
+            "decided_without_parser": decided, "answers_per_s": rates, "ratio": ratio,
+            "pools_start_s": measured["pools_start_s"], **summary, "equal_verdicts": len(pairs) - len(mismatched),
+            "load_average_after": os.getloadavg()[0], "statuses": dict(statuses)}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

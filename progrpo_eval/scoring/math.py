@@ -62,6 +62,10 @@ class MathVerifyScorer(Scorer):
         if self._pool is not None:
             self._pool.start()
 
+    def worker_pids(self) -> list[int]:
+        """The pool's worker processes (none in process)."""
+        return [] if self._pool is None else self._pool.worker_pids()
+
     def judge_pairs(self, answers: Sequence[str], golds: Sequence[str]) -> list[ScoreResult]:
         """answers[i] against golds[i]: the text stage here, math-verify in the pool (or in process with workers=0)."""
         results: list[ScoreResult | None] = [None] * len(answers)

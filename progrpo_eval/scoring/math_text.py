@@ -26,8 +26,9 @@ Decisions:
   `\\text{(E)}`, an answer that opens with a choice, such as `\\textbf{(E)}\\ 1{,}008{,}016`, is
   that choice.
 - Verdicts without a parser (`quick_verdict`): an answer written exactly as its gold is correct;
-  two plain decimal numbers are compared as math-verify compares them (integers exactly; with a
-  decimal point, rounded to 6 places), but only where that rounding cannot change the outcome.
+  two numbers (integers, decimals, fractions) are compared as math-verify compares them
+  (integers and fractions exactly; with a decimal, rounded to 6 places, and only where that
+  rounding cannot change the outcome).
   Everything else goes to math-verify. A test checks on every labelled case in
   `../shared/data/scoring/` that these verdicts equal math-verify's.
 - The answer key (`answer_key`): the normalised answer without spaces, and a number (integer,
@@ -202,10 +203,10 @@ def align_choice(answer: str, gold: str) -> tuple[str, str]:
 
 # --- verdicts without a parser, and the answer key ----------------------------------------------
 
-_PLAIN_DECIMAL = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)")
+_DECIMAL = re.compile(r"-?\d+(?:\.\d+)?")
 _FRACTION = re.compile(r"(-?)(\d*)\\frac\{(\d+)\}\{(\d+)\}|(-?)(\d*)\\frac(\d)(\d)")
 _SLASH_FRACTION = re.compile(r"(-?\d+)/(\d+)")
-_POWER_OF_TEN = re.compile(r"(-?(?:\d+(?:\.\d*)?|\.\d+))\\(?:times|cdot)10\^(?:\{([-+]?\d+)\}|(\d))")
+_POWER_OF_TEN = re.compile(r"(-?\d+(?:\.\d+)?)\\(?:times|cdot) ?10\^(?:\{([-+]?\d+)\}|(\d))")
 
 
 def _significant_digits(number: str) -> int:
@@ -213,35 +214,42 @@ def _significant_digits(number: str) -> int:
 
 
 def quick_verdict(answer: str, gold: str) -> bool | None:
-    """math-verify's verdict where the text alone decides it, else None (both sides normalised)."""
+    """math-verify's verdict where the text alone decides it, else None (both sides normalised).
+
+    Numbers here are integers, decimals and fractions (`\\frac{p}{q}`, `\\frac12`, `p/q`, `2\\frac{1}{2}`)
+    written without spaces. math-verify reads integers and fractions as exact rationals, and
+    compares a decimal (a float) with anything rounded to 6 places.
+    """
     if answer == gold:
         return True
-    if not (_PLAIN_DECIMAL.fullmatch(answer) and _PLAIN_DECIMAL.fullmatch(gold)):
+    answer_value, gold_value = exact_number(answer, scientific=False), exact_number(gold, scientific=False)
+    if answer_value is None or gold_value is None:
         return None
-    answer_value, gold_value = Decimal(answer), Decimal(gold)
-    if "." not in answer and "." not in gold:
-        return answer_value == gold_value  # two integers: compared exactly
-    if max(_significant_digits(answer), _significant_digits(gold)) > MAX_SIGNIFICANT_DIGITS:
+    decimals = [number for number in (answer, gold) if "." in number]
+    if not decimals:
+        return answer_value == gold_value
+    if max(_significant_digits(number) for number in decimals) > MAX_SIGNIFICANT_DIGITS:
         return None
     if answer_value == gold_value:
         return True
-    # math-verify rounds both to 6 places, which moves each by at most 5e-7
-    return False if abs(answer_value - gold_value) > Decimal("2e-6") else None
+    # rounding to 6 places moves each side by at most 5e-7
+    return False if abs(answer_value - gold_value) > Fraction(2, 10**6) else None
 
 
-def exact_number(compact: str) -> Fraction | None:
-    """The exact value of a number written without spaces: 12, -0.5, 4.5\\times10^{33}, \\frac{1}{2}, 7/2, 2\\frac12."""
+def exact_number(text: str, *, scientific: bool = True) -> Fraction | None:
+    """The exact value of a number written without spaces (12, -0.5, \\frac{1}{2}, 7/2, 2\\frac12, and with
+    `scientific` 4.5\\times10^{33}), else None."""
     try:
-        if _PLAIN_DECIMAL.fullmatch(compact):
-            return Fraction(Decimal(compact))
-        if match := _POWER_OF_TEN.fullmatch(compact):
-            return Fraction(Decimal(match.group(1))) * Fraction(10) ** int(match.group(2) or match.group(3))
-        if match := _SLASH_FRACTION.fullmatch(compact):
+        if _DECIMAL.fullmatch(text):
+            return Fraction(Decimal(text))
+        if match := _SLASH_FRACTION.fullmatch(text):
             return Fraction(int(match.group(1)), int(match.group(2)))
-        if match := _FRACTION.fullmatch(compact):
+        if match := _FRACTION.fullmatch(text):
             sign, whole, numerator, denominator = [group for group in match.groups() if group is not None]
             value = int(whole or 0) + Fraction(int(numerator), int(denominator))
             return -value if sign else value
+        if scientific and (match := _POWER_OF_TEN.fullmatch(text)):
+            return Fraction(Decimal(match.group(1))) * Fraction(10) ** int(match.group(2) or match.group(3))
     except (ZeroDivisionError, InvalidOperation, ValueError):
         return None
     return None

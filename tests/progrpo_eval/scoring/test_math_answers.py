@@ -155,7 +155,16 @@ QUICK_CASES = [
     ("0.3333333", "0.333333", None),  # equal once math-verify rounds to 6 places
     ("0.1234567890123456", "0.1234567890123457", None),  # beyond a float's 15 digits
     ("12345678901234567890", "12345678901234567891", False),  # integers are exact
-    ("0.5", "\\frac{1}{2}", None),
+    ("0.5", "\\frac{1}{2}", True),
+    ("\\frac{14}{3}", "7", False),
+    ("\\frac{6}{3}", "2", True),
+    ("-2\\frac{1}{2}", "-2.5", True),
+    ("-7/2", "-\\frac{7}{2}", True),
+    ("0.33", "\\frac13", False),
+    ("0.333333", "\\frac13", None),  # equal to 6 places
+    ("\\frac{1}{0}", "1", None),
+    ("2 \\frac{1}{2}", "2.5", None),  # with a space: a product or a mixed number?
+    ("4.5\\times 10^{3}", "4500", None),  # math-verify compares powers of ten its own way
     ("x+1", "1+x", None),
 ]
 
