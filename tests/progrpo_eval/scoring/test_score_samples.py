@@ -77,6 +77,18 @@ DAPO_CASES = [
     ("answer : 3\nAnswer: 4", "3", False, "ok"),  # the LAST "Answer:" counts
     ("\\boxed{12}", "12", False, "no_answer"),  # no "Answer:": verl compares "[INVALID]"
     ("Answer: 5" + " padding" * 60, "5", False, "no_answer"),  # "Answer:" is not in the last 300 chars
+    # more, each worked through verl's normalize_final_answer by hand (issue 12 B6)
+    ("Answer: \\boxed{\\frac{3}{4}}", "\\frac34", True, "ok"),  # box removed; gold \frac34 -> \frac{3}{4}
+    ("Answer: 90^\\circ", "90", True, "ok"),  # "^\circ" removed
+    ("Answer: 5 cm", "5", True, "ok"),  # spaces go first ("5cm"), then "cm"
+    ("Answer: 4 \\text{ meters}", "4", True, "ok"),  # "4\text{meters}" -> "4\text{}" -> "4"
+    ("Answer: $x = 3$", "3", True, "ok"),  # after the last "=": " 3$" -> "3"
+    ("Answer: \\$18.90", "18.90", True, "ok"),  # "\$" removed
+    ("Answer: \\sqrt2", "\\sqrt{2}", True, "ok"),  # \sqrt2 -> \sqrt{2}
+    ("ANSWER: 12", "12", True, "ok"),  # the pattern ignores case
+    ("Answer: 0.5", "\\frac{1}{2}", False, "ok"),  # a string rule: equal values, different strings
+    ("Answer: \\text{(B)}", "B", False, "ok"),  # "\text{(B)}" -> "(B)", not "B"
+    ("Answer: 3. Final Answer: 4", "4", False, "ok"),  # one match runs to the end of the line: "3.FinalAnswer:4"
 ]
 
 
