@@ -210,8 +210,8 @@ def lm_eval_command(
 def rescore(
     run_dir: Path = typer.Argument(..., help="A run directory written by `progrpo-eval run`."),
     entropy: str = typer.Option(
-        "exact", help="exact: re-run the model teacher-forced for the full-vocabulary entropy at the sampling "
-        "temperature (top-p not applied); topk: lower and upper bounds at T=1 from the stored top-k log-probs "
+        "exact", help="exact: re-run the model teacher-forced for the full-vocabulary entropy at T=1 (or "
+        "--temperature; top-p not applied); topk: lower and upper bounds at T=1 from the stored top-k log-probs "
         "(runs made with --top-logprobs K). Writes RUN_DIR/extras/entropy[_topk].parquet and .json."),
     batch_size: int = typer.Option(8, help="exact: sequences per forward pass."),
     chunk_size: int = typer.Option(512, help="exact: response positions through the output layer at a time."),
@@ -219,7 +219,9 @@ def rescore(
         8192, help="exact: vocabulary rows of the output layer at a time; extra memory ~ chunk-size x this floats."),
     device: str = typer.Option("auto", help="exact: auto (cuda if available, else cpu), cpu, cuda, cuda:1, ..."),
     dtype: str = typer.Option("float32", help="exact: model dtype: float32, bfloat16, float16, auto (the checkpoint's)."),
-    temperature: Optional[float] = typer.Option(None, help="exact: entropy temperature; default: the run's sampling temperature."),
+    temperature: Optional[float] = typer.Option(
+        None, help="exact: the temperature of the entropy and of the log-probs stored beside it; default 1, the policy's "
+        "own distribution (Eq. 5-6, the figures' default). Pass the sampling temperature for figures at it."),
     data_dir: Optional[Path] = typer.Option(
         None, help="exact, for runs that did not store prompt ids: the benchmark data the run used (default: the "
         "manifest's data file, then PROGRPO_DATA_DIR, then the Hub); its checksum must match the manifest's."),
@@ -272,6 +274,9 @@ def report(
         True, "--semantic/--no-semantic", help="Semantic cosine (all-MiniLM-L6-v2) in the diversity table (Tab. 5)."
     ),
     resamples: int = typer.Option(10_000, help="Bootstrap resamples over problems for the comparison pages."),
+    temperature: float = typer.Option(
+        1.0, help="The one temperature of every token statistic on Fig. 3, 4 and 8 (default 1: the policy's own "
+        "distribution, Eq. 5-6); another needs `rescore --entropy exact --temperature T`."),
     diversity: str = typer.Option(
         "pooled", help="Tab. 5: pooled (all of a benchmark's correct solutions as one set, the paper's \"dataset level\") "
         "or per-problem (each problem's, then the mean)."),
@@ -293,7 +298,8 @@ def report(
         fail(f"--diversity-fair must be 0 (off) or a number of solutions, got {diversity_fair}")
     try:
         result = build_report(run_dirs, out, metrics_jsonl=metrics, title=title, semantic=semantic, num_resamples=resamples,
-                              diversity=diversity, diversity_fair=diversity_fair or None, long_texts=semantic_long_texts)
+                              diversity=diversity, diversity_fair=diversity_fair or None, long_texts=semantic_long_texts,
+                              temperature=temperature)
     except USER_ERRORS as error:
         _fail_with(error)
     typer.echo(f"wrote {result.path} ({len(result.pages)} pages)")

@@ -3,9 +3,12 @@
 Two ways to get entropy, each written to RUN_DIR/extras/ with a provenance file beside it:
 
 - exact (entropy.parquet, entropy.json): the model is re-run teacher-forced with transformers over
-  prompt + response, and the full-vocabulary entropy of each response position is computed at the
-  run's sampling temperature (or `temperature` when given). Top-p truncation is NOT applied: it is
-  the entropy of the temperature-scaled full distribution. Memory stays bounded: the backbone
+  prompt + response, and the full-vocabulary entropy of each response position is computed at
+  T = 1 by default, the policy's own distribution (the temperature of Eq. 5–6, and of the stored
+  log-probs, so a figure's probabilities and entropy share one temperature), or at `temperature`
+  (e.g. the sampling temperature) with each token's log-prob at that temperature beside it
+  (`logprobs`), from which the figures take their probabilities at that temperature. Top-p
+  truncation is NOT applied: it is the entropy of the temperature-scaled full distribution. Memory stays bounded: the backbone
   gives hidden states [B, T, H]; only the response positions are kept, and the output layer is
   applied `chunk_size` positions by `vocab_chunk_size` vocabulary rows at a time, with entropy
   accumulated over the vocabulary blocks (`metrics.entropy.streaming_entropy`). No [B, T, V]
@@ -55,7 +58,7 @@ class ExactOptions:
     vocab_chunk_size: int = 8192  # output-layer rows (vocabulary entries) at a time
     device: str = "auto"  # "auto": cuda when available, else cpu
     dtype: str = "float32"  # the model's dtype: float32, bfloat16, float16, or auto (the checkpoint's)
-    temperature: float | None = None  # None: the run's sampling temperature
+    temperature: float | None = None  # None: 1.0, the policy's own distribution (Eq. 5–6)
     data_dir: str | None = None  # benchmark data, only when prompts must be rebuilt
     model: str | None = None  # the model's directory when it moved; None: the manifest's
     progress: bool = True
@@ -64,12 +67,13 @@ class ExactOptions:
 class ScoredSequence(NamedTuple):
     entropy: np.ndarray  # [L] float32, at the requested temperature
     logprobs: np.ndarray  # [L] float32, raw T = 1 log-prob of each response token
+    scaled_logprobs: np.ndarray  # [L] float32, each response token's log-prob at the requested temperature
 
 
 def _score_batch(model, head: OutputHead, prompts, responses, *, temperature, chunk_size, vocab_chunk_size):
     device = head.weight.device
     if not any(responses):
-        return [ScoredSequence(np.zeros(0, np.float32), np.zeros(0, np.float32)) for _ in responses]
+        return [ScoredSequence(*(np.zeros(0, np.float32),) * 3) for _ in responses]
     ids, mask = (t.to(device) for t in pad_right([list(p) + list(r) for p, r in zip(prompts, responses)]))
     hidden = model.base_model(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state  # [B, T, H]
     # position P+t-1 predicts response token t
@@ -78,16 +82,17 @@ def _score_batch(model, head: OutputHead, prompts, responses, *, temperature, ch
     positions = hidden[rows, cols]  # [N, H]
     del hidden
     targets = torch.tensor([t for r in responses for t in r], dtype=torch.long, device=device)  # [N]
-    entropies, logprobs = [], []
+    entropies, logprobs, scaled = [], [], []
     for start in range(0, len(targets), chunk_size):
         streamed = streaming_entropy(head.blocks(positions[start : start + chunk_size], vocab_chunk_size),
                                      temperature=temperature, targets=targets[start : start + chunk_size],
                                      overwrite_blocks=True)
         entropies.append(streamed.entropy.cpu())
         logprobs.append(streamed.target_logprob.cpu())
+        scaled.append(streamed.scaled_target_logprob.cpu())
     lengths = [len(r) for r in responses]
-    return [ScoredSequence(entropy.numpy(), logprob.numpy()) for entropy, logprob in
-            zip(torch.cat(entropies).split(lengths), torch.cat(logprobs).split(lengths))]
+    columns = [torch.cat(parts).split(lengths) for parts in (entropies, logprobs, scaled)]
+    return [ScoredSequence(*(values.numpy() for values in row)) for row in zip(*columns)]
 
 
 @torch.no_grad()
@@ -207,10 +212,9 @@ def rescore_exact(run_dir: str | Path, options: ExactOptions = ExactOptions()) -
     """Exact per-token entropy of every sample (see the module docstring); returns the provenance."""
     run_dir = Path(run_dir)
     manifest = store.read_run_manifest(run_dir)
-    temperature = float(manifest["sampling"]["temperature"] if options.temperature is None else options.temperature)
-    if temperature <= 0:
-        raise ValueError(f"entropy needs a positive temperature; the run sampled at {temperature} "
-                         "(greedy): pass --temperature")
+    temperature = 1.0 if options.temperature is None else float(options.temperature)
+    if not temperature > 0:
+        raise ValueError(f"entropy needs a positive temperature, got --temperature {temperature:g}")
     resolve_device(options.device), resolve_dtype(options.dtype)  # fail before any loading
     samples = store.load_samples(run_dir)
     _require_samples(run_dir, samples)
@@ -233,12 +237,15 @@ def rescore_exact(run_dir: str | Path, options: ExactOptions = ExactOptions()) -
         "sample_index": pa.array(samples["sample_index"], pa.int32()),
         "entropy": pa.array([s.entropy for s in scored], pa.list_(pa.float32())),
         "mean_entropy": pa.array([_mean(s.entropy) for s in scored], pa.float64()),
+        "logprobs": pa.array([s.scaled_logprobs for s in scored], pa.list_(pa.float32())),
     })
     num_tokens = int(sum(map(len, responses)))
     provenance = {
         "method": "exact",
         "temperature": temperature,
-        "temperature_source": "the run's sampling temperature" if options.temperature is None else "given",
+        "temperature_source": "default: T = 1, the policy's own distribution" if options.temperature is None
+                              else "given",
+        "sampling_temperature": (manifest.get("sampling") or {}).get("temperature"),
         "top_p_applied": False,
         "note": "entropy of the temperature-scaled full-vocabulary distribution; top-p truncation not applied",
         "model": location,

@@ -82,15 +82,18 @@ def write_run(root: Path, model: str, benchmark: str, problems: dict, *, seed: i
     return run_dir
 
 
-def plant_entropy(run_dir: Path, per_token: dict, temperature: float = 0.6) -> None:
-    """extras/entropy.parquet + entropy.json as `progrpo-eval rescore --entropy exact` writes them."""
+def plant_entropy(run_dir: Path, per_token: dict, temperature: float = 1.0, logprobs: dict | None = None) -> None:
+    """extras/entropy.parquet + entropy.json as `progrpo-eval rescore --entropy exact` writes them: per-token
+    entropy (and the tokens' log-probs, `logprobs`, both keyed by (problem_id, sample_index)) at `temperature`."""
     from progrpo_eval import store
 
     keys = sorted(per_token)
-    table = pa.table({"problem_id": [k[0] for k in keys], "sample_index": pa.array([k[1] for k in keys], pa.int32()),
-                      "entropy": pa.array([per_token[k] for k in keys], pa.list_(pa.float32())),
-                      "mean_entropy": [float(np.mean(per_token[k])) for k in keys]})
-    store.write_extra(run_dir, "entropy", table, {"method": "exact", "temperature": temperature})
+    columns = {"problem_id": [k[0] for k in keys], "sample_index": pa.array([k[1] for k in keys], pa.int32()),
+               "entropy": pa.array([per_token[k] for k in keys], pa.list_(pa.float32())),
+               "mean_entropy": [float(np.mean(per_token[k])) for k in keys]}
+    if logprobs is not None:
+        columns["logprobs"] = pa.array([logprobs[k] for k in keys], pa.list_(pa.float32()))
+    store.write_extra(run_dir, "entropy", pa.table(columns), {"method": "exact", "temperature": temperature})
 
 
 @pytest.fixture(name="write_run")

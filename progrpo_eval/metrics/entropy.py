@@ -10,7 +10,8 @@ at the end
                                   cancellation of two numbers near max z)
 
 with z the logits divided by the temperature. The same pass returns the T = 1 log-normaliser
-and, given target ids, each target's raw T = 1 log-prob (picked from the block that holds it).
+and, given target ids, each target's raw T = 1 log-prob (picked from the block that holds it) and
+its log-prob at the temperature, z_target/T − (m + log s).
 `OutputHead.blocks` produces such blocks from hidden states: a model's output layer applied to
 one slice of its weight at a time, with the logit scaling or soft-capping some architectures add.
 
@@ -44,6 +45,7 @@ class StreamedEntropy(NamedTuple):
     entropy: torch.Tensor  # [N] float32, at the requested temperature
     log_normalizer: torch.Tensor  # [N] float32, logsumexp of the raw (T = 1) logits
     target_logprob: torch.Tensor | None  # [N] float32, raw log p(target), when targets were given
+    scaled_target_logprob: torch.Tensor | None  # [N] float32, log p_T(target) = z/T − logsumexp(z/T)
 
 
 # exp(-1e4) is 0 in float32 as exp(-inf) is; clamping there keeps 0 * -inf (NaN) out of sum p z
@@ -104,10 +106,13 @@ def streaming_entropy(
     if running is None:
         raise ValueError("no logit blocks given")
     block_max, total, weighted = running
+    scaled_normalizer = block_max + torch.log(total)  # logsumexp of the logits at `temperature`
     if temperature == 1.0:
-        raw_normalizer = block_max + torch.log(total)
+        raw_normalizer = scaled_normalizer
     entropy = torch.log(total) - weighted / total
-    return StreamedEntropy(entropy, raw_normalizer, None if picked is None else picked - raw_normalizer)
+    if picked is None:
+        return StreamedEntropy(entropy, raw_normalizer, None, None)
+    return StreamedEntropy(entropy, raw_normalizer, picked - raw_normalizer, picked / temperature - scaled_normalizer)
 
 
 @dataclass(frozen=True)

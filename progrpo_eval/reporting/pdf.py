@@ -63,15 +63,15 @@ class Report(NamedTuple):
 
 
 def _title_lines(refs: Sequence[RunRef], metrics: Sequence[Path], notes: Sequence[str], pages: Sequence[str],
-                 first_number: int) -> list[str]:
+                 first_number: int, temperature: float = 1.0) -> list[str]:
     manifests = [store.read_run_manifest(ref.path) for ref in refs]
     summaries = [store.read_run_summary(ref.path) for ref in refs]
     width = max(len(ref.label) for ref in refs)
     lines = [f"{len(refs)} runs: {len(labels_of(refs))} model(s) × {len({r.benchmark for r in refs})} benchmark(s)", "",
              "RUNS", f"  {'model':<{width}}  {'benchmark':<13} {'problems×n':>10} {'T':>5} {'top-p':>5} "
-                     f"{'max tok':>7} {'seed':>5}  {'backend':<7}  entropy"]
+                     f"{'max tok':>7} {'seed':>5}  {'backend':<7}  entropy (T={temperature:g})"]
     for ref, manifest, summary in zip(refs, manifests, summaries):
-        sampling, entropy = sampling_of(manifest), entropy_source(ref.path)
+        sampling, entropy = sampling_of(manifest), entropy_source(ref.path, temperature)
         size = f"{summary['num_problems']}×{summary['num_samples_per_problem']}"
         lines.append(f"  {ref.label:<{width}}  {ref.benchmark:<13} {size:>10} {sampling.get('temperature', '?'):>5} "
                      f"{sampling.get('top_p', '?'):>5} {sampling.get('max_tokens', '?'):>7} "
@@ -129,12 +129,15 @@ def _pages(refs: list[RunRef], metrics: list[Path], options: PlanOptions, num_re
 def build_report(run_dirs: RunsLike, out_pdf: str | Path, *,
                  metrics_jsonl: str | Path | Sequence[str | Path] | None = None, title: str | None = None,
                  semantic: bool = True, num_resamples: int = 10_000, seed: int = 0, diversity: str = "pooled",
-                 diversity_fair: int | None = None, long_texts: str = "truncate") -> Report:
+                 diversity_fair: int | None = None, long_texts: str = "truncate", temperature: float = 1.0) -> Report:
     """Write the multi-page PDF report of `run_dirs` (module docstring) atomically to `out_pdf`.
 
     diversity, diversity_fair and long_texts choose Tab. 5's aggregation, fair mode and semantic
-    embedding of long texts (`reporting.tables.diversity_table`).
+    embedding of long texts (`reporting.tables.diversity_table`); `temperature` is the one temperature
+    of every token statistic on Fig. 3, 4 and 8 (default 1, the policy's own distribution).
     """
+    if not temperature > 0:
+        raise ValueError(f"the figures' temperature must be positive, got {temperature:g}")
     refs = resolve_runs(run_dirs)
     for ref in refs:
         check_finished(ref.path)  # an unfinished or duplicated run fails before any drawing
@@ -145,13 +148,14 @@ def build_report(run_dirs: RunsLike, out_pdf: str | Path, *,
             raise ValueError(f"training metrics file not found: {path}")
     title = title or "progrpo-eval report"
     options = PlanOptions(semantic=semantic, colors=color_map(labels_of(refs)), figsize=CONTENT, diversity=diversity,
-                          diversity_fair=diversity_fair, long_texts=long_texts, seed=seed)
+                          diversity_fair=diversity_fair, long_texts=long_texts, seed=seed, temperature=temperature)
     with font_scale(REPORT_FONT_SCALE), mpl.rc_context(current_style()):
         plan, notes = _pages(refs, metrics, options, num_resamples, seed)
         page_titles = [page for page, _ in plan]
-        title_pages = text_pages(title, _title_lines(refs, metrics, notes, page_titles, 2))
+        title_pages = text_pages(title, _title_lines(refs, metrics, notes, page_titles, 2, temperature))
         if len(title_pages) > 1:  # number the pages after a title that takes several
-            title_pages = text_pages(title, _title_lines(refs, metrics, notes, page_titles, len(title_pages) + 1))
+            title_pages = text_pages(title, _title_lines(refs, metrics, notes, page_titles, len(title_pages) + 1,
+                                                         temperature))
         total = len(title_pages) + len(plan)
         buffer = io.BytesIO()
         with PdfPages(buffer, metadata={"Title": title, "Creator": "progrpo-eval report", "CreationDate": None}) as pdf:

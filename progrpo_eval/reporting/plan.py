@@ -62,6 +62,7 @@ class PlanOptions:
     diversity_fair: int | None = None  # Tab. 5's fair mode: m correct solutions of the problems all solve m times
     long_texts: str = "truncate"  # how the semantic cosine embeds long solutions: "truncate" (the paper's), "window"
     seed: int = 0  # the fair mode's subsampling
+    temperature: float = 1.0  # every token statistic of Fig. 3, 4/7, 8 at this one temperature (Eq. 5–6: 1)
     problem: str | None = None  # Fig. 8's problem (default: the first with mixed results)
     colors: Mapping[str, tuple] | None = None  # one colour per label on every figure
     figsize: tuple[float, float] | None = None  # every figure's size (the report: one page)
@@ -82,6 +83,10 @@ class Context:
 
 def _figure_options(context: Context) -> dict:
     return {"colors": context.options.colors, "figsize": context.options.figsize}
+
+
+def _token_figure_options(context: Context) -> dict:
+    return {**_figure_options(context), "temperature": context.options.temperature}
 
 
 def _k(context: Context) -> int | None:
@@ -125,10 +130,10 @@ PLAN: tuple[PlanItem, ...] = (
     PlanItem("fig2_training_entropy", "Fig. 2", "Fig. 2: training entropy", "entropy during training", "figure",
              lambda context: training_entropy(context.metrics, figsize=context.options.figsize), needs=("metrics",)),
     PlanItem("fig3_token_probs", "Fig. 3", "Fig. 3: per-problem token probabilities, {benchmark}", "", "figure",
-             lambda context: token_probability_distributions(context.runs, **_figure_options(context)),
+             lambda context: token_probability_distributions(context.runs, **_token_figure_options(context)),
              benchmarks=("aime24",), per_benchmark=True, warns=("entropy",)),
     PlanItem("fig4_token_entropy", "Fig. 4", "Fig. 4: rollout token {entropy}, {benchmark}", "", "figure",
-             lambda context: entropy_kde(context.runs, **_figure_options(context)),
+             lambda context: entropy_kde(context.runs, **_token_figure_options(context)),
              benchmarks=("aime24",), per_benchmark=True, warns=("entropy",)),
     PlanItem("fig5_ablation", "Fig. 5", "Fig. 5: Pass@1 and Pass@k per model", "Pass@1 and Pass@k per model",
              "figure", lambda context: ablation_bars(context.runs, _k(context), **_figure_options(context)),
@@ -138,10 +143,11 @@ PLAN: tuple[PlanItem, ...] = (
              lambda context: training_curves(context.metrics, figsize=context.options.figsize), rows="kl_cov",
              needs=("metrics",), in_report=False),
     PlanItem("fig7_token_entropy", "Fig. 7", "Fig. 7: rollout token {entropy}, {benchmark}", "", "figure",
-             lambda context: entropy_kde(context.runs, **_figure_options(context)),
+             lambda context: entropy_kde(context.runs, **_token_figure_options(context)),
              benchmarks=("math500",), per_benchmark=True, warns=("entropy",), in_report=False),
     PlanItem("fig8_rollouts", "Fig. 8", "Fig. 8: one problem's rollouts, {benchmark}", "", "figure",
              lambda context: rollout_probabilities(context.runs, context.options.problem,
+                                                   temperature=context.options.temperature,
                                                    figsize=context.options.figsize),
              benchmarks=("aime24",), per_benchmark=True),
 )
@@ -164,17 +170,19 @@ class Planned:
     description: str = ""  # the paper's caption (PlanItem.caption)
 
 
-def _entropy_shown(refs: Sequence[RunRef]) -> str:
-    kinds = {source.method if source else None for source in (entropy_source(ref.path) for ref in refs)}
+def _entropy_shown(refs: Sequence[RunRef], temperature: float) -> str:
+    kinds = {source.method if source else None for source in (entropy_source(ref.path, temperature) for ref in refs)}
     return "entropy" if None not in kinds and len(kinds) == 1 else "surprisal (no stored entropy)"
 
 
-def _entropy_note(refs: Sequence[RunRef]) -> str | None:
-    missing = [f"{ref.label}/{ref.benchmark}" for ref in refs if entropy_source(ref.path) is None]
+def _entropy_note(refs: Sequence[RunRef], temperature: float) -> str | None:
+    missing = [f"{ref.label}/{ref.benchmark}" for ref in refs if entropy_source(ref.path, temperature) is None]
     if not missing:
         return None
-    return (f"No stored entropy for {', '.join(missing)}: Fig. 3 has no entropy panel and Fig. 4 shows the "
-            "sampled tokens' surprisal -log p, NOT entropy. `progrpo-eval rescore RUN_DIR --entropy exact` adds it.")
+    at = "" if temperature == 1.0 else f" at T={temperature:g}"
+    return (f"No stored entropy{at} for {', '.join(missing)}: Fig. 3 has no entropy panel and Fig. 4 shows the "
+            "sampled tokens' surprisal -log p, NOT entropy. `progrpo-eval rescore RUN_DIR --entropy exact"
+            + ("" if temperature == 1.0 else f" --temperature {temperature:g}") + "` adds it.")
 
 
 def _missing(item: PlanItem, refs: Sequence[RunRef], metrics) -> str | None:
@@ -230,7 +238,7 @@ def plan_items(refs: Sequence[RunRef] = (), *, metrics: Sequence[Path] | Mapping
             notes.append(LEFT_OUT.get((item.key, missing), f"{name} left out: {needed}") if not paper
                          else f"{name} left out: {needed}")
             continue
-        if "entropy" in item.warns and (note := _entropy_note(chosen)) and note not in notes:
+        if "entropy" in item.warns and (note := _entropy_note(chosen, options.temperature)) and note not in notes:
             notes.append(note)
         for benchmark in (ordered_benchmarks(ref.benchmark for ref in chosen) if item.per_benchmark else [None]):
             subset = [ref for ref in chosen if benchmark is None or ref.benchmark == benchmark]
@@ -238,7 +246,8 @@ def plan_items(refs: Sequence[RunRef] = (), *, metrics: Sequence[Path] | Mapping
                               options=options, groups=dict(paper.groups) if paper else {},
                               k=item.k if paper else None)
             title = item.title.format(benchmark=display_name(benchmark) if benchmark else "",
-                                      entropy=_entropy_shown(subset) if "{entropy}" in item.title else "")
+                                      entropy=_entropy_shown(subset, options.temperature)
+                                      if "{entropy}" in item.title else "")
             caption = f"{item.number} — {item.caption}" if item.caption and item.kind == "figure" else item.number
             key = f"{item.key}_{benchmark}" if item.per_benchmark and not paper else item.key
             planned.append(Planned(key=key, number=item.number, title=title, caption=caption or item.caption,

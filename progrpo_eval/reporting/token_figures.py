@@ -5,6 +5,9 @@
     Fig. 8    rollout_probabilities            one problem's rollouts: average vs low-20% probability
 
 Decisions
+- Every statistic of a figure is at one temperature, `temperature` (default 1: the policy's own
+  distribution, as Eq. 5–6), printed on its axes: the probabilities from the stored log-probs at
+  T = 1 or an exact rescore's at T, the entropy only when stored at that T (`reporting.rollouts`).
 - Fig. 3 has one value per PROBLEM: the mean over its rollouts of each rollout's average / low-20%
   probability / mean token entropy (`rollouts.rollout_statistics`; empty rollouts are left out).
 - Entropy needs `progrpo-eval rescore` (`rollouts.entropy_source`: exact, else the top-k lower
@@ -33,6 +36,7 @@ from progrpo_eval.reporting.rollouts import (
     pooled,
     problem_token_statistics,
     rollout_statistics,
+    stored_elsewhere,
     token_values,
 )
 from progrpo_eval.reporting.runs import RunsLike, display_name, labels_of, resolve_runs, single_benchmark
@@ -42,17 +46,20 @@ from progrpo_eval.reporting.style import CORRECT_COLOR, WRONG_COLOR, add_legend,
 
 
 @styled
-def token_probability_distributions(runs: RunsLike, benchmark: str | None = None, *, colors=None,
-                                    figsize=None) -> Figure:
-    """Boxplots (top) and histograms (bottom) of per-problem average / low-20% probability (/ entropy)."""
+def token_probability_distributions(runs: RunsLike, benchmark: str | None = None, *, temperature: float = 1.0,
+                                    colors=None, figsize=None) -> Figure:
+    """Boxplots (top) and histograms (bottom) of per-problem average / low-20% probability (/ entropy),
+    every panel at one `temperature` (default 1, Eq. 5–6), printed on its axes."""
     refs, benchmark = single_benchmark(resolve_runs(runs), benchmark)
     labels = labels_of(refs)
     colors = color_map(labels, colors)
-    data = pd.concat([problem_token_statistics(ref.path).assign(label=ref.label) for ref in refs], ignore_index=True)
-    sources = [entropy_source(ref.path) for ref in refs]
+    data = pd.concat([problem_token_statistics(ref.path, temperature).assign(label=ref.label) for ref in refs],
+                     ignore_index=True)
+    sources = [entropy_source(ref.path, temperature) for ref in refs]
     methods = {source.method if source else None for source in sources}
     has_entropy = None not in methods and len(methods) == 1
-    panels = [("mean_token_prob", "Average probability"), ("low_prob_mean", "Low-20% probability")]
+    at = f" at T={temperature:g}"
+    panels = [("mean_token_prob", "Average probability" + at), ("low_prob_mean", "Low-20% probability" + at)]
     panels += [(sources[0].column, "Mean " + sources[0].axis_label)] if has_entropy else []
     figure, axes = new_figure(figsize or (3.3 * len(panels) + 0.4, 5.6), 2, len(panels))
     for column, (name, title) in enumerate(panels):
@@ -63,10 +70,13 @@ def token_probability_distributions(runs: RunsLike, benchmark: str | None = None
         sns.histplot(data=values, x=name, hue="label", hue_order=labels, palette=colors, element="step",
                      stat="density", common_norm=False, bins=20, ax=hist, legend=False)
         hist.set(xlabel=title, ylabel="density (problems)" if column == 0 else "")
+    elsewhere = sorted({found for found in (stored_elsewhere(ref.path, temperature) for ref in refs) if found})
     note = ("" if has_entropy else "\nno entropy panel: runs store different kinds of entropy" if None not in methods
+            else f"\nno entropy panel: none stored at T={temperature:g} ({', '.join(elsewhere)} is; `progrpo-eval "
+                 f"rescore --temperature {temperature:g}` adds it)" if elsewhere
             else "\nno entropy panel: no stored entropy (`progrpo-eval rescore` adds it)")
-    figure.suptitle(f"{display_name(benchmark)}: per-problem token probabilities, mean over rollouts{note}",
-                    fontsize="large")
+    figure.suptitle(f"{display_name(benchmark)}: per-problem token statistics at T={temperature:g}, mean over "
+                    f"rollouts{note}", fontsize="large")
     add_legend(figure, labels, colors, patches=True)
     return figure
 
@@ -75,31 +85,33 @@ def token_probability_distributions(runs: RunsLike, benchmark: str | None = None
 
 
 @styled
-def entropy_kde(runs: RunsLike, benchmark: str | None = None, *, quantity: str = "auto",
+def entropy_kde(runs: RunsLike, benchmark: str | None = None, *, quantity: str = "auto", temperature: float = 1.0,
                 max_points: int = 200_000, colors=None, figsize=None) -> Figure:
-    """KDE (common_norm=False, cut=0) and boxplot of every rollout token's entropy (or surprisal)."""
+    """KDE (common_norm=False, cut=0) and boxplot of every rollout token's entropy (or surprisal) at `temperature`."""
     refs, benchmark = single_benchmark(resolve_runs(runs), benchmark)
     labels = labels_of(refs)
     colors = color_map(labels, colors)
-    stored = {ref.label: entropy_source(ref.path) for ref in refs}
+    stored = {ref.label: entropy_source(ref.path, temperature) for ref in refs}
     methods = {source.method if source else None for source in stored.values()}
     if quantity == "auto":
         quantity = "entropy" if None not in methods and len(methods) == 1 else "surprisal"
     if quantity == "entropy" and (None in methods or len(methods) > 1):
         found = ", ".join(f"{ref.path}: {stored[ref.label].method if stored[ref.label] else 'none'}" for ref in refs)
-        raise ValueError(f"entropy needs one stored kind for every run ({found}); see `progrpo-eval rescore`")
+        raise ValueError(f"entropy needs one stored kind for every run at T={temperature:g} ({found}); see "
+                         "`progrpo-eval rescore`")
     if quantity == "entropy":
         axis_label = stored[labels[0]].axis_label
         title = f"{display_name(benchmark)}: rollout {axis_label.replace(' (nats)', '')}"
     elif quantity == "surprisal":
-        axis_label = "token surprisal −log p (nats), NOT entropy"
-        title = f"{display_name(benchmark)}: rollout token surprisal −log p (not entropy: none stored for every run)"
+        axis_label = f"token surprisal −log p at T={temperature:g} (nats), NOT entropy"
+        title = (f"{display_name(benchmark)}: rollout token surprisal −log p at T={temperature:g} (not entropy: none "
+                 "stored for every run)")
     else:
         raise ValueError(f"unknown quantity {quantity!r}; known: auto, entropy, surprisal")
     values = {}
     for ref in refs:
         tokens = (pooled(stored[ref.label].per_token) if quantity == "entropy"
-                  else token_values(ref.path, "surprisal"))
+                  else token_values(ref.path, "surprisal", temperature))
         if tokens.size > max_points:
             tokens = np.random.default_rng(0).choice(tokens, size=max_points, replace=False)
         values[ref.label] = tokens
@@ -131,9 +143,9 @@ def default_problem(run_dir: str | Path) -> str:
     return str((mixed if len(mixed) else share).index[0])
 
 
-def rollout_probability_table(run_dir: str | Path, problem_id: str) -> pd.DataFrame:
-    """Fig. 8's values: one problem's rollouts by sample_index (rollout_statistics' columns)."""
-    rollouts = rollout_statistics(run_dir)
+def rollout_probability_table(run_dir: str | Path, problem_id: str, temperature: float = 1.0) -> pd.DataFrame:
+    """Fig. 8's values: one problem's rollouts by sample_index (rollout_statistics' columns at `temperature`)."""
+    rollouts = rollout_statistics(run_dir, temperature=temperature)
     table = rollouts[rollouts["problem_id"] == problem_id].sort_values("sample_index")
     if table.empty:
         raise ValueError(f"problem {problem_id!r} is not in {run_dir}")
@@ -141,12 +153,14 @@ def rollout_probability_table(run_dir: str | Path, problem_id: str) -> pd.DataFr
 
 
 @styled
-def rollout_probabilities(runs: RunsLike, problem_id: str | None = None, *, figsize=None) -> Figure:
-    """Bars per rollout of one problem: average (top) and low-20% (bottom) probability, by correctness."""
+def rollout_probabilities(runs: RunsLike, problem_id: str | None = None, *, temperature: float = 1.0,
+                          figsize=None) -> Figure:
+    """Bars per rollout of one problem: average (top) and low-20% (bottom) probability at `temperature`."""
     refs, benchmark = single_benchmark(resolve_runs(runs), None)
     problem_id = problem_id or default_problem(refs[0].path)
-    tables = [rollout_probability_table(ref.path, problem_id) for ref in refs]
-    panels = (("mean_token_prob", "average probability"), ("low_prob_mean", "low-20% probability"))
+    tables = [rollout_probability_table(ref.path, problem_id, temperature) for ref in refs]
+    panels = (("mean_token_prob", f"average probability (T={temperature:g})"),
+              ("low_prob_mean", f"low-20% probability (T={temperature:g})"))
     tops = {name: 1.22 * max(1e-3, max(float(np.nan_to_num(table[name].max())) for table in tables))
             for name, _ in panels}
     figure, axes = new_figure(figsize or (max(4.6, 3.2 * len(refs) + 1.0), 4.8), 2, len(refs), sharey="row")

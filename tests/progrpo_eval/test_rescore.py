@@ -92,6 +92,8 @@ def test_streamed_entropy_equals_the_plain_one(block_size, temperature):
     assert torch.allclose(streamed.log_normalizer, torch.logsumexp(logits, dim=-1), atol=1e-5)
     expected_logprobs = torch.log_softmax(logits, dim=-1).gather(-1, targets[:, None])[:, 0]
     assert torch.allclose(streamed.target_logprob, expected_logprobs, atol=1e-5)
+    at_temperature = torch.log_softmax(logits / temperature, dim=-1).gather(-1, targets[:, None])[:, 0]
+    assert torch.allclose(streamed.scaled_target_logprob, at_temperature, atol=1e-5)
 
 
 @pytest.mark.parametrize("block_size", [1, 7, 64])
@@ -153,8 +155,9 @@ def _edit_manifest(directory, **changes):
 
 
 @torch.no_grad()
-def _brute_force_entropy(model_dir, samples, temperature):
-    """The whole [1, T, V] logits of each sample and the plain entropy: the unchunked truth."""
+def _brute_force_entropy(model_dir, samples, temperature, *, logprobs=False):
+    """The whole [1, T, V] logits of each sample and the plain entropy (or the tokens' log-probs) at
+    `temperature`: the unchunked truth."""
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
@@ -163,22 +166,32 @@ def _brute_force_entropy(model_dir, samples, temperature):
         ids = torch.tensor([list(prompt) + list(response)])
         logits = model(input_ids=ids).logits[:, len(prompt) - 1 : -1]  # [1, L, V]
         mask = torch.ones(logits.shape[:2], dtype=torch.bool)
+        if logprobs:
+            scaled = torch.log_softmax(logits[0] / temperature, dim=-1)
+            results.append(scaled.gather(-1, torch.tensor(list(response))[:, None])[:, 0].numpy())
+            continue
         results.append(entropy_from_logits(logits, mask, temperature=temperature, chunk_size=10**9)[0].numpy())
     return results
 
 
-def test_exact_rescoring_matches_a_brute_force_forward_pass(run_copy, tiny_model_dir):
-    provenance = rescore_exact(run_copy, FAST)
+@pytest.mark.parametrize("given, temperature", [(None, 1.0), (0.6, 0.6)])
+def test_exact_rescoring_matches_a_brute_force_forward_pass(run_copy, tiny_model_dir, given, temperature):
+    """At T = 1 by default (the policy's own distribution), not at the run's sampling temperature (0.6)."""
+    provenance = rescore_exact(run_copy, ExactOptions(**{**FAST.__dict__, "temperature": given}))
     samples = store.load_samples(run_copy)
     table, stored_provenance = read_entropy(run_copy, "exact")
     assert stored_provenance == provenance == json.loads((run_copy / "extras" / "entropy.json").read_text())
     keys = list(zip(samples["problem_id"], samples["sample_index"]))
     assert list(zip(table["problem_id"], table["sample_index"])) == keys
-    truth = _brute_force_entropy(tiny_model_dir, samples, 0.6)
+    truth = _brute_force_entropy(tiny_model_dir, samples, temperature)
     for got, mean, expected in zip(table["entropy"], table["mean_entropy"], truth):
         np.testing.assert_allclose(got, expected, atol=1e-4)
         assert mean == pytest.approx(float(np.mean(got)), rel=1e-6)
-    assert provenance["method"] == "exact" and provenance["temperature"] == 0.6
+    for got, expected in zip(table["logprobs"], _brute_force_entropy(tiny_model_dir, samples, temperature,
+                                                                     logprobs=True)):
+        np.testing.assert_allclose(got, expected, atol=1e-4)  # the tokens' log-probs at the same temperature
+    assert provenance["method"] == "exact" and provenance["temperature"] == temperature
+    assert provenance["sampling_temperature"] == 0.6
     assert provenance["top_p_applied"] is False
     assert provenance["tokens"] == int(samples["num_tokens"].sum()) > 0
     assert provenance["max_abs_logprob_diff_vs_stored"] <= 1e-3
@@ -243,7 +256,7 @@ def test_rollout_statistics_gather_token_statistics_and_entropy(run_copy):
     samples = store.load_samples(run_copy)
     assert list(table.columns) == ["problem_id", "sample_index", "correct", "num_tokens", "mean_token_prob",
                                    "low_prob_mean", "confidence", "mean_entropy", "entropy_low", "entropy_high",
-                                   "entropy_method"]
+                                   "entropy_method", "temperature"]
     row = table.iloc[1]
     logprobs = np.asarray(samples["logprobs"].iloc[1], np.float64)[None]
     mask = np.ones_like(logprobs, bool)
@@ -251,7 +264,15 @@ def test_rollout_statistics_gather_token_statistics_and_entropy(run_copy):
     assert row["low_prob_mean"] == pytest.approx(low_prob_mean(logprobs, mask)[0])
     assert row["confidence"] == pytest.approx(low_prob_confidence(logprobs, mask)[0])
     assert row["mean_entropy"] == pytest.approx(float(np.mean(read_entropy(run_copy)[0]["entropy"].iloc[1])))
-    assert set(table["entropy_method"]) == {"exact:T=0.6+topk:k=3,T=1"}
+    assert set(table["entropy_method"]) == {"exact:T=1+topk:k=3,T=1"}
+    # at the sampling temperature: the probabilities and the entropy of one rescore at T = 0.6
+    rescore_exact(run_copy, ExactOptions(**{**FAST.__dict__, "temperature": 0.6}))
+    warm = rollout_statistics(run_copy, temperature=0.6)
+    scaled = np.asarray(read_entropy(run_copy)[0]["logprobs"].iloc[1], np.float64)[None]
+    assert warm.iloc[1]["mean_token_prob"] == pytest.approx(mean_token_prob(scaled, mask)[0])
+    assert warm.iloc[1]["mean_token_prob"] != pytest.approx(row["mean_token_prob"])
+    assert set(warm["entropy_method"]) == {"exact:T=0.6"} and "entropy_low" not in warm  # top-k bounds are at T=1
+    assert "mean_entropy" not in rollout_statistics(run_copy)  # T = 1: the T = 0.6 entropy is not mixed in
 
 
 def _cli(*args):

@@ -93,7 +93,7 @@ def test_entropy_kde_falls_back_to_labelled_surprisal(two_models, plant_entropy)
     for run_dir in runs.values():
         plant_entropy(run_dir, {(p, i): [0.25, 0.75, 2.0] for p in ("amc23/0", "amc23/1") for i in range(4)})
     figure = token_figures.entropy_kde(runs)
-    assert figure.axes[0].get_xlabel() == "token entropy at T=0.6 (nats)"
+    assert figure.axes[0].get_xlabel() == "token entropy at T=1 (nats)"
     assert figure.legends[0].get_texts()[1].get_text() == "ours (mean 1.000)"
 
 
@@ -184,3 +184,27 @@ def test_diversity_table_pools_by_default_and_offers_per_problem_and_fair(tmp_pa
     # only aime24/0 has >= 2 correct solutions in both runs (aime24/2: grpo 2, ours 1)
     assert [cells[-2:] for _, cells in fair.rows] == [((2,), (1,)), ((2,), (1,))]
     assert "Fair: only problems every model solves at least 2 times (AIME 2024 1)" in fair.notes
+
+
+def test_one_temperature_per_figure(two_models, plant_entropy):
+    """Fig. 3/4 never put T = 1 probabilities beside entropy at the sampling temperature (0.6 here)."""
+    run_dir = two_models[("ours", "amc23")]
+    keys = [(p, i) for p in ("amc23/0", "amc23/1") for i in range(4)]
+    planted = {key: [0.5, 1.5] for key in keys}
+    at_06 = {key: [np.log(0.25)] * 2 for key in keys}  # every token's probability at T = 0.6: 0.25
+    plant_entropy(run_dir, planted, temperature=0.6, logprobs=at_06)
+    default = token_figures.token_probability_distributions(run_dir)
+    assert len(default.axes) == 4  # probabilities at T = 1, and no entropy panel: it is stored at T = 0.6
+    assert default.axes[0].get_title() == "Average probability at T=1"
+    assert "none stored at T=1 (exact at T=0.6 is" in default.get_suptitle()
+    assert rollouts.problem_token_statistics(run_dir).set_index("problem_id").loc["amc23/0", "mean_token_prob"] == (
+        pytest.approx(np.mean(AVERAGE)))
+    at_sampling = token_figures.token_probability_distributions(run_dir, temperature=0.6)
+    assert len(at_sampling.axes) == 6 and at_sampling.axes[2].get_title() == "Mean token entropy at T=0.6 (nats)"
+    assert at_sampling.axes[0].get_title() == "Average probability at T=0.6"
+    values = rollouts.problem_token_statistics(run_dir, temperature=0.6)
+    assert values["mean_token_prob"].tolist() == pytest.approx([0.25, 0.25])  # from the T = 0.6 log-probs
+    assert "surprisal −log p at T=1" in token_figures.entropy_kde(run_dir).axes[0].get_xlabel()
+    assert token_figures.entropy_kde(run_dir, temperature=0.6).axes[0].get_xlabel() == "token entropy at T=0.6 (nats)"
+    with pytest.raises(ValueError, match=r"token probabilities at T=0.8 need `progrpo-eval rescore .* --temperature 0.8"):
+        rollouts.rollout_statistics(run_dir, temperature=0.8)
