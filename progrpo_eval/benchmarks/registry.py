@@ -244,7 +244,7 @@ def load_problems(benchmark: Benchmark | str, data_dir: str | Path | None = None
     else:
         path = directory / benchmark.offline_file
         numbered_rows, checksum = read_offline_file(path, benchmark.read_rows)
-        source, where = str(path), f"{path.name} line"
+        source, where = str(path), f"{path} line"
     problems = parse_rows(benchmark, numbered_rows, where, seed)
     return LoadedBenchmark(benchmark=benchmark, problems=problems[:limit], source=source,
                            checksum=checksum, num_rows=len(numbered_rows))

@@ -294,7 +294,7 @@ def test_malformed_rows_name_file_and_line(tmp_path, benchmark, lines, message):
     (tmp_path / get_benchmark(benchmark).offline_file).write_text("\n".join(lines) + "\n")
     with pytest.raises(ValueError) as error:
         load_problems(benchmark, tmp_path)
-    assert str(error.value).startswith(message)
+    assert str(error.value).startswith(f"{tmp_path}/{message}")  # the whole path of the file, then the line
 
 
 def test_missing_offline_file(tmp_path):
