@@ -206,6 +206,27 @@ def lm_eval_command(
     typer.echo(markdown_table([(name, summary) for name, _, summary in results]))
 
 
+@app.command("lm-eval-tasks")
+def lm_eval_tasks(
+    out: Path = typer.Option(..., "--out", "-o", help="Folder to write the task YAMLs into (lm-eval's --include_path)."),
+    k: int = typer.Option(16, "--k", help="Samples per document (repeats); Pass@j for j = 1, 2, 4, ..., k."),
+    bench: Optional[str] = typer.Option(None, "--bench", "-b", help="Benchmark name(s), comma-separated; default: all."),
+    temperature: float = typer.Option(0.6, help="Sampling temperature written into every task (the paper: 0.6)."),
+    top_p: float = typer.Option(0.95, "--top-p", help="Nucleus sampling threshold (the paper: 0.95)."),
+    max_tokens: int = typer.Option(8192, "--max-tokens", help="lm-eval's max_gen_toks for every task."),
+) -> None:
+    """Write progrpo's benchmarks as lm-eval tasks whose metric is Pass@k by progrpo's own scorer."""
+    from progrpo_eval.lmeval.export import write_task_folder
+
+    names = [name.strip() for name in bench.split(",") if name.strip()] if bench else None
+    try:
+        written = write_task_folder(out, k, names, temperature=temperature, top_p=top_p, max_tokens=max_tokens)
+    except USER_ERRORS as error:
+        _fail_with(error)
+    typer.echo(f"wrote {len(written) - 1} lm-eval tasks to {out}: lm_eval ... --include_path {out} "
+               f"--tasks {written[1].stem} --apply_chat_template")
+
+
 @app.command("rescore")
 def rescore(
     run_dir: Path = typer.Argument(..., help="A run directory written by `progrpo-eval run`."),

@@ -129,3 +129,26 @@ def test_lm_eval_samples_become_a_run_directory(tmp_path, task_dir, tiny_model_d
     assert all(len(ids) > 0 for ids in samples["prompt_token_ids"])  # rescore can teacher-force them
     assert CliRunner().invoke(app, args).exit_code == 0  # a rerun finds every document on disk
     check_run_directory(run_dir, k=2, num_problems=2)
+
+
+def test_progrpo_benchmarks_as_lm_eval_tasks_report_pass_at_k_by_our_scorer(tmp_path, data_dir) -> None:
+    from lm_eval.tasks import TaskManager
+
+    result = CliRunner().invoke(app, ["lm-eval-tasks", "--out", str(tmp_path), "--k", "4", "--bench", "aime24,gpqa_diamond"])
+    assert result.exit_code == 0, result.output
+    manager = TaskManager(include_path=str(tmp_path), metadata={"data_dir": str(data_dir)})
+    tasks = manager.load(["progrpo_aime24", "progrpo_gpqa_diamond"])["tasks"]
+    aime = tasks["progrpo_aime24"]
+    docs = list(aime.eval_docs)
+    assert len(docs) == 30 and aime.get_config("repeats") == 4
+    assert aime.get_config("generation_kwargs")["do_sample"] is True
+    doc = docs[0]
+    right, wrong = f"so \\boxed{{{doc['gold']}}}", "\\boxed{1000}"
+    values = aime.process_results(doc, [[right, wrong, right, wrong]])
+    # Pass@j of 2 right of 4 by hand: 1 - C(2, j) / C(4, j)
+    assert values == pytest.approx({"pass@1": 0.5, "pass@2": 1 - 1 / 6, "pass@4": 1.0})
+    gpqa = tasks["progrpo_gpqa_diamond"]
+    doc = list(gpqa.eval_docs)[0]
+    assert gpqa.process_results(doc, [[f"\\boxed{{{doc['gold']}}}"] * 4])["pass@1"] == 1.0
+    bad = CliRunner().invoke(app, ["lm-eval-tasks", "--out", str(tmp_path), "--bench", "nope"])
+    assert bad.exit_code == 2 and "unknown benchmark 'nope'" in bad.output
