@@ -13,8 +13,8 @@ Decisions:
   dropped first (OlympiadBench's "$69$,$84$"); a gold holding boxes is read as math-verify reads
   a solution (the last box, or the boxes it reads together); non-str golds (AMC23's float 27.0)
   go through str(). Golds are parsed once per process (a cache keyed by the gold text).
-- Answer: a boxed or bare answer is parsed exactly as a gold is (`\\boxed{answer}`), so both sides
-  are read alike; prose goes to math-verify's extraction (LaTeX, then plain expressions).
+- Answer: a boxed, marked or bare answer is parsed exactly as a gold is (`\\boxed{answer}`), so
+  both sides are read alike; prose goes to math-verify's extraction (LaTeX, then plain expressions).
 - verify runs with `allow_set_relation_comp=True`, so `(0,\\infty)` matches `x>0`.
 - Errors are not swallowed: parse and verify run with `raise_on_error=True`, each (gold,
   prediction) pair separately; any matching pair is correct, otherwise an exception gives status

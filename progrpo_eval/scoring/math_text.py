@@ -8,29 +8,31 @@ Decisions:
   1. A box: the content of the LAST `\\boxed{}` / `\\fbox{}`, never an earlier one (as Qwen2.5-Math,
      DeepScaleR, lm-eval's minerva and verl read it: reasoning models box intermediate results).
      A last box that never closes (generation stopped mid-answer) or is empty is no answer; we
-     never fall back to earlier maths. Two exceptions: a "final answer is ..." after the last box
-     is the answer (lm-eval's minerva prompt ends so); and against a gold that lists several
-     answers (OlympiadBench's multi-answer rows, `Problem.golds_mode == "all"`, or any gold with
-     top-level commas), a last box holding fewer answers than the gold is read together with
-     the boxes math-verify reads with it (boxes next to each other or joined by "and", "or",
-     ",", ";"), so `\\boxed{69} and \\boxed{84}` answers "69, 84".
-  2. A bare answer: one line without prose (no two words in a row, no "answer"), such as
+     never fall back to earlier maths. Two exceptions: an answer marker after the last box wins
+     (see 2); and against a gold that lists several answers (OlympiadBench's multi-answer rows,
+     `Problem.golds_mode == "all"`, or any gold with top-level commas), a last box holding fewer
+     answers than the gold is read together with the boxes math-verify reads with it (boxes
+     next to each other or joined by "and", "or", ",", ";"): `\\boxed{69} and \\boxed{84}`.
+  2. An answer marker, the last "final answer is" (lm-eval's minerva format: `Final Answer: The
+     final answer is $X$. I hope it is correct.`) or "Answer:" (DAPO's format), when no box
+     follows it: the rest of its line, if that is a bare answer (see 3); else the text after it
+     is prose (see 4).
+  3. A bare answer: one line without prose (no two words in a row, no "answer"), such as
      `x^2 + 2*x + 1`, `$\\dfrac{1}{3}$` or `\\$10`: the whole line is the answer.
-  3. Prose: math-verify's own extraction ("final answer is ...", LaTeX, then the last number).
-- How it is written (`normalise_answer`, the same for golds and for answers of kinds 1 and 2):
+  4. Prose: math-verify's own extraction (LaTeX, then the last number).
+- How it is written (`normalise_answer`, the same for golds and for answers of kinds 1 to 3):
   math delimiters and a final full stop dropped; `\\$` dropped; `\\dfrac`/`\\tfrac` as `\\frac`;
   `\\left`/`\\right` dropped; thousands separators dropped (`1{,}000`, `1\\,000`, `1,\\!000`,
   and a whole answer `1 000` or `1,000`); scientific notation as a power of ten (Minerva's
   `4.5e33` is 4.5 x 10^33, not 4.5·e·33); numpy spellings (`np.arcsin`, `-1./3`) as LaTeX;
-  braces around the whole answer, doubled parentheses `((x))` and trailing backslashes dropped. Against a choice gold such as
-  `\\text{(E)}`, an answer that opens with a choice, such as `\\textbf{(E)}\\ 1{,}008{,}016`, is
-  that choice.
+  braces around the whole answer, doubled parentheses `((x))` and trailing backslashes dropped.
+  Against a choice gold such as `\\text{(E)}`, an answer that opens with a choice, such as
+  `\\textbf{(E)}\\ 1{,}008{,}016`, is that choice.
 - Verdicts without a parser (`quick_verdict`): an answer written exactly as its gold is correct;
   two numbers (integers, decimals, fractions) are compared as math-verify compares them
   (integers and fractions exactly; with a decimal, rounded to 6 places, and only where that
-  rounding cannot change the outcome).
-  Everything else goes to math-verify. A test checks on every labelled case in
-  `../shared/data/scoring/` that these verdicts equal math-verify's.
+  rounding cannot change the outcome). Everything else goes to math-verify. A test checks on
+  every labelled case in `../shared/data/scoring/` that these verdicts equal math-verify's.
 - The answer key (`answer_key`): the normalised answer without spaces, and a number (integer,
   decimal, `a\\times 10^{b}`, `\\frac{p}{q}`, `p/q`, a mixed number) as its exact reduced fraction
   ("1/2", "-3"). The math scorer stores it as `ScoreResult.extracted`, so maj@k counts
@@ -49,14 +51,16 @@ from latex2sympy2_extended.math_normalization import extract_boxed_content
 from progrpo_eval.scoring.answers import BOX_MACRO, balanced_group, last_box, split_top_level
 
 MAX_BARE_CHARACTERS = 1000  # a longer line without a box is read as prose
+ANSWER_KINDS = ("box", "marked", "bare")  # found answers read as `\\boxed{answer}`
 MAX_SIGNIFICANT_DIGITS = 15  # math-verify's floats carry 15 digits: longer decimals go to it
 
 
 class FoundAnswer(NamedTuple):
     """Where the answer of a response is.
 
-    kind: "box" or "bare" (`text` is the normalised answer), "prose" (`text` is the whole
-    response, for math-verify to search), "none" (no answer; `text` says why).
+    kind: "box", "marked" (after "final answer is" or "Answer:") or "bare" (`text` is the
+    normalised answer), "prose" (`text` is the response, or what follows its answer marker, for
+    math-verify to search), "none" (no answer; `text` says why).
     """
 
     kind: str
@@ -64,7 +68,7 @@ class FoundAnswer(NamedTuple):
 
     def as_response(self) -> str:
         """A response that `find_answer` reads back as this answer (what the pool workers get)."""
-        return f"\\boxed{{{self.text}}}" if self.kind in ("box", "bare") else self.text
+        return f"\\boxed{{{self.text}}}" if self.kind in ANSWER_KINDS else self.text
 
 
 # --- where the answer is ------------------------------------------------------------------------
@@ -72,7 +76,8 @@ class FoundAnswer(NamedTuple):
 _MATH_DELIMITED = re.compile(r"^(?:\$\$(.*)\$\$|\$(.*)\$|\\\((.*)\\\)|\\\[(.*)\\\])\s*\.?$", re.DOTALL)
 _PROSE = re.compile(r"[A-Za-z]{2,}[ \t]+[A-Za-z]{2,}|(?i:answer)")
 _COMMAND = re.compile(r"\\[A-Za-z]+")
-_FINAL_ANSWER = re.compile(r"(?i)final answer is")
+_ANSWER_MARKER = re.compile(r"(?i)final answer is:?|\banswer\s*:")
+_I_HOPE = re.compile(r"(?i)\s*I hope it is correct.*$")
 _UNESCAPED_DOLLAR = re.compile(r"(?<!\\)\$")
 
 
@@ -95,15 +100,26 @@ def bare_answer(text: str) -> str | None:
     return inner
 
 
+def _marked_answer(tail: str) -> FoundAnswer:
+    """The answer after "final answer is" or "Answer:": the rest of its line when that is a bare
+    answer (`$10,455$. I hope it is correct.` is 10455), else math-verify searches what follows."""
+    line = _I_HOPE.sub("", tail.strip().split("\n", 1)[0])
+    bare = bare_answer(line)
+    if bare is None:
+        return FoundAnswer("prose", tail)
+    bare = normalise_answer(bare)
+    return FoundAnswer("marked", bare) if bare else FoundAnswer("none", "nothing after the answer marker")
+
+
 def find_answer(response: str, *, answers_needed: int = 1) -> FoundAnswer:
     """Where the answer of `response` is (see the module notes), normalised unless it is prose.
 
     answers_needed: how many answers the gold lists (its top-level commas plus one).
     """
     boxes = list(BOX_MACRO.finditer(response))
-    final_answers = list(_FINAL_ANSWER.finditer(response))
-    if boxes and final_answers and final_answers[-1].start() > boxes[-1].start():
-        return FoundAnswer("prose", response[final_answers[-1].start():])
+    markers = list(_ANSWER_MARKER.finditer(response))
+    if markers and (not boxes or markers[-1].start() > boxes[-1].start()):
+        return _marked_answer(response[markers[-1].end():])
     has_box, content = last_box(response)
     if has_box:
         if content is None:

@@ -43,6 +43,25 @@ def test_the_last_box_is_the_answer(response: str, gold: str, correct: bool) -> 
     assert verdict(response, gold) == (correct, "ok")
 
 
+MARKER_CASES = [
+    # (response, gold, correct): "final answer is" / "Answer:" with no box after them (found by
+    # benchmarks/scorer_vs_lmeval.py: the marked answer was read by math-verify unnormalised)
+    ("so the luminosity is this.\nFinal Answer: The final answer is $4.5e33$. I hope it is correct.", "4.5e33", True),
+    ("Final Answer: The final answer is $4.5 \\times 10^{33}$. I hope it is correct.", "4.5e33", True),
+    ("Final Answer: The final answer is $4.5 \\times 10^{34}$. I hope it is correct.", "4.5e33", False),
+    ("The angle follows.\nAnswer: np.arcsin(10/13)", "np.arcsin(10/13)", True),
+    ("We get 12 first.\nAnswer: 5 cm", "5", True),
+    ("Answer: the larger root, which is 7", "7", True),  # prose after the marker is searched
+    ("Answer: \\boxed{7}", "7", True),  # a box after the marker counts
+    ("Answer: 7. Check: \\boxed{8}", "7", False),  # the last box comes after the marker
+]
+
+
+@pytest.mark.parametrize(("response", "gold", "correct"), MARKER_CASES)
+def test_answer_markers(response: str, gold: str, correct: bool) -> None:
+    assert verdict(response, gold) == (correct, "ok")
+
+
 def test_a_multi_answer_problem_reads_its_boxes_together() -> None:
     problem = Problem("o/1", "q", "69, 84", golds=("69", "84"), golds_mode="all")
     with build_scorer("math", ScorerSettings(workers=0)) as scorer:
@@ -124,7 +143,8 @@ def test_bare_answers(response: str, gold: str, correct: bool) -> None:
 def test_bare_answers_are_read_whole() -> None:
     assert find_answer("x^2 + 2*x + 1") == FoundAnswer("bare", "x^2 + 2*x + 1")
     assert find_answer("I think it is 5").kind == "prose"
-    assert find_answer("Answer: 5").kind == "prose"
+    assert find_answer("Answer: 5") == FoundAnswer("marked", "5")
+    assert find_answer("Answer: it is the larger one, 5").kind == "prose"
     assert score_math_one("x^2 + 2*x + 1", "1").extracted == "x^2+2*x+1"
 
 
