@@ -78,7 +78,8 @@ def load_prompt_rows(config: DataConfig) -> list[tuple[Any, Problem]]:
         family = get_benchmark(config.source).family
         instruction = config.instruction or None
         return [(user_message(p, family, instruction), p) for p in loaded.problems]
-    instruction = INSTRUCTIONS["math"] if config.instruction is None else config.instruction
+    family = "code" if config.reward == "code" else "math"  # a file or Hub row: the reward says what it asks for
+    instruction = INSTRUCTIONS[family] if config.instruction is None else config.instruction
     path = Path(config.source)
     rows = _read_rows(path) if path.exists() else _hub_rows(config)
     prompts = []

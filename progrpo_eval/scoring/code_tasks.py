@@ -32,6 +32,7 @@ Decisions:
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections.abc import Sequence
@@ -120,7 +121,7 @@ def _function_name_from_question(question: str) -> str | None:
 
 
 def metadata_from_gold(problem: Problem) -> dict[str, Any]:
-    """Code metadata from a training row's gold: DeepCoder's `tests` (JSON). Supported shapes:
+    """Code metadata from a training row's gold: DeepCoder's `tests` (JSON, or a Python literal). Supported shapes:
 
     - a list of {"input", "output", "testtype": "stdin"} (LiveCodeBench rows) or "type": "stdin_stdout"
       (PrimeIntellect rows), or without a type: stdin/stdout tests;
@@ -132,8 +133,11 @@ def metadata_from_gold(problem: Problem) -> dict[str, Any]:
     """
     try:
         tests = json.loads(problem.gold)
-    except (json.JSONDecodeError, TypeError) as error:
-        raise TaskError(f"the gold is not a JSON test list ({error})") from error
+    except (json.JSONDecodeError, TypeError):
+        try:  # a Hub row whose tests arrived parsed, then written with str(): a Python literal
+            tests = ast.literal_eval(problem.gold)
+        except (ValueError, SyntaxError, MemoryError, RecursionError) as error:
+            raise TaskError(f"the gold is not a JSON (or literal) test list ({type(error).__name__})") from error
     if isinstance(tests, dict):
         if tests.get("fn_name") or not isinstance(tests.get("inputs"), list):
             raise TaskError("unsupported test format: call-based {inputs, outputs, fn_name}")

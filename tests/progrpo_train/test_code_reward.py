@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from progrpo_eval.benchmarks import load_problems
+from progrpo_eval.benchmarks import INSTRUCTIONS, load_problems
 from progrpo_eval.problem import Problem
 from progrpo_train.config import DataConfig
+from progrpo_train.data import load_prompt_rows
 from progrpo_train.rewards import RewardFunction, scorer_options_for
 
 SUM_TESTS = json.dumps([{"input": f"{a} {b}\n", "output": f"{a + b}\n", "testtype": "stdin"}
@@ -51,6 +52,16 @@ def test_benchmark_source_brings_its_scorer_options(data_dir):
              "    print(min(x, y), max(x, y))\n```")
     (reward,) = rewards([right], partial_credit=False, source="codeforces", problem=problem)
     assert reward.correct and reward.value == 1.0
+
+
+def test_deepcoder_rows_from_a_file_ask_for_code_and_are_judged_on_their_tests(tmp_path):
+    rows = tmp_path / "deepcoder.jsonl"
+    rows.write_text(json.dumps({"problem": "Add two numbers.", "tests": SUM_TESTS}) + "\n")
+    config = DataConfig(source=str(rows), reward="code", prompt_field="problem", answer_field="tests", instruction=None)
+    [(message, problem)] = load_prompt_rows(config)
+    assert message == f"Add two numbers.\n{INSTRUCTIONS['code']}"
+    (reward,) = rewards([RIGHT], partial_credit=False, problem=problem)
+    assert reward.correct
 
 
 @pytest.mark.slow
