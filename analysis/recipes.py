@@ -27,11 +27,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from progrpo_eval import store
 from progrpo_eval.reporting.plan import PaperRuns
-from progrpo_eval.reporting.runs import RunRef
+from progrpo_eval.reporting.runs import RunRef, training_run
 
 PAPER_ALPHA = 0.3
 FORMULATIONS = {"prompt": "c(q) − c(o)", "exploratory": "1 − c(q) − c(o)", "group_mean": "c̄_G − c(o)",
@@ -64,23 +62,14 @@ class Recipe:
         return path if path and path.is_file() else None
 
 
-def training_dir(model: str) -> Path | None:
-    """OUT_DIR of a progrpo-train checkpoint (OUT_DIR/checkpoints/step-N/hf with OUT_DIR/config.yaml), else None."""
-    path = Path(model)
-    for candidate in (path, *path.parents[:4]):
-        if (candidate / "config.yaml").is_file() and (candidate / "checkpoints").is_dir():
-            return candidate
-    return None
-
-
 def recipe_of(run_dir: Path, labels: Mapping[Path, str]) -> Recipe:
     manifest = store.read_run_manifest(run_dir)
     model = str(manifest.get("model"))
     given = next((label for root, label in labels.items() if root == run_dir or root in run_dir.parents), None)
-    out_dir = training_dir(model)
-    if out_dir is None:
+    trained = training_run(model)
+    if trained is None:
         return Recipe(base_model=Path(model).name or model, label=given)
-    config = yaml.safe_load((out_dir / "config.yaml").read_text(encoding="utf-8")) or {}
+    out_dir, config = trained
     algorithm = config.get("algorithm", {})
     return Recipe(base_model=Path(str(config.get("model", {}).get("path", model))).name,
                   advantage=algorithm.get("advantage"), reweight=algorithm.get("reweight"),

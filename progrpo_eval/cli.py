@@ -330,34 +330,39 @@ def report(
 
 @app.command("compare")
 def compare(
-    run_a: Path = typer.Argument(..., help="Run directory A (the baseline)."),
-    run_b: Path = typer.Argument(..., help="Run directory B, on the same benchmark problems; differences are B − A."),
+    run_a: Path = typer.Argument(..., help="Run directory A (the baseline), or a model's directory of runs (OUT/<model>)."),
+    run_b: Path = typer.Argument(..., help="Run directory B on the same problems (or a model's directory); B − A."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (values as fractions in [0, 1]) instead of a table."),
     resamples: int = typer.Option(10_000, help="Bootstrap resamples over problems."),
     seed: int = typer.Option(0, help="Bootstrap seed (same seed, same numbers)."),
 ) -> None:
-    """Paired bootstrap over problems of two runs: Pass@k for each k and accuracy, B − A, 95% CI, p-value."""
+    """Paired bootstrap over problems: Pass@k for each k and accuracy, B − A, 95% CI, p-value and Holm's p.
+
+    Two models' directories compare every benchmark they share, and their average (problems
+    resampled within each benchmark), Holm's correction over the k × benchmark tests."""
     from rich.table import Table
 
-    from progrpo_eval.reporting.comparison import compare_runs, comparison_json, comparison_table
+    from progrpo_eval.reporting.comparison import compare_paths, comparison_json, comparison_table
     from progrpo_eval.reporting.runs import resolve_runs
     from progrpo_eval.ui import wide_console
 
     try:
-        comparison = compare_runs(run_a, run_b, num_resamples=resamples, seed=seed)
-        label_a, label_b = (ref.label for ref in resolve_runs([run_a, run_b]))
+        comparisons = compare_paths(run_a, run_b, num_resamples=resamples, seed=seed)
+        single = (run_a / "manifest.json").is_file() and (run_b / "manifest.json").is_file()
+        label_a, label_b = (ref.label for ref in resolve_runs([run_a, run_b])) if single else (run_a.name, run_b.name)
     except USER_ERRORS as error:
         _fail_with(error)
     if as_json:
-        typer.echo(comparison_json(comparison, run_a, run_b))
+        typer.echo(comparison_json(comparisons[0] if single else comparisons, run_a, run_b))
         return
-    table = comparison_table(comparison, label_a, label_b)
-    shown = Table(title=table.title, caption=f"A: {run_a}\nB: {run_b}")
-    for number, column in enumerate(table.header()):
-        shown.add_column(column, justify="left" if number == 0 else "right")
-    for row in table.text_rows():
-        shown.add_row(*row)
-    wide_console().print(shown)
+    for comparison in comparisons:
+        table = comparison_table(comparison, label_a, label_b)
+        shown = Table(title=table.title, caption=f"A: {run_a}\nB: {run_b}\n{table.notes}")
+        for number, column in enumerate(table.header()):
+            shown.add_column(column, justify="left" if number == 0 else "right")
+        for row in table.text_rows():
+            shown.add_row(*row)
+        wide_console().print(shown)
 
 
 @app.command("tiny-model")

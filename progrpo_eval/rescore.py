@@ -8,13 +8,13 @@ Two ways to get entropy, each written to RUN_DIR/extras/ with a provenance file 
   log-probs, so a figure's probabilities and entropy share one temperature), or at `temperature`
   (e.g. the sampling temperature) with each token's log-prob at that temperature beside it
   (`logprobs`), from which the figures take their probabilities at that temperature. Top-p
-  truncation is NOT applied: it is the entropy of the temperature-scaled full distribution. Memory stays bounded: the backbone
-  gives hidden states [B, T, H]; only the response positions are kept, and the output layer is
-  applied `chunk_size` positions by `vocab_chunk_size` vocabulary rows at a time, with entropy
-  accumulated over the vocabulary blocks (`metrics.entropy.streaming_entropy`). No [B, T, V]
-  tensor exists. The same pass recomputes each sampled token's raw T = 1 log-prob; its largest
-  difference from the stored log-probs is recorded as a check that model, prompts and tokens
-  are the ones the run used.
+  truncation is NOT applied: it is the entropy of the temperature-scaled full distribution.
+  Memory stays bounded: the backbone gives hidden states [B, T, H]; only the response positions
+  are kept, and the output layer is applied `chunk_size` positions by `vocab_chunk_size`
+  vocabulary rows at a time, with entropy accumulated over the vocabulary blocks
+  (`metrics.entropy.streaming_entropy`). No [B, T, V] tensor exists. The same pass recomputes
+  each sampled token's raw T = 1 log-prob; its largest difference from the stored log-probs is
+  recorded as a check that model, prompts and tokens are the ones the run used.
 - topk (entropy_topk.parquet, entropy_topk.json): lower and upper bounds per token from the stored
   top-k log-probs (a run made with --top-logprobs K), at T = 1 because that is what is stored;
   see `metrics.entropy.topk_entropy_bounds`. Never one number.

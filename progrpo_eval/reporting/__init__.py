@@ -7,7 +7,8 @@
     style.py          how figures look and are saved (deterministic files)
     figures.py        Fig. 1 (Pass@k), Fig. 2/6 (training curves), Fig. 5 (ablation bars)
     token_figures.py  Fig. 3 (token probabilities), Fig. 4/7 (token entropy), Fig. 8 (one problem)
-    comparison.py     paired comparisons of two runs
+    comparison.py     paired comparisons: two runs, two models (Holm, the stratified Avg)
+    seeds.py          runs of one recipe over training seeds: mean and CI, paired comparison
     plan.py           the paper's figures and tables, declared once (the report and analysis/ use it)
     pages.py          the report's page layout
     pdf.py            the PDF report

@@ -6,8 +6,9 @@ Pages, in order (a page the runs cannot support is left out and the title page s
   layout (Pass@1 / Pass@k, Avg), every run's Pass@k, Tab. 5 (diversity of correct solutions);
   Fig. 1 (Pass@k curves), Fig. 2 (training entropy, with --metrics), Fig. 3 and Fig. 4/7 per
   benchmark, Fig. 5 (two labels or more), Fig. 8 per benchmark (all from `reporting.plan.PLAN`);
-  a comparison page per pair of labels on a benchmark (paired bootstrap: B − A, 95% CI, p-value,
-  for Pass@k and accuracy).
+  a comparison page per pair of labels on each benchmark they share (paired bootstrap: B − A, 95% CI,
+  p-value and its Holm correction over the pair's k × benchmark tests, for Pass@k and accuracy) and,
+  on two shared benchmarks or more, on their average (problems resampled within each benchmark).
 
 Determinism: the same inputs give a byte-identical PDF. Pages are drawn under style.STYLE (fixed
 rcParams and PDF compression; fonts × 1.3 on full pages), the PDF has no creation date, nothing
@@ -30,7 +31,7 @@ from matplotlib.figure import Figure
 
 from progrpo_eval import store
 from progrpo_eval.atomic import atomic_write_bytes
-from progrpo_eval.reporting.comparison import compare_runs
+from progrpo_eval.reporting.comparison import compare_models, comparison_name
 from progrpo_eval.reporting.pages import (
     CONTENT,
     PAGE_BOX,
@@ -47,9 +48,7 @@ from progrpo_eval.reporting.runs import (
     RunRef,
     RunsLike,
     check_finished,
-    display_name,
     labels_of,
-    ordered_benchmarks,
     resolve_runs,
     sampling_of,
 )
@@ -111,15 +110,15 @@ def _pages(refs: list[RunRef], metrics: list[Path], options: PlanOptions, num_re
     ]
     plan += [(item.title, lambda item=item: add_caption(item.make(), item.caption))
              for item in planned if item.kind == "figure"]
-    for benchmark in ordered_benchmarks(ref.benchmark for ref in refs):
-        for ref_a, ref_b in itertools.combinations([ref for ref in refs if ref.benchmark == benchmark], 2):
-            try:
-                comparison = compare_runs(ref_a.path, ref_b.path, num_resamples=num_resamples, seed=seed)
-            except ValueError as error:
-                notes.append(f"{ref_a.label} vs {ref_b.label} on {benchmark} not compared: {error}")
-                continue
-            plan.append((f"Comparison on {display_name(benchmark)}: {ref_b.label} − {ref_a.label}",
-                         partial(comparison_page, comparison, ref_a.label, ref_b.label)))
+    for label_a, label_b in itertools.combinations(labels_of(refs), 2):
+        runs_a = {ref.benchmark: ref.path for ref in refs if ref.label == label_a}
+        runs_b = {ref.benchmark: ref.path for ref in refs if ref.label == label_b}
+        if not set(runs_a) & set(runs_b):
+            continue
+        comparisons, failed = compare_models(runs_a, runs_b, num_resamples=num_resamples, seed=seed, on_error="note")
+        notes += [f"{label_a} vs {label_b} on {note}" for note in failed]
+        plan += [(f"Comparison on {comparison_name(comparison)}: {label_b} − {label_a}",
+                  partial(comparison_page, comparison, label_a, label_b)) for comparison in comparisons]
     if not any(title.startswith("Comparison on") for title, _ in plan) and not any(" not compared: " in note
                                                                                  for note in notes):
         notes.append("No comparison pages: they need two models on one benchmark.")
@@ -148,7 +147,8 @@ def build_report(run_dirs: RunsLike, out_pdf: str | Path, *,
             raise ValueError(f"training metrics file not found: {path}")
     title = title or "progrpo-eval report"
     options = PlanOptions(semantic=semantic, colors=color_map(labels_of(refs)), figsize=CONTENT, diversity=diversity,
-                          diversity_fair=diversity_fair, long_texts=long_texts, seed=seed, temperature=temperature)
+                          diversity_fair=diversity_fair, long_texts=long_texts, seed=seed, temperature=temperature,
+                          num_resamples=num_resamples)
     with font_scale(REPORT_FONT_SCALE), mpl.rc_context(current_style()):
         plan, notes = _pages(refs, metrics, options, num_resamples, seed)
         page_titles = [page for page, _ in plan]

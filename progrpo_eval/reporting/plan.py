@@ -28,7 +28,13 @@ from progrpo_eval.reporting.figures import ablation_bars, passk_curves, training
 from progrpo_eval.reporting.rollouts import entropy_source
 from progrpo_eval.reporting.runs import RunRef, by_label, display_name, labels_of, ordered_benchmarks
 from progrpo_eval.reporting.table import Table
-from progrpo_eval.reporting.tables import average_table, diversity_table, results_table, run_detail_table
+from progrpo_eval.reporting.tables import (
+    average_ci_table,
+    average_table,
+    diversity_table,
+    results_table,
+    run_detail_table,
+)
 from progrpo_eval.reporting.token_figures import entropy_kde, rollout_probabilities, token_probability_distributions
 from progrpo_eval.store import read_run_summary
 
@@ -63,6 +69,7 @@ class PlanOptions:
     long_texts: str = "truncate"  # how the semantic cosine embeds long solutions: "truncate" (the paper's), "window"
     seed: int = 0  # the fair mode's subsampling
     temperature: float = 1.0  # every token statistic of Fig. 3, 4/7, 8 at this one temperature (Eq. 5–6: 1)
+    num_resamples: int = 10_000  # bootstrap resamples of the Avg CIs
     problem: str | None = None  # Fig. 8's problem (default: the first with mixed results)
     colors: Mapping[str, tuple] | None = None  # one colour per label on every figure
     figsize: tuple[float, float] | None = None  # every figure's size (the report: one page)
@@ -105,6 +112,11 @@ PLAN: tuple[PlanItem, ...] = (
     PlanItem("tab2_math", "Tab. 2", "results (Tab. 2 layout)",
              "Main results across six mathematical reasoning benchmarks", "table", _results,
              benchmarks=MATH, k=32),
+    PlanItem("avg_ci", "", "Avg with 95% CI (stratified)", "The Avg column with 95% CIs, stratified by benchmark",
+             "table", lambda context: average_ci_table(context.runs, _k(context),
+                                                       num_resamples=context.options.num_resamples,
+                                                       seed=context.options.seed),
+             benchmarks=MATH, needs=("two benchmarks", "complete row"), k=32),
     PlanItem("runs", "", "every run", "Every run: Pass@k at every k with 95% CIs", "table",
              lambda context: run_detail_table(context.refs), in_paper=False),
     PlanItem("tab3_code", "Tab. 3", "code results", "Code reasoning benchmarks (Avg@16 = Pass@1 over 16 samples)",
@@ -156,6 +168,7 @@ LEFT_OUT = {  # the report's notes for an item its runs cannot support (kept wor
         "Fig. 2 (training entropy) left out: no training metrics.jsonl given (--metrics).",
     ("fig5_ablation", "two labels"): "Fig. 5 (ablation bars) left out: it compares two or more models.",
     ("fig5_ablation", "shared benchmark"): "Fig. 5 (ablation bars) left out: the models share no benchmark.",
+    ("avg_ci", "complete row"): "Avg with 95% CI left out: no model has a run on every benchmark.",
 }
 
 
@@ -192,6 +205,12 @@ def _missing(item: PlanItem, refs: Sequence[RunRef], metrics) -> str | None:
         if need == "metrics" and not metrics:
             return need
         if need == "two labels" and len(labels) < 2:
+            return need
+        if need == "two benchmarks" and len({ref.benchmark for ref in refs}) < 2:
+            return need
+        benchmarks = {ref.benchmark for ref in refs}
+        if need == "complete row" and not any({ref.benchmark for ref in refs if ref.label == label} == benchmarks
+                                              for label in labels):
             return need
         if need == "shared benchmark" and labels and not set.intersection(
                 *({ref.benchmark for ref in refs if ref.label == label} for label in labels)):
@@ -231,10 +250,13 @@ def plan_items(refs: Sequence[RunRef] = (), *, metrics: Sequence[Path] | Mapping
             notes.append(f"{name} left out: no {item.rows} runs on {wanted}" if paper else f"{name} left out: no runs")
             continue
         missing = _missing(item, chosen, item_metrics)
+        if missing == "two benchmarks":  # an average over one benchmark is that benchmark: nothing to say
+            continue
         if missing:
             needed = {"metrics": f"no training metrics.jsonl of the {item.rows} runs",
                       "two labels": f"it compares two or more {item.rows} runs",
-                      "shared benchmark": f"the {item.rows} runs share no benchmark"}[missing]
+                      "shared benchmark": f"the {item.rows} runs share no benchmark",
+                      "complete row": f"no {item.rows} run on every benchmark"}[missing]
             notes.append(LEFT_OUT.get((item.key, missing), f"{name} left out: {needed}") if not paper
                          else f"{name} left out: {needed}")
             continue

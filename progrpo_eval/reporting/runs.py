@@ -142,6 +142,23 @@ def single_benchmark(refs: list[RunRef], benchmark: str | None) -> tuple[list[Ru
     return chosen, benchmark
 
 
+class TrainingRun(NamedTuple):
+    out_dir: Path
+    config: dict  # its config.yaml
+
+
+def training_run(model: str) -> TrainingRun | None:
+    """The progrpo-train run whose checkpoint `model` is (OUT_DIR/checkpoints/step-N/hf with
+    OUT_DIR/config.yaml), or None for a model that is not such a checkpoint (or not on this machine)."""
+    import yaml
+
+    path = Path(str(model))
+    for candidate in (path, *list(path.parents)[:4]):
+        if (candidate / "config.yaml").is_file() and (candidate / "checkpoints").is_dir():
+            return TrainingRun(candidate, yaml.safe_load((candidate / "config.yaml").read_text(encoding="utf-8")) or {})
+    return None
+
+
 # --- a run's samples as tables -----------------------------------------------------------------
 
 

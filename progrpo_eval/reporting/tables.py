@@ -8,6 +8,8 @@
   `progrpo_eval.metrics.diversity.dataset_diversity`: pooled over the benchmark by default (the
   paper's "dataset level"), or per problem; optionally the fair mode (same problems, m solutions
   each). #solutions and #problems count what entered the values; the footnote names the mode.
+- `average_ci_table`: the Avg column with 95% CIs of the stratified bootstrap (problems resampled
+  within each benchmark, `progrpo_eval.significance`).
 - `run_detail_table`: every run's Pass@k at every k with the 95% CI of Pass@1, maj@n, truncation
   and length (the report's second table; not in the paper).
 """
@@ -25,6 +27,7 @@ from progrpo_eval.reporting.runs import (
     display_name,
     labels_of,
     ordered_benchmarks,
+    per_problem_metrics,
     resolve_runs,
 )
 from progrpo_eval.reporting.table import Table
@@ -87,6 +90,39 @@ def average_table(runs: RunsLike, k: int | None = None) -> Table:
     benchmarks = ", ".join(results.columns[1:-1] if several else results.columns[1:])
     return Table(title=f"Pass@1 and Pass@{k} (%), mean over {benchmarks}", columns=("Model", "Pass@1", f"Pass@{k}"),
                  rows=rows, formats=(".1f", ".1f"), directions=(1, 1))
+
+
+def average_ci_table(runs: RunsLike, k: int | None = None, *, num_resamples: int = 10_000, seed: int = 0) -> Table:
+    """The Avg column of `results_table` with 95% CIs: problems resampled within each benchmark.
+
+    Per label with a run on every benchmark: Avg = the mean over benchmarks of each benchmark's
+    mean Pass@k over problems, with `significance.stratified_bootstrap_ci`.
+    """
+    from progrpo_eval.significance import stratified_bootstrap_ci
+
+    refs = resolve_runs(runs)
+    k = common_k([read_run_summary(ref.path) for ref in refs]) if k is None else k
+    benchmarks = ordered_benchmarks(ref.benchmark for ref in refs)
+    rows, left_out = [], []
+    for label in labels_of(refs):
+        paths = {ref.benchmark: ref.path for ref in refs if ref.label == label}
+        if set(paths) != set(benchmarks):
+            left_out.append(label)
+            continue
+        metrics = {b: per_problem_metrics(paths[b], sorted({1, k})) for b in benchmarks}
+        cells = []
+        for kk in (1, k):
+            interval = stratified_bootstrap_ci([metrics[b][f"pass@{kk}"].to_numpy() for b in benchmarks],
+                                               num_resamples=num_resamples, seed=seed)
+            cells.append((f"{100 * interval.estimate:.1f} [{100 * interval.low:.1f}, {100 * interval.high:.1f}]",))
+        rows.append((label, tuple(cells)))
+    notes = (f"Avg over {', '.join(display_name(b) for b in benchmarks)}: the mean of the benchmarks' mean Pass@k; "
+             f"95% percentile bootstrap with the problems resampled within each benchmark ({num_resamples:,} "
+             f"resamples, seed {seed}).") + (f" Left out (not on every benchmark): {', '.join(left_out)}."
+                                             if left_out else "")
+    return Table(title=f"Avg Pass@1 and Pass@{k} (%) with 95% CIs, stratified by benchmark",
+                 columns=("Model", "Avg Pass@1 [95% CI]", f"Avg Pass@{k} [95% CI]"), rows=tuple(rows),
+                 formats=("", ""), directions=(0, 0), notes=notes)
 
 
 # --- Tab. 5: diversity of correct solutions -----------------------------------------------------

@@ -206,5 +206,5 @@ def test_one_temperature_per_figure(two_models, plant_entropy):
     assert values["mean_token_prob"].tolist() == pytest.approx([0.25, 0.25])  # from the T = 0.6 log-probs
     assert "surprisal −log p at T=1" in token_figures.entropy_kde(run_dir).axes[0].get_xlabel()
     assert token_figures.entropy_kde(run_dir, temperature=0.6).axes[0].get_xlabel() == "token entropy at T=0.6 (nats)"
-    with pytest.raises(ValueError, match=r"token probabilities at T=0.8 need `progrpo-eval rescore .* --temperature 0.8"):
+    with pytest.raises(ValueError, match=r"probabilities at T=0.8 need `progrpo-eval rescore .* --temperature 0.8"):
         rollouts.rollout_statistics(run_dir, temperature=0.8)
