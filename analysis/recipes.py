@@ -18,7 +18,8 @@ Labels and roles (the rows of `progrpo_eval.reporting.plan.PLAN` items):
 With several base models, labels are prefixed by the base model's name and tables group rows by
 it. `--label NAME=DIR` gives every run below DIR the label NAME in the methods role (baselines
 trained elsewhere, e.g. released FlowRL weights). Runs of one recipe with different training
-seeds get "(seed N)" in their label.
+seeds get "(seed N)" in their label, and the methods trained with several seeds are also
+aggregated over their seeds (`PaperRuns.seeds`, `reporting.seeds.aggregate_seeds`).
 """
 
 from __future__ import annotations
@@ -134,8 +135,11 @@ def paper_runs(roots: Sequence[Path], labels: Mapping[Path, str] | None = None) 
     by_role: dict[str, list[RunRef]] = {}
     metrics: dict[str, dict[str, Path]] = {}
     groups = {}
+    by_seed: dict[str, list[RunRef]] = {}  # a methods label trained with several seeds → its runs
     for role, label, benchmark, run, recipe in entries:
         if len(seeds[(role, label, benchmark)]) > 1:
+            if role == "methods":
+                by_seed.setdefault(label, []).append(RunRef(label, benchmark, run))
             label = f"{label} (seed {recipe.seed})"
         by_role.setdefault(role, []).append(RunRef(label, benchmark, run))
         groups[label] = recipe.base_model
@@ -144,4 +148,4 @@ def paper_runs(roots: Sequence[Path], labels: Mapping[Path, str] | None = None) 
     lines = [f"{run}: {recipe.base_model}; "
              + (", ".join(f"{role}: {label}" for role, label in roles_of(recipe).items()) or "no paper row")
              for run, recipe in recipes.items()]
-    return PaperRuns(by_role=by_role, groups=groups if several_bases else {}, metrics=metrics), lines
+    return PaperRuns(by_role=by_role, groups=groups if several_bases else {}, metrics=metrics, seeds=by_seed), lines

@@ -23,7 +23,8 @@ the runs support, on the paper's benchmarks:
     fig7_token_entropy          Fig. 7: MATH500 rollout token entropy
     fig8_rollouts               Fig. 8: one AIME 2024 problem's rollouts
 
-plus index.md: what was written, what was left out and why, and which run got which label. Pass@32
+plus tab2_math_seeds.{md,tex} (the methods trained with several seeds: mean [95% CI] over seeds)
+and index.md: what was written, what was left out and why, and which run got which label. Pass@32
 (Pass@16 for code) is used where every run of an item has 32 (16) samples; else the largest k
 they share, as each table's title says.
 """
@@ -39,8 +40,9 @@ if __package__ in (None, ""):  # run as a script: make `analysis` importable fro
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from analysis.recipes import paper_runs  # noqa: E402
-from progrpo_eval.reporting.plan import PlanOptions, plan_items  # noqa: E402
+from progrpo_eval.reporting.plan import MATH, PlanOptions, plan_items  # noqa: E402
 from progrpo_eval.reporting.runs import labels_of  # noqa: E402
+from progrpo_eval.reporting.seeds import aggregate_seeds, seeds_table  # noqa: E402
 from progrpo_eval.reporting.style import color_map, save_figure  # noqa: E402
 
 
@@ -64,6 +66,16 @@ def reproduce(roots: list[Path], out: Path, *, labels: dict[Path, str] | None = 
             paths[1].write_text(made.latex(), encoding="utf-8")
         written += paths
         index.append(f"- {item.number}: {item.description or item.title} — " + ", ".join(p.name for p in paths))
+    if paper.seeds:  # the methods trained with several seeds: Tab. 2's benchmarks, mean [95% CI] over seeds
+        aggregates = {label: aggregate_seeds([ref.path for ref in refs if ref.benchmark in MATH])
+                      for label, refs in paper.seeds.items() if any(ref.benchmark in MATH for ref in refs)}
+        if aggregates:
+            made = seeds_table(aggregates, "Tab. 2 over training seeds: mean [95% CI] (%)")
+            paths = [out / "tab2_math_seeds.md", out / "tab2_math_seeds.tex"]
+            paths[0].write_text(made.markdown(), encoding="utf-8")
+            paths[1].write_text(made.latex(), encoding="utf-8")
+            written += paths
+            index.append("- Tab. 2 over training seeds: " + ", ".join(path.name for path in paths))
     index += ["", "## Left out", ""] + [f"- {note}" for note in notes or ["nothing"]]
     index += ["", "## Runs and their labels", ""] + [f"- {line}" for line in run_lines]
     (out / "index.md").write_text("\n".join(index) + "\n", encoding="utf-8")

@@ -225,6 +225,7 @@ class PaperRuns:
     by_role: Mapping[str, Sequence[RunRef]]
     groups: Mapping[str, str] = field(default_factory=dict)  # label → row-group heading (the base model)
     metrics: Mapping[str, Mapping[str, Path]] = field(default_factory=dict)  # role → label → metrics.jsonl
+    seeds: Mapping[str, Sequence[RunRef]] = field(default_factory=dict)  # methods label → its runs over several seeds
 
 
 def plan_items(refs: Sequence[RunRef] = (), *, metrics: Sequence[Path] | Mapping[str, Path] = (),

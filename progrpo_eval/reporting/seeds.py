@@ -22,7 +22,7 @@ Decisions
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -193,3 +193,16 @@ def compare_seeds(runs_a: Sequence[str | Path], runs_b: Sequence[str | Path], *,
             continue
         p_holm.update(zip(family, holm(p_values)))
     return SeedComparisons(a=a, b=b, results=results, p_holm=p_holm)
+
+
+def seeds_table(aggregates: Mapping[str, SeedAggregate], title: str = "") -> Table:
+    """Several recipes' SeedAggregate as one table: rows "label · Pass@k", columns benchmarks and Avg."""
+    tables = {label: aggregate.table(label) for label, aggregate in aggregates.items()}
+    columns = next(iter(tables.values())).columns
+    if any(table.columns != columns for table in tables.values()):
+        raise ValueError("the recipes were evaluated on different benchmarks; aggregate them apart")
+    rows = tuple((f"{label} · {metric}", cells) for label, table in tables.items() for metric, cells in table.rows)
+    seeds = "; ".join(f"{label}: {', '.join(aggregate.seeds)}" for label, aggregate in aggregates.items())
+    return Table(title=title or "Mean over training seeds (%), 95% CI over seeds", columns=columns, rows=rows,
+                 formats=("",) * (len(columns) - 1), directions=(0,) * (len(columns) - 1),
+                 notes=f"Seeds: {seeds}. t interval over seeds: mean ± t(0.975, n − 1)·s/√n.")

@@ -69,3 +69,20 @@ def test_reproduce_writes_the_paper_items_with_the_paper_labels(write_run, tmp_p
     assert "Fig. 6 left out: no training metrics.jsonl of the kl_cov runs" in index  # no KL-Cov run
     assert "alpha: α = 0.7" in index and "formulation: 1 − c(q) − c(o)" in index
     assert script["main"](["--runs", str(tmp_path / "nothing"), "--out", str(out)]) == 2
+
+
+def test_reproduce_aggregates_a_method_trained_with_several_seeds(write_run, tmp_path):
+    # ProGRPO with seeds 0, 1, 2: Pass@1 on aime24 = 1/4, 2/4, 3/4 (one problem); GRPO with one seed
+    for seed in range(3):
+        model = _checkpoint(tmp_path, f"progrpo-s{seed}", seed=seed)
+        _eval(write_run, tmp_path, f"progrpo-s{seed}", model, "aime24", [seed + 1])
+    _eval(write_run, tmp_path, "grpo", _checkpoint(tmp_path, "grpo", advantage="grpo"), "aime24", [1])
+    script = runpy.run_path(str(REPO / "analysis" / "reproduce.py"))
+    out = tmp_path / "paper"
+    assert script["main"](["--runs", str(tmp_path / "evals"), "--out", str(out), "--no-semantic",
+                           "--formats", "png"]) == 0
+    assert _rows((out / "tab2_math.md").read_text()) == [
+        "GRPO", "ProGRPO (Ours) (seed 0)", "ProGRPO (Ours) (seed 1)", "ProGRPO (Ours) (seed 2)"]
+    seeds = (out / "tab2_math_seeds.md").read_text()
+    assert "| ProGRPO (Ours) · Pass@1 | 50.0 [-12.1, 112.1] |" in seeds  # mean 0.5, t(0.975, 2)·0.25/√3
+    assert "Seeds: ProGRPO (Ours): 0, 1, 2" in seeds
