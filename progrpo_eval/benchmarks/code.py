@@ -25,7 +25,8 @@ Decisions:
   `livecodebench_<release>.jsonl` holds the release's rows (the Hub files concatenated).
 - CodeForces offline is DeepCoder's 408-problem test set (statements with the time and memory
   limits written in, tests as a list or a Python literal string, no contest ids); the Hub source is
-  open-r1/codeforces (its test split; statement fields, `official_tests`, contest id and index).
+  open-r1/codeforces (its test split; statement fields, `official_tests` or else the examples,
+  contest id and index).
   Both are judged as DeepCoder judges them, with LiveCodeBench's stdin/stdout harness and its 6 s
   per test, not the statement's limit (kept in metadata); problems that need a special checker
   or interaction are judged by plain output comparison there too.
@@ -199,7 +200,7 @@ def codeforces_hub_statement(row: Mapping[str, Any]) -> str:
 def parse_codeforces(row: Mapping[str, Any], context: RowContext) -> Problem:
     if "official_tests" in row:  # open-r1/codeforces
         statement = codeforces_hub_statement(row)
-        tests = _stdio_tests(list(row.get("official_tests") or []))
+        tests = _stdio_tests(list(row.get("official_tests") or row.get("examples") or []))  # examples: no official
         contest = {"contest_id": row.get("contest_id"), "index": row.get("index"), "rating": row.get("rating"),
                    "tags": list(row.get("tags") or [])}
     else:  # DeepCoder's copy
