@@ -9,6 +9,9 @@ Equations of the paper (arXiv 2602.05281) implemented here:
 - The variants the paper compares: the group-mean baseline of App. A (Eq. 10),
   "1 - c(q) - c(o)" (Sec. 4.5) and the absolute penalty "-c(o)" (Tab. 7).
 - The clipped surrogate with clip-higher (Eq. 7), with three loss aggregations.
+- The baselines' policy losses: KL-Cov and Clip-Cov (Cui et al. 2025, as verl's `core_algos`;
+  their token selection is `covariance.py`), and the KL estimators k1/k2/k3 of the KL loss
+  (verl's `kl_penalty`). FlowRL's objective is `flowrl.py`.
 
 Choices made where the paper is ambiguous or silent:
 
@@ -32,6 +35,10 @@ Choices made where the paper is ambiguous or silent:
    `aggregation="token-mean"` (default, verl's), `"group-token-mean"` (Eq. 7 per group, then
    the mean over groups: Algorithm 1's sum divided by the number of prompts, a constant
    factor absorbed by the learning rate), `"seq-mean-token-mean"` (Eq. 3, GRPO's).
+7. The baselines follow their reference code, including where it surprises: KL-Cov clips no
+   ratio (its only brake is the |log rho| penalty on the selected tokens); Clip-Cov keeps PPO's
+   clip and drops the selected tokens' gradient; neither applies verl's dual-clip (nor does
+   ppo_clip). With `token_selection` given, their loss equals verl's for that selection.
 """
 
 from __future__ import annotations
@@ -40,7 +47,10 @@ from typing import NamedTuple
 
 import torch
 
-from progrpo_train.choices import AGGREGATIONS, GATE_MODES, REWEIGHT_MODES, STD_MODES
+from progrpo_train.choices import AGGREGATIONS, GATE_MODES, KL_ESTIMATORS, REWEIGHT_MODES, STD_MODES
+from progrpo_train.covariance import clip_cov_selection, kl_cov_selection
+
+PPO_LOSSES = ("ppo_clip", "kl_cov", "clip_cov")  # policy_loss's; FlowRL is its own objective (flowrl.py)
 
 
 def _check_choice(name: str, value: str, known: tuple[str, ...]) -> None:
@@ -166,9 +176,10 @@ class PolicyLossStats(NamedTuple):
     ratio_max: torch.Tensor
     approx_kl: torch.Tensor  # mean of old_logprob - logprob over valid tokens (k1)
     num_tokens: torch.Tensor
+    selected_fraction: torch.Tensor = torch.tensor(0.0)  # KL-Cov / Clip-Cov: share of valid tokens selected
 
 
-def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.where(mask, values, torch.zeros_like(values)).sum() / mask.sum().clamp(min=1)
 
 
@@ -226,16 +237,33 @@ def policy_loss(
     aggregation: str = "token-mean",
     group_ids: torch.Tensor | None = None,
     token_weights: torch.Tensor | None = None,
+    loss: str = "ppo_clip",
+    kl_cov_ratio: float = 0.0002,
+    ppo_kl_coef: float = 1.0,
+    clip_cov_ratio: float = 0.0002,
+    clip_cov_lb: float = 1.0,
+    clip_cov_ub: float = 5.0,
+    token_selection: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, PolicyLossStats]:
-    """The clipped surrogate with clip-higher (Eq. 7), negated for minimisation.
+    """The policy-gradient surrogate, negated for minimisation: loss = -sum_t w_t * J_t.
 
-    loss = -aggregate(min(rho * A, clip(rho, 1 - clip_low, 1 + clip_high) * A)) with
-    rho = exp(logprobs - old_logprobs) per token. `logprobs`, `old_logprobs`, `mask`: [B, T];
-    `advantages`: [B] (one per response) or [B, T]. Aggregations are described in the module
-    docstring. Masked positions never contribute, even if they hold inf or NaN.
-    `token_weights` [B, T] replaces the aggregation (see `aggregation_weights`): a trainer passes
-    a micro-batch's slice of the weights computed over its whole mini-batch.
+    rho_t = exp(logprobs - old_logprobs) per token; w_t the aggregation's weights (module docstring;
+    `token_weights` [B, T] replaces them: a trainer passes a micro-batch's slice of the weights of
+    its whole mini-batch, see `aggregation_weights`). J_t by `loss`:
+    - "ppo_clip", the clipped surrogate with clip-higher (Eq. 7):
+          J_t = min(rho_t A, clip(rho_t, 1 - clip_low, 1 + clip_high) A)
+    - "kl_cov" (Cui et al. 2025, verl's `compute_policy_loss_kl_cov`; no clip):
+          J_t = rho_t A - ppo_kl_coef * |log rho_t| * [t in S]
+    - "clip_cov" (Cui et al. 2025, verl's `compute_policy_loss_clip_cov`): J_t = PPO's J_t * [t not in S]
+    S is `token_selection` [B, T], the covariance-selected tokens (`progrpo_train.covariance`), which a
+    trainer computes once per mini-batch; None: selected from this call's tensors with
+    `kl_cov_ratio` or `clip_cov_ratio`, `clip_cov_lb`, `clip_cov_ub` (Clip-Cov's random draw from
+    `generator`), so one batch given as one call gives verl's loss. `logprobs`, `old_logprobs`,
+    `mask`: [B, T]; `advantages`: [B] (one per response) or [B, T]. Masked positions never
+    contribute, even if they hold inf or NaN.
     """
+    _check_choice("loss", loss, PPO_LOSSES)
     mask = mask.to(torch.bool)
     if token_weights is None:
         token_weights = aggregation_weights(mask, aggregation, group_ids)
@@ -246,19 +274,58 @@ def policy_loss(
     ratio = torch.exp(log_ratio)
     unclipped = ratio * advantages
     clipped = torch.clamp(ratio, 1.0 - clip_low, 1.0 + clip_high) * advantages
-    objective = torch.minimum(unclipped, clipped)  # [B, T]
+    if loss != "ppo_clip" and token_selection is None:
+        token_selection = _select_tokens(logprobs, torch.where(mask, old_logprobs, logprobs), advantages, mask,
+                                         loss=loss, clip_low=clip_low, clip_high=clip_high, kl_cov_ratio=kl_cov_ratio,
+                                         clip_cov_ratio=clip_cov_ratio, clip_cov_lb=clip_cov_lb,
+                                         clip_cov_ub=clip_cov_ub, generator=generator)
+    selected = torch.zeros_like(mask) if token_selection is None else token_selection.to(torch.bool) & mask
+    if loss == "kl_cov":
+        objective = unclipped - ppo_kl_coef * log_ratio.abs() * selected
+        was_clipped = torch.zeros_like(mask)
+    else:
+        objective = torch.minimum(unclipped, clipped)  # [B, T]
+        objective = torch.where(selected, torch.zeros_like(objective), objective)  # clip_cov: no gradient
+        was_clipped = mask & (clipped < unclipped)
     weighted = torch.where(mask, objective * token_weights.to(objective.dtype), torch.zeros_like(objective))
-    loss = -weighted.sum()
 
     with torch.no_grad():
-        was_clipped = mask & (clipped < unclipped)
         stats = PolicyLossStats(
-            clip_fraction=_masked_mean(was_clipped.float(), mask),
-            clip_fraction_low=_masked_mean((was_clipped & (ratio < 1)).float(), mask),
-            clip_fraction_high=_masked_mean((was_clipped & (ratio > 1)).float(), mask),
-            ratio_mean=_masked_mean(ratio, mask),
+            clip_fraction=masked_mean(was_clipped.float(), mask),
+            clip_fraction_low=masked_mean((was_clipped & (ratio < 1)).float(), mask),
+            clip_fraction_high=masked_mean((was_clipped & (ratio > 1)).float(), mask),
+            ratio_mean=masked_mean(ratio, mask),
             ratio_max=torch.where(mask, ratio, torch.zeros_like(ratio)).max(),
-            approx_kl=_masked_mean(-log_ratio, mask),
+            approx_kl=masked_mean(-log_ratio, mask),
             num_tokens=mask.sum(),
+            selected_fraction=masked_mean(selected.float(), mask),
         )
-    return loss, stats
+    return -weighted.sum(), stats
+
+
+def _select_tokens(logprobs, old_logprobs, advantages, mask, *, loss, clip_low, clip_high, kl_cov_ratio,
+                   clip_cov_ratio, clip_cov_lb, clip_cov_ub, generator) -> torch.Tensor:
+    """One call's own covariance selection (the trainer selects over the whole mini-batch instead)."""
+    advantages = advantages.expand_as(logprobs)
+    if loss == "kl_cov":
+        return kl_cov_selection(logprobs, advantages, mask, kl_cov_ratio=kl_cov_ratio)
+    return clip_cov_selection(logprobs, old_logprobs, advantages, mask, clip_low=clip_low, clip_high=clip_high,
+                              clip_cov_ratio=clip_cov_ratio, clip_cov_lb=clip_cov_lb, clip_cov_ub=clip_cov_ub,
+                              generator=generator)
+
+
+def kl_penalty(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, estimator: str = "k3") -> torch.Tensor:
+    """Per-token KL estimate to the reference policy [B, T], with verl's names (`core_algos.kl_penalty`):
+    "k1": log pi - log pi_ref; "abs": |log pi - log pi_ref|; "k2": (log pi - log pi_ref)^2 / 2;
+    "k3" (low-variance): exp(d) - d - 1 with d = log pi_ref - log pi clamped to [-20, 20], the result
+    clamped to [-10, 10] (verl's `low_var_kl`, its default for the KL loss)."""
+    _check_choice("KL estimator", estimator, KL_ESTIMATORS)
+    difference = logprobs - ref_logprobs
+    if estimator == "k1":
+        return difference
+    if estimator == "abs":
+        return difference.abs()
+    if estimator == "k2":
+        return 0.5 * difference.square()
+    reverse = torch.clamp(-difference, min=-20, max=20)
+    return torch.clamp(torch.exp(reverse) - reverse - 1, min=-10, max=10)

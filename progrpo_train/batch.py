@@ -8,6 +8,7 @@ computed exactly as the evaluator computes them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 
@@ -25,6 +26,7 @@ class RolloutBatch:
     rewards: torch.Tensor  # [B]
     correct: torch.Tensor  # [B] bool
     truncated: torch.Tensor  # [B] bool
+    row_seeds: torch.Tensor  # [B] int64, derived from (seed, step, prompt, sample): names a row on any process
 
     def __len__(self) -> int:
         return self.input_ids.shape[0]
@@ -63,7 +65,35 @@ def score_with_policy(model, batch: RolloutBatch, micro_batch_size: int, low_pro
     return logprobs, prompt_confidence, response_confidence, torch.cat(entropies)
 
 
+@torch.no_grad()
+def sequence_logprobs(model, batch: RolloutBatch, micro_batch_size: int) -> torch.Tensor:
+    """Log-probs [B, T-1] at T = 1 without gradients (the reference model's, or the policy's now)."""
+    device = next(model.parameters()).device
+    parts = [token_logprobs(model, batch.input_ids[start : start + micro_batch_size].to(device),
+                            batch.attention_mask[start : start + micro_batch_size].to(device)).cpu()
+             for start in range(0, len(batch), micro_batch_size)]
+    return torch.cat(parts)
+
+
+class PolicyOutputs(NamedTuple):
+    logprobs: torch.Tensor  # [b, T-1]
+    entropy: torch.Tensor | None  # [b, T-1], exact over the vocabulary, with gradients
+    hidden: torch.Tensor | None  # [b, T, H], the last hidden state
+
+
+def policy_forward(model, batch: RolloutBatch, *, entropy: bool = False, hidden: bool = False) -> PolicyOutputs:
+    """A micro-batch under the current policy, with gradients: log-probs, and on request the
+    per-token entropy (the entropy bonus) and the last hidden state (FlowRL's log Z)."""
+    device = next(model.parameters()).device
+    ids, mask = batch.input_ids.to(device), batch.attention_mask.to(device)
+    if not (entropy or hidden):
+        return PolicyOutputs(token_logprobs(model, ids, mask), None, None)
+    output = model(input_ids=ids, attention_mask=mask, output_hidden_states=hidden)
+    logits = output.logits[:, :-1].float()  # [b, T-1, V]
+    entropies = entropy_from_logits(logits, mask[:, 1:].bool()) if entropy else None
+    return PolicyOutputs(logprobs_from_logits(logits, ids), entropies, output.hidden_states[-1] if hidden else None)
+
+
 def policy_logprobs(model, batch: RolloutBatch) -> torch.Tensor:
     """Log-probs [b, T-1] of a micro-batch under the current policy, with gradients."""
-    device = next(model.parameters()).device
-    return token_logprobs(model, batch.input_ids.to(device), batch.attention_mask.to(device))
+    return policy_forward(model, batch).logprobs

@@ -16,24 +16,23 @@ from typing import Annotated, Optional
 
 import typer
 
-from progrpo_train.config import config_to_yaml, list_recipes, load_config, resolve_recipe
+from progrpo_train.config import config_to_yaml, list_recipes, load_config
+from progrpo_train.config_loader import base_recipes, describe_recipe, variants
 from progrpo_train.run_dir import SetupError
 
 
-def describe_recipes() -> str:
-    """One help line per packaged recipe: its name and its file's first comment line."""
-    lines = []
-    for name in list_recipes():
-        first_line = resolve_recipe(name).read_text(encoding="utf-8").splitlines()[0]
-        lines.append(f"  {name}: {first_line.lstrip('# ')}")
-    return "\n".join(lines)
+def describe_recipes(names: list[str]) -> str:
+    """One line per recipe: its name and what it is."""
+    return "\n".join(f"  {name}: {describe_recipe(name)}" for name in names)
 
 
 HELP = f"""Train a policy with ProGRPO (or GRPO) from a YAML recipe.
 
 \b
 RECIPE is a YAML file or the name of a packaged recipe:
-{describe_recipes()}
+{describe_recipes(base_recipes())}
+or NAME:VARIANT, a packaged recipe with one of the paper's comparisons
+({", ".join(variants())}); --list-recipes prints all of them.
 
 Overrides are KEY=VALUE with dotted keys, applied in order after the recipe, e.g.
 optim.lr=1e-6 rollout.n=8 algorithm.advantage=grpo out_dir=runs/x max_steps=10 resume=true.
@@ -52,16 +51,23 @@ app = typer.Typer(
 
 @app.command(help=HELP)
 def train_command(
-    config: Annotated[str, typer.Option(
+    config: Annotated[Optional[str], typer.Option(
         "--config", "-c", metavar="RECIPE",
-        help=f"A YAML file, or a packaged recipe name ({', '.join(list_recipes())}).")],
+        help=f"A YAML file, or a packaged recipe name ({', '.join(base_recipes())}, or NAME:VARIANT).")] = None,
     overrides: Annotated[Optional[list[str]], typer.Argument(
         metavar="KEY=VALUE", show_default=False,
         help="Dotted-key overrides applied after the recipe, e.g. optim.lr=1e-6.")] = None,
     print_config: Annotated[bool, typer.Option(
         "--print-config",
         help="Print the resolved config as YAML and exit without training.")] = False,
+    list_all: Annotated[bool, typer.Option(
+        "--list-recipes", help="Print every packaged recipe and variant, one line each, and exit.")] = False,
 ) -> None:
+    if list_all:
+        typer.echo(describe_recipes(list_recipes()))
+        return
+    if config is None:
+        _fail_with(ValueError("missing option --config RECIPE (or --list-recipes)"))
     try:
         cfg = load_config(config, overrides or [])
     except (ValueError, OSError) as error:

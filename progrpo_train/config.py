@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from progrpo_train.choices import Aggregation, Gate, Reweight, StdMode
+from progrpo_train.choices import Aggregation, Gate, KLEstimator, PolicyLoss, Reweight, StdMode
 from progrpo_train.config_loader import (  # noqa: F401  (re-exported: the config's public face)
     RECIPES_DIR,
     config_to_dict,
@@ -100,8 +100,10 @@ class RolloutConfig:
 
 @dataclass(frozen=True)
 class AlgorithmConfig:
-    """Advantage and loss: the keyword arguments of `progrpo_advantages` and `policy_loss`.
-    advantage "grpo" (Eq. 3, the baseline) ignores the confidence fields."""
+    """Advantage and loss: the keyword arguments of `progrpo_advantages`, `policy_loss` and
+    `flowrl_loss`. advantage "grpo" (Eq. 3, the baseline) ignores the confidence fields; the
+    kl_cov_*/clip_cov_*/flowrl_*/log_z_* keys matter only for their `loss` (verl's names and
+    defaults for KL-Cov and Clip-Cov; FlowRL's released values)."""
 
     advantage: Literal["progrpo", "grpo"] = "progrpo"  # ProGRPO (Eq. 4) or plain GRPO (Eq. 3)
     reweight: Reweight = "prompt"  # c(q) - c(o) (Eq. 4), or a Sec. 4.5 / App. A variant
@@ -114,8 +116,19 @@ class AlgorithmConfig:
     aggregation: Aggregation = "token-mean"  # loss reduction (see algorithm.py's docstring)
     clip_low: float = 0.2  # ratio lower bound 1 - clip_low (Table 1: 0.8)
     clip_high: float = 0.28  # ratio upper bound 1 + clip_high (Table 1: 1.28)
-    kl_coef: float = 0.0  # KL penalty to the initial policy (Table 1: none)
-    entropy_coef: float = 0.0  # entropy bonus (Table 1: none)
+    loss: PolicyLoss = "ppo_clip"  # Eq. 7, or the baselines: kl_cov, clip_cov (Cui et al.), flowrl (Zhu et al.)
+    kl_cov_ratio: float = 0.0002  # kl_cov: share of a mini-batch's tokens, largest Cov(A, log pi), penalised
+    ppo_kl_coef: float = 1.0  # kl_cov: weight of |log rho| on those tokens
+    clip_cov_ratio: float = 0.0002  # clip_cov: share of tokens whose gradient is dropped ...
+    clip_cov_lb: float = 1.0  # ... drawn among tokens with clip_cov_lb < Cov < clip_cov_ub
+    clip_cov_ub: float = 5.0
+    flowrl_beta: float = 15.0  # flowrl: reward scale beta in the trajectory-balance residual
+    flowrl_weight_cap: float = 10.0  # flowrl: cap of the sequence importance weight
+    log_z_layers: int = 3  # flowrl: layers of the log Z head (FlowRL's proj_layer)
+    log_z_dropout: float = 0.1  # flowrl: dropout in the log Z head (FlowRL's proj_dropout)
+    kl_coef: float = 0.0  # KL loss to the frozen initial policy (Table 1: none)
+    kl_estimator: KLEstimator = "k3"  # per-token KL estimate, verl's names (k3: its low_var_kl default)
+    entropy_coef: float = 0.0  # entropy bonus: loss - entropy_coef x aggregated entropy (Table 1: none)
 
 
 @dataclass(frozen=True)
@@ -201,6 +214,8 @@ class Interval:
         return above and below
 
     def __str__(self) -> str:
+        if self.low == -math.inf and self.high == math.inf:
+            return "be a finite number"
         if self.high == math.inf:
             return f"be {'>' if self.low_open else '>='} {self.low:g}"
         return f"be in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
@@ -216,8 +231,12 @@ NUMERIC_RANGES: dict[str, Interval] = {  # every numeric key (a test checks that
     "rollout.max_tokens": AT_LEAST_1, "rollout.gpu_memory_utilization": FRACTION,
     "rollout.tensor_parallel_size": AT_LEAST_1, "rollout.hf_batch_size": AT_LEAST_1,
     "algorithm.alpha": AT_LEAST_0, "algorithm.low_prob_fraction": FRACTION, "algorithm.eps": AT_LEAST_0,
-    "algorithm.clip_low": Interval(0, 1, high_open=True), "algorithm.clip_high": AT_LEAST_0,
+    "algorithm.clip_low": Interval(0, 1), "algorithm.clip_high": AT_LEAST_0,
     "algorithm.kl_coef": AT_LEAST_0, "algorithm.entropy_coef": AT_LEAST_0,
+    "algorithm.kl_cov_ratio": FRACTION, "algorithm.ppo_kl_coef": AT_LEAST_0, "algorithm.clip_cov_ratio": FRACTION,
+    "algorithm.clip_cov_lb": Interval(), "algorithm.clip_cov_ub": Interval(), "algorithm.flowrl_beta": AT_LEAST_0,
+    "algorithm.flowrl_weight_cap": POSITIVE, "algorithm.log_z_layers": AT_LEAST_1,
+    "algorithm.log_z_dropout": Interval(0, 1, high_open=True),
     "optim.lr": POSITIVE, "optim.weight_decay": AT_LEAST_0, "optim.betas": Interval(0, 1, high_open=True),
     "optim.warmup_steps": AT_LEAST_0, "optim.grad_clip": AT_LEAST_0, "optim.batch_size": AT_LEAST_1,
     "optim.mini_batch_size": AT_LEAST_1, "optim.micro_batch_size": AT_LEAST_1, "optim.ppo_epochs": AT_LEAST_1,
@@ -268,6 +287,11 @@ def _validate(cfg: TrainConfig) -> None:
     check("data.reward", cfg.data.reward in scorer_names(), f"name a registered scorer ({', '.join(scorer_names())})")
     check("data.overlong_buffer", cfg.data.overlong_buffer < cfg.rollout.max_tokens,
           f"be below rollout.max_tokens={cfg.rollout.max_tokens}")
+    algorithm = cfg.algorithm
+    check("algorithm.clip_cov_ub", algorithm.clip_cov_ub > algorithm.clip_cov_lb,
+          f"be above algorithm.clip_cov_lb={algorithm.clip_cov_lb}")
+    check("algorithm.aggregation", algorithm.loss != "flowrl" or algorithm.aggregation == "seq-mean-token-mean",
+          "be 'seq-mean-token-mean' with algorithm.loss=flowrl (FlowRL's loss is a mean over sequences)")
     check("optim.batch_size", cfg.optim.batch_size % cfg.optim.mini_batch_size == 0,
           f"be a multiple of optim.mini_batch_size={cfg.optim.mini_batch_size}")
     per_update = cfg.optim.mini_batch_size * cfg.rollout.n

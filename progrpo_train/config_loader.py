@@ -9,7 +9,11 @@ the tree itself, its defaults and its ranges.
   field refuses inf and nan.
 - Unknown keys, wrong types and values outside a Literal's choices raise ValueError naming the
   dotted key and what is allowed (the closest known key, and every key known at that level).
-- Packaged recipes live in `RECIPES_DIR` and are named by their file stem.
+- Packaged recipes live in `RECIPES_DIR` and are named by their file stem. A recipe may start
+  from another (`extends: NAME` or a path relative to it: its keys override the parent's, section
+  by section). `recipes/variants.yaml` names sets of keys that apply to every packaged recipe:
+  `NAME:VARIANT` is recipe NAME with the variant's keys set and `-VARIANT` appended to its out_dir,
+  so the paper's comparisons differ in nothing else (one matrix instead of dozens of copied files).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
+import functools
 import json
 import math
 import types
@@ -27,11 +32,33 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 import yaml
 
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
+VARIANTS_FILE = RECIPES_DIR / "variants.yaml"
+EXTENDS = "extends"
+
+
+def base_recipes() -> list[str]:
+    """Names of the packaged recipe files."""
+    return sorted(path.stem for path in RECIPES_DIR.glob("*.yaml") if path != VARIANTS_FILE)
+
+
+@functools.cache
+def variants() -> dict[str, dict]:
+    """variant name -> {"about": one line, "set": {dotted key: value}} (recipes/variants.yaml)."""
+    return read_yaml(VARIANTS_FILE) if VARIANTS_FILE.is_file() else {}
 
 
 def list_recipes() -> list[str]:
-    """Names of the packaged recipes (usable as `--config NAME`)."""
-    return sorted(path.stem for path in RECIPES_DIR.glob("*.yaml"))
+    """Every name `--config` takes: the packaged recipes, then each with each variant."""
+    bases = base_recipes()
+    return bases + [f"{base}:{variant}" for base in bases for variant in variants()]
+
+
+def describe_recipe(name: str) -> str:
+    """One line: a recipe's first comment line, or a variant's `about`."""
+    base, _, variant = name.partition(":")
+    if variant:
+        return f"{variants()[variant]['about']} (on {base})"
+    return resolve_recipe(base).read_text(encoding="utf-8").splitlines()[0].lstrip("# ")
 
 
 def resolve_recipe(name_or_path: str | Path) -> Path:
@@ -40,10 +67,47 @@ def resolve_recipe(name_or_path: str | Path) -> Path:
     if path.is_file():
         return path
     packaged = RECIPES_DIR / (text if text.endswith((".yaml", ".yml")) else f"{text}.yaml")
-    if "/" not in text and "\\" not in text and packaged.is_file():
+    if "/" not in text and "\\" not in text and packaged.is_file() and packaged != VARIANTS_FILE:
         return packaged
     raise ValueError(f"no config file or packaged recipe named {text!r}; packaged recipes: "
-                     f"{', '.join(list_recipes())}")
+                     f"{', '.join(base_recipes())} (each also as NAME:VARIANT, variants: {', '.join(variants())})")
+
+
+def _merge(parent: dict, child: dict) -> dict:
+    """`child`'s keys over `parent`'s, section by section."""
+    merged = dict(parent)
+    for key, value in child.items():
+        both_sections = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = _merge(merged[key], value) if both_sections else value
+    return merged
+
+
+def recipe_tree(name_or_path: str | Path, root: type, seen: tuple[Path, ...] = ()) -> dict:
+    """The raw tree of a recipe file, a packaged recipe or NAME:VARIANT, with `extends` resolved."""
+    text = str(name_or_path)
+    if ":" in text and not Path(text).expanduser().is_file():
+        base, _, variant = text.partition(":")
+        if variant not in variants():
+            raise ValueError(f"unknown recipe variant {variant!r}; variants: {', '.join(variants())}")
+        tree = recipe_tree(base, root, seen)
+        for key, value in variants()[variant]["set"].items():
+            _set(tree, key, value, root)
+        _set(tree, "out_dir", f"{tree.get('out_dir') or _default(root, 'out_dir')}-{variant}", root)
+        return tree
+    path = resolve_recipe(name_or_path).resolve()
+    if path in seen:
+        raise ValueError(f"{path}: `extends` loops back to itself ({' -> '.join(map(str, seen + (path,)))})")
+    tree = read_yaml(path)
+    parent = tree.pop(EXTENDS, None)
+    if parent is None:
+        return tree
+    relative = path.parent / str(parent)
+    parent_tree = recipe_tree(relative if relative.is_file() else str(parent), root, seen + (path,))
+    return _merge(parent_tree, tree)
+
+
+def _default(root: type, name: str) -> Any:
+    return getattr(root(), name)
 
 
 def _unknown_key(name: str, prefix: str, known: Sequence[str], root: type) -> ValueError:
@@ -120,13 +184,10 @@ def _build(cls: type, values: Any, root: type, prefix: str = "") -> Any:
     return cls(**arguments)
 
 
-def _apply_override(tree: dict, override: str, root: type) -> None:
-    """Set one `dotted.key=value` in the raw tree, checking the key. A string field takes the
-    text as typed unless null or ~ (`Answer: x` is no YAML mapping, `0123` no octal number)."""
-    key, separator, text = override.partition("=")
-    names = key.strip().split(".")
-    if not separator or not key.strip():
-        raise ValueError(f"override {override!r} is not key=value (e.g. optim.lr=1e-6)")
+def _walk(tree: dict, key: str, root: type) -> tuple[dict, str, Any]:
+    """The node of the raw tree that holds dotted `key` (sections created as needed), the leaf's
+    name and its annotation; unknown keys and keys that name a section are refused."""
+    names = key.split(".")
     cls, node, prefix = root, tree, ""
     for depth, name in enumerate(names):
         hints = get_type_hints(cls)
@@ -146,6 +207,21 @@ def _apply_override(tree: dict, override: str, root: type) -> None:
         first_key = next(iter(get_type_hints(annotation)))
         raise ValueError(f"{prefix + name} is a section; set one of its keys, e.g. "
                          f"{prefix}{name}.{first_key}=...")
+    return node, name, annotation
+
+
+def _set(tree: dict, key: str, value: Any, root: type) -> None:
+    node, name, _ = _walk(tree, key, root)
+    node[name] = value
+
+
+def _apply_override(tree: dict, override: str, root: type) -> None:
+    """Set one `dotted.key=value` in the raw tree, checking the key. A string field takes the
+    text as typed unless null or ~ (`Answer: x` is no YAML mapping, `0123` no octal number)."""
+    key, separator, text = override.partition("=")
+    if not separator or not key.strip():
+        raise ValueError(f"override {override!r} is not key=value (e.g. optim.lr=1e-6)")
+    node, name, annotation = _walk(tree, key.strip(), root)
     takes_text = annotation is str or (get_origin(annotation) in (Union, types.UnionType)
                                        and str in get_args(annotation))
     if takes_text and text.strip() not in ("null", "~"):
@@ -169,9 +245,9 @@ def read_yaml(path: Path) -> dict:
 
 
 def load_tree(root: type, path: str | Path | None = None, overrides: Sequence[str] = ()) -> Any:
-    """A `root` dataclass from a recipe (file or packaged name; None: the defaults) and
-    `key=value` overrides, applied in order."""
-    tree = read_yaml(resolve_recipe(path)) if path is not None else {}
+    """A `root` dataclass from a recipe (file, packaged name or NAME:VARIANT; None: the defaults)
+    and `key=value` overrides, applied in order."""
+    tree = recipe_tree(path, root) if path is not None else {}
     for override in overrides:
         _apply_override(tree, override, root)
     return _build(root, tree, root)

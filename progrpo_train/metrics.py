@@ -1,7 +1,10 @@
 """Per-step training metrics: out_dir/metrics.jsonl (always), TensorBoard and W&B (on request).
 
 Entropy is the exact full-vocabulary policy entropy at T = 1, token-mean over the response
-tokens of the step (Fig. 2). Statistics of this process's share of the batch (rank 0 logs).
+tokens of the step (Fig. 2). Statistics of this process's share of the batch (rank 0 logs); loss
+statistics are means over the step's micro-batches, with the baselines' own where they apply
+(selected_fraction for KL-Cov / Clip-Cov, kl_ref for the KL loss, log Z and the importance
+weights for FlowRL).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import torch
 
 from progrpo_eval.atomic import atomic_write_bytes
 from progrpo_train.config import LoggingConfig
+from progrpo_train.flowrl import FlowRLStats
 
 
 def _stats(prefix: str, values: torch.Tensor) -> dict:
@@ -42,7 +46,9 @@ def step_metrics(step, batch, statuses, base, advantages, prompt_conf, response_
                  skipped_updates, lr) -> dict:
     response_tokens = batch.response_mask.sum()
     lengths = batch.response_mask.sum(dim=1).double()
-    mean = lambda name: torch.stack([getattr(s, name).double() for s in loss_stats]).mean().item()  # noqa: E731
+    mean = lambda name: torch.stack([torch.as_tensor(s[name]).double() for s in loss_stats]).mean().item()  # noqa: E731
+    extra = {name: mean(name) for name in ("selected_fraction", "kl_ref", *FlowRLStats._fields)
+             if name in loss_stats[0]}
     metrics = {
         "step": step,
         "reward_mean": batch.rewards.double().mean().item(),
@@ -55,7 +61,8 @@ def step_metrics(step, batch, statuses, base, advantages, prompt_conf, response_
         "clip_fraction_low": mean("clip_fraction_low"),
         "clip_fraction_high": mean("clip_fraction_high"),
         "kl_old_policy": mean("approx_kl"),
-        "ratio_max": max(s.ratio_max.item() for s in loss_stats),
+        "ratio_max": max(float(s["ratio_max"]) for s in loss_stats),
+        **extra,
         "sign_flips": int(((base * advantages) < 0).sum().item()),
         "skipped_updates": skipped_updates,
         "scorer_timeouts": statuses.count("timeout"),

@@ -18,6 +18,7 @@ import torch
 from progrpo_eval.generation import Completion, SamplingSettings, derived_seed
 from progrpo_eval.generation.hf_backend import HFBackend
 from progrpo_train.config import RolloutConfig
+from progrpo_train.flowrl import LOG_Z_PREFIX
 
 
 def rollout_seed(seed: int, step: int, prompt_id: str) -> int:
@@ -34,7 +35,8 @@ class HFRollout:
         self.backend = HFBackend(policy, tokenizer)
         self.backend.max_batch_sequences = batch_sequences
 
-    def generate(self, prompts: list[list[int]], settings: SamplingSettings, seeds: list[int]) -> list[list[Completion]]:
+    def generate(self, prompts: list[list[int]], settings: SamplingSettings,
+                 seeds: list[int]) -> list[list[Completion]]:
         return self.backend.generate(prompts, settings, seeds=seeds, use_tqdm=False)
 
     def sync(self, policy, zero_stage: int) -> None:
@@ -64,12 +66,15 @@ class VLLMRollout:
             gpu_memory_utilization=config.gpu_memory_utilization, enforce_eager=config.enforce_eager or None,
         )
 
-    def generate(self, prompts: list[list[int]], settings: SamplingSettings, seeds: list[int]) -> list[list[Completion]]:
+    def generate(self, prompts: list[list[int]], settings: SamplingSettings,
+                 seeds: list[int]) -> list[list[Completion]]:
         return self.backend.generate(prompts, settings, seeds=seeds, use_tqdm=False)
 
     def sync(self, policy, zero_stage: int) -> None:
-        """Replace the engine's weights with the policy's (`VLLMBackend.load_weights`)."""
-        self.backend.load_weights(full_state_dict(policy, zero_stage))
+        """Replace the engine's weights with the policy's (`VLLMBackend.load_weights`); training
+        heads such as FlowRL's log Z are not part of the model vLLM serves."""
+        state = full_state_dict(policy, zero_stage)
+        self.backend.load_weights({name: tensor for name, tensor in state.items() if not name.startswith(LOG_Z_PREFIX)})
 
     def close(self) -> None:
         self.backend.close()

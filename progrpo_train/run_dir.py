@@ -12,7 +12,8 @@ Decisions:
   run is never truncated or mixed with a new one by accident.
 - A resume must use the config the run started with. Only the keys in `MAY_CHANGE_ON_RESUME`
   may differ (how long to run, where metrics go, how often to save, and where the directory now
-  lives); any other difference is refused, naming every changed key.
+  lives); any other difference is refused, naming every changed key. Keys the run's config.yaml
+  does not have (added to progrpo after the run started) are not compared.
 - `resume=true` without a complete checkpoint is refused rather than silently starting at step 0.
 """
 
@@ -20,6 +21,8 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+
+import yaml
 
 from progrpo_train.config import TrainConfig, leaf_values, load_config
 
@@ -58,11 +61,19 @@ def remove_previous_run(out_dir: Path) -> None:
             path.unlink()
 
 
-def config_differences(saved: TrainConfig, current: TrainConfig) -> list[str]:
-    """'key: old -> new' for every key that differs and may not change on resume."""
+def config_differences(saved: TrainConfig, current: TrainConfig, compared: set[str] | None = None) -> list[str]:
+    """'key: old -> new' for every key that differs and may not change on resume; `compared`: only
+    these keys (those the run's config.yaml spells out; a key added to progrpo since has no old value)."""
     old, new = leaf_values(saved), leaf_values(current)
     return [f"{key}: {old[key]!r} -> {new[key]!r}" for key in new
-            if old.get(key) != new[key] and not may_change_on_resume(key)]
+            if (compared is None or key in compared) and old.get(key) != new[key] and not may_change_on_resume(key)]
+
+
+def _written_keys(tree: dict, prefix: str = "") -> set[str]:
+    keys = set()
+    for name, value in tree.items():
+        keys |= _written_keys(value, f"{prefix}{name}.") if isinstance(value, dict) else {prefix + name}
+    return keys
 
 
 def check_resume(cfg: TrainConfig, checkpoint: Path | None) -> None:
@@ -74,9 +85,10 @@ def check_resume(cfg: TrainConfig, checkpoint: Path | None) -> None:
     saved_path = out_dir / "config.yaml"
     try:
         saved = load_config(saved_path)
-    except (OSError, ValueError) as error:
+        written = _written_keys(yaml.safe_load(saved_path.read_text(encoding="utf-8")) or {})
+    except (OSError, ValueError, yaml.YAMLError) as error:
         raise SetupError(f"resume=true but the run's {saved_path} cannot be read: {error}") from error
-    changed = config_differences(saved, cfg)
+    changed = config_differences(saved, cfg, written)
     if changed:
         allowed = ", ".join(MAY_CHANGE_ON_RESUME)
         raise SetupError(f"resume=true with a config that differs from {saved_path}: {'; '.join(changed)} "

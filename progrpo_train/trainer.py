@@ -2,12 +2,13 @@
 
 A step: sample `batch_size` prompts (split over processes) -> G rollouts each -> rewards (the
 evaluator's scorers) -> teacher-forced log-probs at T = 1 (old log-probs, c(q), c(o|q), exact
-entropy) -> advantages (`progrpo_advantages` or `grpo_advantages`) -> `ppo_epochs` passes of
-updates, one per mini-batch of prompts, accumulating gradients over micro-batches. The loss of a
-mini-batch is a weighted sum of per-token objectives whose weights (`aggregation_weights`) are
-normalised over the whole mini-batch across processes, so micro-batching and data parallelism
-reduce exactly like one big batch. A non-finite loss skips its update (learning rate 0 for that
-optimizer step, so the weights are untouched) and is counted.
+entropy; the frozen reference's log-probs when the KL loss or FlowRL needs them) -> advantages
+(`progrpo_advantages` or `grpo_advantages`) -> `ppo_epochs` passes of updates, one per mini-batch
+of prompts, accumulating gradients over micro-batches. The loss of a mini-batch (`objective.py`)
+is a weighted sum of per-token (or per-sequence) terms whose weights are normalised over the whole
+mini-batch across processes, so micro-batching and data parallelism reduce exactly like one big
+batch. A non-finite loss skips its update (learning rate 0 for that optimizer step, so the
+weights are untouched) and is counted.
 """
 
 from __future__ import annotations
@@ -22,23 +23,19 @@ import torch
 from progrpo_eval.prompts import is_reasoning_model
 from progrpo_train import checkpoint as ckpt
 from progrpo_train import run_dir
-from progrpo_train.algorithm import (
-    aggregation_normaliser,
-    aggregation_weights,
-    grpo_advantages,
-    policy_loss,
-    progrpo_advantages,
-)
-from progrpo_train.batch import RolloutBatch, pad_rollouts, policy_logprobs, score_with_policy
+from progrpo_eval.generation import derived_seed
+from progrpo_train.algorithm import grpo_advantages, progrpo_advantages
+from progrpo_train.batch import RolloutBatch, pad_rollouts, score_with_policy, sequence_logprobs
 from progrpo_train.config import TINY_MODEL, TrainConfig, dump_config, model_path
 from progrpo_train.data import PromptOrder, TrainPrompt
 from progrpo_train.distributed import all_reduce_sum, barrier, init_distributed
-from progrpo_train.engine import build_engine, deepspeed_config, load_policy
+from progrpo_train.engine import build_engine, build_reference, deepspeed_config, load_policy, needs_reference
+from progrpo_train.flowrl import LOG_Z_PREFIX
 from progrpo_train.inputs import check_model_path, load_prompts, load_tokenizer
 from progrpo_train.metrics import MetricsLogger, step_metrics
+from progrpo_train.objective import Objective
 from progrpo_train.rewards import RewardFunction
 from progrpo_train.rollout import build_rollout, rollout_seed, sampling_settings
-from progrpo_train.run_dir import SetupError
 
 
 def _seed_everything(seed: int) -> None:
@@ -64,13 +61,17 @@ class Trainer:
         self.prompts: list[TrainPrompt] = load_prompts(cfg.data, self.tokenizer)
         self.order = PromptOrder(len(self.prompts), cfg.seed, cfg.data.shuffle)
         self.ds_config = deepspeed_config(cfg, self.world_size)
-        self.engine, self.optimizer, self.scheduler = build_engine(load_policy(self.model_dir, cfg, self.ds_config), cfg, self.ds_config)
+        policy = load_policy(self.model_dir, cfg, self.ds_config)
+        self.engine, self.optimizer, self.scheduler = build_engine(policy, cfg, self.ds_config)
+        self.reference = build_reference(self.model_dir, self.ds_config) if needs_reference(cfg) else None
+        self.objective = Objective(cfg.algorithm, cfg.optim.micro_batch_size)
         self.reward = RewardFunction(cfg.data, cfg.rollout.max_tokens,
                                      reasoning=is_reasoning_model(self.tokenizer, cfg.data.reasoning))
         self.start_step, self.skipped_updates = 0, 0
         if self.resume_from is not None:
             self._resume(self.resume_from)
-        self.rollout = build_rollout(cfg.rollout, self.engine.module, self.tokenizer, self.model_dir, cfg.model.dtype, cfg.seed)
+        self.rollout = build_rollout(cfg.rollout, self.engine.module, self.tokenizer, self.model_dir, cfg.model.dtype,
+                                     cfg.seed)
         if self.start_step > 0:
             self.rollout.sync(self.engine.module, cfg.deepspeed.zero_stage)
         self.logger = MetricsLogger(self.out_dir, cfg.logging, enabled=self.rank == 0, truncate_after=self.start_step)
@@ -123,13 +124,15 @@ class Trainer:
         rewards = self.reward([p.problem for p, _ in flat], [c.text for _, c in flat],
                               [len(c.token_ids) for _, c in flat])
         timings["reward"] = time.perf_counter() - started
-        tensors = pad_rollouts([list(p.token_ids) for p, _ in flat], [c.token_ids for _, c in flat], self.tokenizer.pad_token_id or 0)
+        tensors = pad_rollouts([list(p.token_ids) for p, _ in flat], [c.token_ids for _, c in flat],
+                               self.tokenizer.pad_token_id or 0)
         batch = RolloutBatch(
             *tensors,
             group_ids=torch.arange(len(prompts)).repeat_interleave(cfg.rollout.n),
             rewards=torch.tensor([r.value for r in rewards], dtype=torch.float32),
             correct=torch.tensor([r.correct for r in rewards]),
             truncated=torch.tensor(truncated),
+            row_seeds=torch.tensor([derived_seed(seed, sample) for seed in seeds for sample in range(cfg.rollout.n)]),
         )
         return batch, [r.status for r in rewards], timings
 
@@ -144,28 +147,22 @@ class Trainer:
         )
         return base, reweighted
 
-    def _update(self, batch: RolloutBatch, old_logprobs, advantages) -> list:
+    def _update(self, step: int, batch: RolloutBatch, old_logprobs, advantages, ref_logprobs) -> list[dict]:
         """ppo_epochs x (mini-batches of prompts), each one optimizer step; returns loss stats."""
         cfg = self.cfg
-        group_size = cfg.rollout.n
-        prompts_per_update = cfg.optim.mini_batch_size // self.world_size
+        rows_per_update = cfg.optim.mini_batch_size // self.world_size * cfg.rollout.n
         micro = cfg.optim.micro_batch_size
         stats = []
-        for _ in range(cfg.optim.ppo_epochs):
-            for start in range(0, len(batch), prompts_per_update * group_size):
-                rows = slice(start, start + prompts_per_update * group_size)
-                mini, mini_old, mini_adv = batch.rows(rows), old_logprobs[rows], advantages[rows]
-                weights = self._global_weights(mini)
+        for epoch in range(cfg.optim.ppo_epochs):
+            for update, start in enumerate(range(0, len(batch), rows_per_update)):
+                rows = slice(start, start + rows_per_update)
+                mini = self.objective.prepare(self.engine, batch.rows(rows), old_logprobs[rows], advantages[rows],
+                                              None if ref_logprobs is None else ref_logprobs[rows],
+                                              salt=(step, epoch, update))
                 poisoned = False
-                offsets = range(0, len(mini), micro)
+                offsets = range(0, len(mini.rows), micro)
                 for offset in offsets:
-                    part = slice(offset, offset + micro)
-                    logprobs = policy_logprobs(self.engine, mini.rows(part))
-                    loss, loss_stats = policy_loss(
-                        logprobs, mini_old[part].to(logprobs.device), mini_adv[part].to(logprobs.device),
-                        mini.response_mask[part].to(logprobs.device), clip_low=cfg.algorithm.clip_low,
-                        clip_high=cfg.algorithm.clip_high, token_weights=weights[part].to(logprobs.device),
-                    )
+                    loss, loss_stats = self.objective.loss(self.engine, mini, slice(offset, offset + micro))
                     if not torch.isfinite(loss):
                         poisoned = True
                         loss = sum(p.reshape(-1)[0] for p in self.engine.module.parameters() if p.requires_grad) * 0.0
@@ -174,12 +171,6 @@ class Trainer:
                     # DeepSpeed counts micro-steps and updates at the accumulation boundary (the last one).
                     self._step(poisoned) if offset == offsets[-1] else self.engine.step()
         return stats
-
-    def _global_weights(self, mini: RolloutBatch) -> torch.Tensor:
-        """Aggregation weights of a mini-batch, normalised over every process's share of it."""
-        aggregation = self.cfg.algorithm.aggregation
-        local = aggregation_normaliser(mini.response_mask, aggregation, mini.group_ids)
-        return aggregation_weights(mini.response_mask, aggregation, mini.group_ids, normaliser=all_reduce_sum(local))
 
     def _step(self, poisoned: bool) -> None:
         if all_reduce_sum(float(poisoned)) > 0:
@@ -201,10 +192,13 @@ class Trainer:
         phase = time.perf_counter()
         old_logprobs, prompt_conf, response_conf, entropy = score_with_policy(
             self.engine.module, batch, cfg.optim.micro_batch_size, cfg.algorithm.low_prob_fraction)
+        ref_logprobs = None
+        if self.reference is not None:
+            ref_logprobs = sequence_logprobs(self.reference, batch, cfg.optim.micro_batch_size)
         timings["logprobs"] = time.perf_counter() - phase
         base, advantages = self._advantages(batch, prompt_conf, response_conf)
         phase = time.perf_counter()
-        loss_stats = self._update(batch, old_logprobs, advantages)
+        loss_stats = self._update(step, batch, old_logprobs, advantages, ref_logprobs)
         timings["update"] = time.perf_counter() - phase
         phase = time.perf_counter()
         self.rollout.sync(self.engine.module, cfg.deepspeed.zero_stage)
@@ -233,8 +227,9 @@ class Trainer:
         cfg = self.cfg
         if (cfg.checkpoint.save_every and done % cfg.checkpoint.save_every == 0) or done == cfg.max_steps:
             state = {"data": self.order.state(), "skipped_updates": self.skipped_updates}
-            ckpt.save_checkpoint(self.engine, self.tokenizer, self.out_dir, done, state,
-                                 cfg.deepspeed.zero_stage, cfg.checkpoint.keep_last)
+            ckpt.save_checkpoint(self.engine, self.tokenizer, self.out_dir, done, state, cfg.deepspeed.zero_stage,
+                                 cfg.checkpoint.keep_last,
+                                 exclude_from_hf=LOG_Z_PREFIX if cfg.algorithm.loss == "flowrl" else None)
 
     def close(self) -> None:
         self.rollout.close()
@@ -244,9 +239,4 @@ class Trainer:
 
 def train(cfg: TrainConfig) -> None:
     """Run `cfg` to `max_steps` (resuming from the newest checkpoint when cfg.resume)."""
-    if cfg.algorithm.kl_coef > 0:
-        raise SetupError("algorithm.kl_coef > 0 needs a reference model, which this trainer does not keep yet "
-                         "(the paper uses none)")
-    if cfg.algorithm.entropy_coef > 0:
-        raise SetupError("algorithm.entropy_coef > 0 is not implemented yet (the paper uses no entropy bonus)")
     Trainer(cfg).train()

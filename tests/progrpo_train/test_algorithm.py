@@ -159,6 +159,7 @@ def groups_of_responses(draw, mixed=True):
     return T(rewards, dtype=torch.float64), T(confidences, dtype=torch.float64), prompt_conf
 
 
+@settings(deadline=None)  # timing varies on a shared machine; the property does not
 @given(groups_of_responses(mixed=False), st.sampled_from(["unbiased", "population"]))
 def test_a1_grpo_gives_all_correct_responses_one_advantage(group, std):
     rewards, _, _ = group
@@ -167,6 +168,7 @@ def test_a1_grpo_gives_all_correct_responses_one_advantage(group, std):
     assert torch.all(correct == correct[0]) if len(correct) else True
 
 
+@settings(deadline=None)  # timing varies on a shared machine; the property does not
 @given(groups_of_responses(), st.sampled_from(["prompt", "group_mean", "exploratory", "absolute"]))
 def test_a2_higher_confidence_among_correct_gets_lower_advantage(group, reweight):
     rewards, confidences, prompt_conf = group
@@ -179,6 +181,7 @@ def test_a2_higher_confidence_among_correct_gets_lower_advantage(group, reweight
                 assert got[i] < got[j]
 
 
+@settings(deadline=None)  # timing varies on a shared machine; the property does not
 @given(groups_of_responses(), st.floats(-0.5, 0.5))
 def test_a2_group_mean_baseline_cancels_a_per_prompt_shift(group, shift):
     rewards, confidences, _ = group
@@ -188,6 +191,7 @@ def test_a2_group_mean_baseline_cancels_a_per_prompt_shift(group, shift):
     assert torch.allclose(plain, shifted, atol=1e-9)
 
 
+@settings(deadline=None)  # timing varies on a shared machine; the property does not
 @given(groups_of_responses(), st.floats(0.0, 0.999))
 def test_a4_below_the_alpha_bound_wrong_answers_stay_negative(group, fraction_of_bound):
     rewards, confidences, _ = group
@@ -200,7 +204,7 @@ def test_a4_below_the_alpha_bound_wrong_answers_stay_negative(group, fraction_of
     assert torch.all(got[rewards == 0] < 0)
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(groups_of_responses(), st.floats(0.0, 50.0), st.sampled_from(["prompt", "group_mean", "exploratory", "absolute"]))
 def test_preserve_sign_never_flips_an_advantage(group, alpha, reweight):
     rewards, confidences, prompt_conf = group
@@ -217,7 +221,8 @@ def test_preserve_sign_never_flips_an_advantage(group, alpha, reweight):
 # Row 0 (A = 1):  ratios [1, 1.5, 0.5]      -> min terms [1, 1.28 (clipped), 0.5]
 # Row 1 (A = -2): ratios [0.7, 1.1, masked] -> min terms [-1.6 (clipped), -2.2]
 # Row 2 (A = 0.5): ratio [1, masked, masked] -> [0.5]
-LOG_RATIOS = T([[0.0, math.log(1.5), math.log(0.5)], [math.log(0.7), math.log(1.1), 123.0], [0.0, math.inf, math.nan]], dtype=torch.float64)
+LOG_RATIOS = T([[0.0, math.log(1.5), math.log(0.5)], [math.log(0.7), math.log(1.1), 123.0],
+                [0.0, math.inf, math.nan]], dtype=torch.float64)
 LOSS_MASK = T([[1, 1, 1], [1, 1, 0], [1, 0, 0]], dtype=torch.bool)
 LOSS_ADV = T([1.0, -2.0, 0.5])
 
@@ -295,7 +300,8 @@ def test_micro_batches_with_mini_batch_weights_reduce_like_one_batch(aggregation
     assert torch.allclose(torch.autograd.grad(accumulated, logprobs)[0], whole_grad, atol=1e-12)
 
 
-@pytest.mark.parametrize("aggregation, expected", [("token-mean", 6), ("seq-mean-token-mean", 3), ("group-token-mean", 2)])
+@pytest.mark.parametrize("aggregation, expected",
+                         [("token-mean", 6), ("seq-mean-token-mean", 3), ("group-token-mean", 2)])
 def test_aggregation_normaliser_counts_tokens_sequences_or_groups(aggregation, expected):
     mask = torch.cat([LOSS_MASK, torch.zeros(1, 3, dtype=torch.bool)])  # a 4th row without tokens
     assert aggregation_normaliser(mask, aggregation, T([0, 0, 1, 2])) == expected

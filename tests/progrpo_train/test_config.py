@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 import progrpo_train.choices as choices_module
 from progrpo_train.cli import app
+from progrpo_train.config_loader import base_recipes
 from progrpo_train.config import (
     NUMERIC_RANGES,
     RECIPES_DIR,
@@ -29,7 +30,9 @@ from progrpo_train.config import (
     resolve_recipe,
 )
 
-RECIPES = ["code_r1_distill_7b", "math_qwen2.5_7b", "toy"]
+RECIPES = ["code_r1_distill_7b", "math_qwen2.5_32b", "math_qwen2.5_7b", "math_r1_distill_1.5b", "toy"]
+VARIANTS = ["grpo_verl", "grpo_eq3", "kl_cov", "clip_cov", "flowrl", "alpha_0", "alpha_0.7", "alpha_1", "exploratory",
+            "group_mean", "absolute", "gate_any_correct"]
 
 
 def value_at(cfg, dotted_key):
@@ -47,10 +50,12 @@ def leaf_keys(tree, prefix=""):
 
 # ------------------------------------------------------------------------- recipes
 def test_packaged_recipes_are_listed():
-    assert list_recipes() == RECIPES
+    assert set(RECIPES) <= set(base_recipes())
+    variants = [f"{recipe}:{variant}" for recipe in base_recipes() for variant in VARIANTS]
+    assert list_recipes() == base_recipes() + variants
 
 
-@pytest.mark.parametrize("recipe", RECIPES)
+@pytest.mark.parametrize("recipe", list_recipes())
 def test_recipe_loads_and_round_trips(recipe, tmp_path):
     cfg = load_config(recipe)
     assert load_config(dump_config(cfg, tmp_path / "config.yaml")) == cfg
@@ -65,10 +70,53 @@ def test_awkward_values_round_trip(tmp_path):
     assert cfg.logging.wandb_project == "yes" and cfg.data.hub_configs == ("a", "1")
 
 
-@pytest.mark.parametrize("recipe", RECIPES)
+@pytest.mark.parametrize("recipe", base_recipes())
 def test_recipe_spells_out_every_key(recipe):
+    """Every recipe file spells out every key, itself or through the recipe it extends."""
     written = yaml.safe_load(resolve_recipe(recipe).read_text())
+    parent = written.pop("extends", None)
+    if parent is not None:
+        written = yaml.safe_load(resolve_recipe(parent).read_text())
+        assert "extends" not in written  # one level: the paper recipe it starts from
     assert leaf_keys(written) == leaf_keys(config_to_dict(TrainConfig()))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_variant_changes_its_keys_and_the_out_dir_only(variant):
+    base = config_to_dict(load_config("math_qwen2.5_7b"))
+    varied = config_to_dict(load_config(f"math_qwen2.5_7b:{variant}"))
+    declared = set(yaml.safe_load((RECIPES_DIR / "variants.yaml").read_text())[variant]["set"])
+    changed = {key for key in leaf_keys(base) if value_at_dict(base, key) != value_at_dict(varied, key)}
+    assert changed <= declared | {"out_dir"} and changed - {"out_dir"}
+    assert varied["out_dir"] == f"runs/math_qwen2.5_7b-{variant}"
+
+
+def value_at_dict(tree, dotted_key):
+    for name in dotted_key.split("."):
+        tree = tree[name]
+    return tree
+
+
+def test_grpo_baselines_are_the_papers_eq3_and_verls():
+    eq3, verl = load_config("math_qwen2.5_7b:grpo_eq3").algorithm, load_config("math_qwen2.5_7b:grpo_verl").algorithm
+    assert (eq3.advantage, eq3.clip_low, eq3.clip_high, eq3.aggregation) == ("grpo", 0.2, 0.2, "seq-mean-token-mean")
+    assert (verl.advantage, verl.clip_low, verl.clip_high, verl.aggregation) == ("grpo", 0.2, 0.28, "token-mean")
+
+
+def test_an_unknown_variant_is_refused():
+    with pytest.raises(ValueError, match="unknown recipe variant 'klcov'; variants: grpo_verl, grpo_eq3, kl_cov"):
+        load_config("toy:klcov")
+
+
+def test_a_recipe_extends_another_section_by_section(tmp_path):
+    (tmp_path / "mine.yaml").write_text("extends: toy\nmax_steps: 9\noptim:\n  lr: 2.0e-5\n")
+    (tmp_path / "child.yaml").write_text("extends: mine.yaml\nrollout:\n  n: 8\n")  # relative to the file
+    cfg, toy = load_config(tmp_path / "child.yaml"), load_config("toy")
+    assert (cfg.max_steps, cfg.optim.lr, cfg.rollout.n) == (9, 2e-5, 8)
+    assert cfg.optim.batch_size == toy.optim.batch_size and cfg.model == toy.model
+    (tmp_path / "mine.yaml").write_text("extends: child.yaml\n")
+    with pytest.raises(ValueError, match="loops back"):
+        load_config(tmp_path / "child.yaml")
 
 
 TABLE_1 = [  # the paper's Table 1 and Sec. 4.1, in both paper recipes
@@ -81,6 +129,10 @@ TABLE_1 = [  # the paper's Table 1 and Sec. 4.1, in both paper recipes
     ("deepspeed.zero_stage", 3), ("deepspeed.bf16", True),
 ]
 PAPER_RECIPES = {
+    "math_qwen2.5_32b": [("model.path", "Qwen/Qwen2.5-32B"), ("data.source", "BytedTsinghua-SIA/DAPO-Math-17k"),
+                         ("algorithm.kl_cov_ratio", 0.0002)],
+    "math_r1_distill_1.5b": [("model.path", "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"),
+                             ("data.source", "BytedTsinghua-SIA/DAPO-Math-17k"), ("algorithm.kl_cov_ratio", 0.002)],
     "math_qwen2.5_7b": [("model.path", "Qwen/Qwen2.5-7B"), ("data.reward", "dapo"),
                         ("data.source", "BytedTsinghua-SIA/DAPO-Math-17k")],
     "code_r1_distill_7b": [("model.path", "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B"),
@@ -98,7 +150,11 @@ def test_paper_recipes_follow_table_1(recipe, key, expected):
 
 @pytest.mark.parametrize("section", ["model", "data", "rollout", "algorithm", "optim", "deepspeed"])
 def test_defaults_are_the_paper_math_recipe(section):
-    assert getattr(load_config(None), section) == getattr(load_config("math_qwen2.5_7b"), section)
+    recipe = getattr(load_config("math_qwen2.5_7b"), section)
+    if section == "algorithm":  # the default is verl's 0.0002; the recipe takes Cui et al.'s 7B value
+        assert AlgorithmConfig().kl_cov_ratio == 0.0002 and recipe.kl_cov_ratio == 0.002
+        recipe = dataclasses.replace(recipe, kl_cov_ratio=0.0002)
+    assert getattr(load_config(None), section) == recipe
 
 
 TOY = [("model.path", "tiny"), ("data.source", "aime24"), ("optim.batch_size", 2),
@@ -120,7 +176,7 @@ def test_tiny_model_lives_in_out_dir():
 
 @pytest.mark.parametrize("field_name, constant", [
     ("reweight", "REWEIGHT_MODES"), ("gate", "GATE_MODES"), ("std", "STD_MODES"),
-    ("aggregation", "AGGREGATIONS")])
+    ("aggregation", "AGGREGATIONS"), ("kl_estimator", "KL_ESTIMATORS")])
 def test_literal_choices_are_the_algorithms(field_name, constant):
     """The config's choices and the tuples algorithm.py checks against are one definition."""
     import progrpo_train.algorithm as algorithm
@@ -143,7 +199,7 @@ def test_recipe_resolution(tmp_path, monkeypatch):
     local.write_text("max_steps: 9\n")
     monkeypatch.chdir(tmp_path)
     assert resolve_recipe("toy") == Path("toy") and load_config("toy").max_steps == 9
-    with pytest.raises(ValueError, match="recipes: code_r1_distill_7b, math_qwen2.5_7b, toy"):
+    with pytest.raises(ValueError, match=f"recipes: {', '.join(base_recipes())} \\(each also as NAME:VARIANT"):
         resolve_recipe("tyo")
     with pytest.raises(ValueError, match="no config file"):
         resolve_recipe("missing/dir/toy.yaml")
@@ -252,7 +308,12 @@ VALIDATION = [  # overrides on the toy recipe, error fragment naming the key
      "optim.batch_size must be a multiple of optim.mini_batch_size=3, got 4"),
     (["rollout.n=1"], "rollout.n must be >= 2"),
     (["algorithm.alpha=-0.1"], "algorithm.alpha must be >= 0, got -0.1"),
-    (["algorithm.clip_low=1.0"], "algorithm.clip_low must be in [0, 1), got 1.0"),
+    (["algorithm.clip_low=1.5"], "algorithm.clip_low must be in [0, 1], got 1.5"),
+    (["algorithm.clip_cov_lb=2", "algorithm.clip_cov_ub=2"],
+     "algorithm.clip_cov_ub must be above algorithm.clip_cov_lb=2.0"),
+    (["algorithm.loss=flowrl"], "algorithm.aggregation must be 'seq-mean-token-mean' with algorithm.loss=flowrl"),
+    (["algorithm.kl_cov_ratio=0"], "algorithm.kl_cov_ratio must be in (0, 1]"),
+    (["algorithm.log_z_dropout=1"], "algorithm.log_z_dropout must be in [0, 1)"),
     (["algorithm.clip_high=-0.1"], "algorithm.clip_high must be >= 0"),
     (["algorithm.low_prob_fraction=0"], "algorithm.low_prob_fraction must be in (0, 1]"),
     (["algorithm.kl_coef=-1"], "algorithm.kl_coef must be >= 0"),
@@ -365,8 +426,17 @@ def test_cli_bad_config_exits_2_with_one_error_line(arguments, fragment):
 def test_cli_help_lists_recipes_and_options():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for text in RECIPES + ["--config", "--print-config", "KEY=VALUE", "optim.lr=1e-6"]:
+    for text in RECIPES + VARIANTS + ["--config", "--print-config", "--list-recipes", "KEY=VALUE", "optim.lr=1e-6"]:
         assert text in result.stdout
+
+
+def test_cli_lists_every_recipe_one_line_each():
+    result = runner.invoke(app, ["--list-recipes"])
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(list_recipes())
+    assert all(line.startswith(f"  {name}: ") for line, name in zip(lines, list_recipes()))
+    assert "  math_qwen2.5_7b:kl_cov: GRPO + KL-Cov (Cui et al. 2025)" in result.stdout
 
 
 def test_cli_trains_with_the_resolved_config(monkeypatch):

@@ -68,7 +68,8 @@ def test_resume_after_step_2_logs_the_same_steps_3_and_4(uninterrupted, data_dir
         assert got.keys() == expected.keys()
         for key in expected:
             assert got[key] == pytest.approx(expected[key], abs=1e-6, nan_ok=True), key
-    final, reference_final = _weights(resumed_dir / "checkpoints" / "step-000004"), _weights(out / "checkpoints" / "step-000004")
+    final = _weights(resumed_dir / "checkpoints" / "step-000004")
+    reference_final = _weights(out / "checkpoints" / "step-000004")
     assert all(torch.allclose(final[name], reference_final[name], atol=1e-6) for name in final)
 
 
@@ -117,16 +118,17 @@ def test_toy_recipe_trains_with_vllm_rollouts(data_dir, tmp_path):
 NAN_SCRIPT = textwrap.dedent(
     """
     import sys, torch
+    import progrpo_train.objective as objective_module
     import progrpo_train.trainer as trainer_module
     from progrpo_train.config import load_config
     cfg = load_config("toy", [f"out_dir={sys.argv[1]}", "max_steps=1"])
     trainer = trainer_module.Trainer(cfg)
     before = {k: v.clone() for k, v in trainer.engine.module.state_dict().items()}
-    real_loss = trainer_module.policy_loss
+    real_loss = objective_module.policy_loss
     def nan_loss(*args, **kwargs):
         loss, stats = real_loss(*args, **kwargs)
         return loss * float("nan"), stats
-    trainer_module.policy_loss = nan_loss
+    objective_module.policy_loss = nan_loss
     metrics = trainer.train_step(0)
     after = trainer.engine.module.state_dict()
     assert metrics["skipped_updates"] == 2, metrics["skipped_updates"]
@@ -144,13 +146,27 @@ def test_non_finite_loss_skips_the_update_and_keeps_the_weights(data_dir, tmp_pa
     assert "non-finite loss" in result.stderr
 
 
-def test_partial_checkpoints_are_never_taken_for_complete(tmp_path):
+def _fake_checkpoint(root, step, files):
+    checkpoint = root / f"step-{step:06d}"
+    for name in files:
+        (checkpoint / name).parent.mkdir(parents=True, exist_ok=True)
+        (checkpoint / name).write_text(name)
+    listed = {name: (checkpoint / name).stat().st_size for name in files}
+    (checkpoint / COMPLETE).write_text(json.dumps({"step": step, "files": listed}))
+    return checkpoint
+
+
+def test_partial_and_broken_checkpoints_are_never_taken_for_complete(tmp_path):
     root = tmp_path / "checkpoints"
-    (root / "step-000002").mkdir(parents=True)
-    (root / "step-000002" / COMPLETE).write_text("2\n")
+    _fake_checkpoint(root, 2, ["trainer.json", "hf/config.json"])
     (root / ".step-000004.partial" / "hf").mkdir(parents=True)  # killed mid-write
     (root / "step-000006").mkdir()  # a directory without the marker
-    assert latest_checkpoint(tmp_path).name == "step-000002"
+    broken = _fake_checkpoint(root, 8, ["trainer.json", "hf/config.json"])
+    (broken / "hf" / "config.json").unlink()  # deleted after it was complete
+    truncated = _fake_checkpoint(root, 10, ["trainer.json"])
+    (truncated / "trainer.json").write_text("{")
+    with pytest.warns(UserWarning, match="step-000010 is missing or has changed trainer.json"):
+        assert latest_checkpoint(tmp_path).name == "step-000002"
     assert not (root / ".step-000004.partial").exists()
 
 
@@ -158,6 +174,7 @@ def test_zero3_trains_like_zero0_and_saves_consolidated_weights(uninterrupted, d
     """The paper recipe's ZeRO-3: partitioned loading, gathered weight export, the same updates."""
     out, _ = uninterrupted
     _train(data_dir, tmp_path / "zero3", "max_steps=2", "checkpoint.save_every=2", "deepspeed.zero_stage=3")
-    zero3, zero0 = _weights(tmp_path / "zero3" / "checkpoints" / "step-000002"), _weights(out / "checkpoints" / "step-000002")
+    zero3 = _weights(tmp_path / "zero3" / "checkpoints" / "step-000002")
+    zero0 = _weights(out / "checkpoints" / "step-000002")
     assert sorted(zero3) == sorted(zero0)
     assert all(torch.allclose(zero3[name], zero0[name], atol=2e-5) for name in zero0)
