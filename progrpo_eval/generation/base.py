@@ -71,6 +71,29 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
+def check_sampling(name: str, settings: SamplingSettings) -> None:
+    """ValueError naming the setting and the limit when backend `name` cannot draw `settings`.
+
+    Called before any engine starts. Greedy decoding (temperature 0) draws one sample per
+    problem on both backends; vLLM also bounds n and the top-k log-probs (`vllm_backend.sampling_limits`).
+    """
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; known: {', '.join(BACKENDS)}")
+    if settings.temperature == 0 and settings.n > 1:
+        raise ValueError(f"--temperature 0 is greedy decoding: every sample would be the same, so --k must be 1 "
+                         f"(got --k {settings.n})")
+    if name == "vllm":
+        from progrpo_eval.generation.vllm_backend import sampling_limits
+
+        limits = sampling_limits()
+        if settings.n > limits["n"]:
+            raise ValueError(f"--k {settings.n} is above vLLM's limit of {limits['n']} samples per prompt "
+                             "(VLLM_MAX_N_SEQUENCES raises it)")
+        if settings.top_logprobs > limits["logprobs"]:
+            raise ValueError(f"--top-logprobs {settings.top_logprobs} is above vLLM's limit of {limits['logprobs']} "
+                             "log-probs per token")
+
+
 def load_backend(name: str, model: str, *, data_parallel_size: int = 1, **options) -> Backend:
     """Build a backend by name ("vllm" or "hf") for a local path or Hub id.
 

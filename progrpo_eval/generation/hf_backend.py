@@ -5,14 +5,59 @@ num_return_sequences); each batch is seeded from its prompts' seeds. Unlike vLLM
 seeds, a prompt's samples therefore depend on which prompts share its batch. Log-probs
 are the raw T = 1 model's log-softmax of each sampled token (as vLLM's default), computed from
 the unprocessed logits; top-k log-probs likewise.
+
+Decisions:
+- Memory does not grow with the vocabulary times the length: a logits processor
+  (`StepLogprobs`) keeps, step by step, only what a Completion stores (the sampled token's
+  log-prob, and the top-k when asked), plus one step's log-softmax [B, V] until the next step
+  says which token was drawn. `generate(output_logits=True)` would keep all [B, L, V] logits
+  (5 GB per sequence at 8 192 tokens and a 152k vocabulary; `benchmarks/hf_generation_memory.py`).
+- The processor runs before temperature and top-p, on the logits `generate` would return as
+  `output_logits`. Penalties that a model's generation_config may ask for (repetition_penalty)
+  would come before it; they are switched off, as vLLM's explicit sampling parameters do.
+- `max_new_tokens` stops at the model's context (`model_files.config_context_length`, minus the
+  batch's longest prompt), as vLLM does, instead of generating past the position embeddings.
 """
 
 from __future__ import annotations
 
 import torch
+from transformers import LogitsProcessor
 
 from progrpo_eval.devices import resolve_device, resolve_dtype
 from progrpo_eval.generation.base import Completion, SamplingSettings, derived_seed
+from progrpo_eval.model_files import config_context_length, load_tokenizer
+
+
+class StepLogprobs(LogitsProcessor):
+    """Records the sampled tokens' raw log-probs (and top-k) during `generate`, one step at a time."""
+
+    def __init__(self, top_k: int = 0):
+        self.top_k = top_k
+        self.sampled: list[torch.Tensor] = []  # per step: [B]
+        self.top_values: list[torch.Tensor] = []  # per step: [B, k]
+        self.top_indices: list[torch.Tensor] = []
+        self._pending: torch.Tensor | None = None  # [B, V] log-softmax of the step whose token is not drawn yet
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        self._take(input_ids[:, -1])  # the token drawn from the previous step's distribution
+        logprobs = torch.log_softmax(scores.float(), dim=-1)  # [B, V]
+        if self.top_k > 0:
+            values, indices = logprobs.topk(self.top_k, dim=-1)
+            self.top_values.append(values)
+            self.top_indices.append(indices)
+        self._pending = logprobs
+        return scores
+
+    def _take(self, drawn: torch.Tensor) -> None:
+        if self._pending is not None:
+            self.sampled.append(self._pending.gather(-1, drawn[:, None]).squeeze(-1))
+            self._pending = None
+
+    def finish(self, last_tokens: torch.Tensor) -> torch.Tensor:
+        """After `generate`: the last step's token, then every sampled log-prob as [B, L]."""
+        self._take(last_tokens)
+        return torch.stack(self.sampled, dim=1)
 
 
 class HFBackend:
@@ -25,15 +70,16 @@ class HFBackend:
         self.model, self.tokenizer = model, tokenizer
         self.device = device or next(model.parameters()).device
         self.stop_ids = self._stop_ids()
+        self.context_length = config_context_length(model.config)
 
     @classmethod
     def from_pretrained(cls, model: str, *, dtype: str = "auto", device: str | None = None, **_ignored) -> "HFBackend":
         """Load a local directory or Hub id (the evaluator's backend)."""
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM
 
         torch_dtype = resolve_dtype(dtype)
         device = resolve_device(device or "auto")
-        tokenizer = AutoTokenizer.from_pretrained(model)
+        tokenizer = load_tokenizer(model)
         loaded = AutoModelForCausalLM.from_pretrained(model, dtype=torch_dtype).to(device).eval()
         return cls(loaded, tokenizer, device=device)
 
@@ -60,7 +106,8 @@ class HFBackend:
         self.model.eval()
         results: list[list[Completion]] = []
         try:
-            for start in tqdm(range(0, len(prompts), per_call), desc="hf generate", unit="batch", disable=not use_tqdm):
+            for start in tqdm(range(0, len(prompts), per_call), desc="hf generate", unit="batch", disable=not use_tqdm,
+                              leave=False):
                 batch_seed = derived_seed(*seeds[start : start + per_call])
                 results.extend(self._sample(prompts[start : start + per_call], settings, batch_seed))
         finally:
@@ -77,6 +124,10 @@ class HFBackend:
             attention_mask[row, width - len(prompt) :] = 1
         torch.manual_seed(seed)
         greedy = settings.temperature == 0
+        max_new_tokens = settings.max_tokens
+        if self.context_length is not None:
+            max_new_tokens = max(1, min(max_new_tokens, self.context_length - width))
+        recorder = StepLogprobs(settings.top_logprobs)
         output = self.model.generate(
             input_ids.to(self.device),
             attention_mask=attention_mask.to(self.device),
@@ -84,19 +135,25 @@ class HFBackend:
             temperature=None if greedy else settings.temperature,
             top_p=None if greedy else settings.top_p,
             top_k=None,
-            max_new_tokens=settings.max_tokens,
+            repetition_penalty=1.0,
+            max_new_tokens=max_new_tokens,
             num_return_sequences=settings.n,
             eos_token_id=sorted(self.stop_ids),
             pad_token_id=pad_id,
-            output_logits=True,
-            return_dict_in_generate=True,
-        )
-        new_tokens = output.sequences[:, width:]  # [P * n, L]
-        raw_logprobs = torch.log_softmax(torch.stack(output.logits, dim=1).float(), dim=-1)  # [P * n, L, V]
-        completions = [self._completion(new_tokens[i], raw_logprobs[i], settings) for i in range(new_tokens.shape[0])]
+            logits_processor=[recorder],
+        )  # [P * n, width + L]
+        new_tokens = output[:, width:]  # [P * n, L]
+        sampled = recorder.finish(output[:, -1]).cpu()  # [P * n, L]
+        top = None
+        if settings.top_logprobs > 0:
+            top = (torch.stack(recorder.top_values, dim=1).cpu(), torch.stack(recorder.top_indices, dim=1).cpu())
+        completions = [self._completion(new_tokens[i].cpu(), sampled[i], None if top is None else (top[0][i], top[1][i]))
+                       for i in range(new_tokens.shape[0])]
         return [completions[i * settings.n : (i + 1) * settings.n] for i in range(len(prompts))]
 
-    def _completion(self, tokens: torch.Tensor, logprobs: torch.Tensor, settings: SamplingSettings) -> Completion:
+    def _completion(self, tokens: torch.Tensor, sampled: torch.Tensor,
+                    top: tuple[torch.Tensor, torch.Tensor] | None) -> Completion:
+        """One sequence: tokens [L], their log-probs [L], top-k (values, indices) [L, k] or None."""
         token_list = tokens.tolist()
         length = len(token_list)
         finish = "length"
@@ -105,13 +162,13 @@ class HFBackend:
                 length, finish = position + 1, "stop"
                 break
         token_list = token_list[:length]
-        sampled = logprobs[:length].gather(-1, tokens[:length, None]).squeeze(-1).tolist()
-        top = None
-        if settings.top_logprobs > 0:
-            values, indices = logprobs[:length].topk(settings.top_logprobs, dim=-1)
-            top = [dict(zip(i.tolist(), v.tolist())) for i, v in zip(indices, values)]
+        top_logprobs = None
+        if top is not None:
+            values, indices = top[0][:length], top[1][:length]
+            top_logprobs = [dict(zip(i.tolist(), v.tolist())) for i, v in zip(indices, values)]
         text = self.tokenizer.decode(token_list, skip_special_tokens=True)
-        return Completion(token_ids=token_list, text=text, logprobs=sampled, finish_reason=finish, top_logprobs=top)
+        return Completion(token_ids=token_list, text=text, logprobs=sampled[:length].tolist(), finish_reason=finish,
+                          top_logprobs=top_logprobs)
 
     def prompt_logprobs(self, prompts: list[list[int]]) -> list[list[float]]:
         from progrpo_eval.logprobs import prompt_response_logprobs

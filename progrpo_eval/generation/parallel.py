@@ -3,17 +3,21 @@
 vLLM's offline `LLM` has no data parallelism of its own, so each copy is one spawned process
 that sees only its own GPUs (CUDA_VISIBLE_DEVICES, `tensor_parallel_size` each). Per-prompt
 seeds travel with the prompts, so the samples do not depend on the number of copies.
+Workers ignore SIGINT: a terminal's Ctrl-C reaches the whole job, and the parent alone handles
+it (it kills copies that are still generating instead of waiting for them).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 
 from progrpo_eval.generation.base import SamplingSettings
 
 
 def _worker(connection, name: str, model: str, devices: list[int] | None, options: dict) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if devices is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, devices))
     from progrpo_eval.generation.base import load_backend
@@ -47,6 +51,7 @@ class DataParallelBackend:
         if name == "vllm":
             options["tensor_parallel_size"] = tensor_parallel_size
         self.connections, self.processes = [], []
+        self._busy = False  # a request is out and not all replies are in
         for rank in range(data_parallel_size):
             devices = list(range(rank * tensor_parallel_size, (rank + 1) * tensor_parallel_size)) if gpus else None
             parent, child = context.Pipe()
@@ -65,12 +70,14 @@ class DataParallelBackend:
 
     def _scatter(self, method: str, prompts: list, extra: list | None, **kwargs) -> list:
         size = len(self.connections)
+        self._busy = True
         for rank, connection in enumerate(self.connections):
             shard_kwargs = dict(kwargs)
             if extra is not None:
                 shard_kwargs["seeds"] = extra[rank::size]
             connection.send((method, (prompts[rank::size],), shard_kwargs))
         shards = [self._receive(connection) for connection in self.connections]
+        self._busy = False
         merged = [None] * len(prompts)
         for rank, shard in enumerate(shards):
             merged[rank::size] = shard
@@ -84,6 +91,10 @@ class DataParallelBackend:
         return self._scatter("prompt_logprobs", prompts, None)
 
     def close(self) -> None:
+        """Stop the copies: after their current request normally, at once when interrupted during one."""
+        if self._busy:
+            for process in self.processes:
+                process.kill()
         for connection in self.connections:
             try:
                 connection.send(None)

