@@ -39,6 +39,16 @@ def _fail_with(error: Exception) -> None:
     fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
 
 
+def _interrupted(command: str, stop: BaseException) -> None:
+    """Ctrl-C: one line saying what is on disk and the command that resumes (without --overwrite); exit 130."""
+    import shlex
+
+    args = sys.argv[1:] if sys.argv[1:2] == [command] else [command, "..."]
+    resume = shlex.join(["progrpo-eval", *[arg for arg in args if arg != "--overwrite"]])
+    typer.echo(f"interrupted: {stop}; resume with: {resume}", err=True)
+    raise typer.Exit(130)
+
+
 def _check_model(model: str) -> None:
     """A missing local model fails here; a Hub id is left to the loader (it may be cached)."""
     if Path(model).expanduser().exists():
@@ -55,7 +65,9 @@ def run(
     backend: str = typer.Option("vllm", help="Generation backend: vllm (default) or hf (transformers generate)."),
     temperature: float = typer.Option(0.6, help="Sampling temperature (the paper's evaluation: 0.6)."),
     top_p: float = typer.Option(0.95, "--top-p", help="Nucleus sampling threshold (the paper: 0.95)."),
-    max_tokens: int = typer.Option(8192, "--max-tokens", help="Maximum new tokens per sample (the paper: 8K; 32K for R1-Distill on math)."),
+    max_tokens: Optional[int] = typer.Option(
+        None, "--max-tokens", help="Maximum new tokens per sample; default by model family, as the paper: 32768 for a "
+        "reasoning model (chat template with </think>, or --reasoning on) on math, else 8192."),
     seed: int = typer.Option(0, help="Run seed; each problem samples with a seed derived from (seed, problem id)."),
     top_logprobs: int = typer.Option(0, "--top-logprobs", help="Also keep the top-k log-probs per token (0: only the sampled token's)."),
     limit: Optional[int] = typer.Option(None, help="Evaluate only the first N problems of each benchmark (quick runs)."),
@@ -70,11 +82,13 @@ def run(
     data_parallel_size: int = typer.Option(1, "--data-parallel-size", help="Model copies generating in parallel (one process each)."),
     chunk_samples: int = typer.Option(2048, help="Samples generated, scored and written per atomic chunk."),
     score_timeout: float = typer.Option(10.0, help="Seconds per answer before math-verify is stopped (counted as a timeout)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show vLLM's own INFO and WARNING log lines."),
 ) -> None:
     """Sample N answers per problem, score them, and report Pass@k (resumable; one directory per benchmark)."""
     from progrpo_eval.benchmarks import get_benchmark
     from progrpo_eval.generation import SamplingSettings
-    from progrpo_eval.runner import RunOptions
+    from progrpo_eval.run_plan import DEFAULT_MAX_TOKENS
+    from progrpo_eval.runner import RunInterrupted, RunOptions
     from progrpo_eval.runner import run as run_benchmarks
     from progrpo_eval.summary import markdown_table
     from progrpo_eval.ui import wide_console
@@ -85,12 +99,16 @@ def run(
         fail(f"unknown backend {backend!r}; known: vllm, hf")
     if reasoning not in ("auto", "on", "off"):
         fail(f"--reasoning must be auto, on or off, got {reasoning!r}")
-    names = [name.strip() for name in bench.split(",") if name.strip()]
+    names = list(dict.fromkeys(name.strip() for name in bench.split(",") if name.strip()))
+    if not names:
+        fail(f"--bench {bench!r} names no benchmark; `progrpo-eval benchmarks` lists them")
+    if limit is not None and limit < 1:
+        fail(f"--limit must be at least 1, got {limit} (leave it out to evaluate every problem)")
     try:
         for name in names:
             get_benchmark(name)
-        settings = SamplingSettings(n=k, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed,
-                                    top_logprobs=top_logprobs)
+        settings = SamplingSettings(n=k, temperature=temperature, top_p=top_p, seed=seed, top_logprobs=top_logprobs,
+                                    max_tokens=DEFAULT_MAX_TOKENS if max_tokens is None else max_tokens)
     except ValueError as error:
         fail(str(error))
     _check_model(model)
@@ -103,12 +121,15 @@ def run(
         model=model, benchmarks=names, settings=settings, backend=backend, out=out,
         data_dir=str(data_dir) if data_dir else None, limit=limit, overwrite=overwrite, instruction=instruction,
         reasoning=reasoning, chunk_samples=chunk_samples, score_timeout_s=score_timeout, backend_options=backend_options,
+        max_tokens_given=max_tokens is not None, verbose=verbose,
     )
     console = wide_console(stderr=True)
     try:
         results = run_benchmarks(options, console)
     except USER_ERRORS as error:
         _fail_with(error)
+    except RunInterrupted as stop:
+        _interrupted("run", stop)
     for name, run_dir, _ in results:
         console.print(f"{name}: {run_dir}")
     typer.echo(markdown_table([(name, summary) for name, _, summary in results]))
@@ -129,6 +150,7 @@ def score(
     """Score completions made elsewhere with the benchmark's own scorer; writes a normal run directory."""
     from progrpo_eval.benchmarks import get_benchmark
     from progrpo_eval.importer import ImportOptions, import_samples
+    from progrpo_eval.runner import RunInterrupted
     from progrpo_eval.summary import markdown_table
     from progrpo_eval.ui import wide_console
 
@@ -363,6 +385,28 @@ def compare(
         for row in table.text_rows():
             shown.add_row(*row)
         wide_console().print(shown)
+
+
+@app.command("repair")
+def repair(
+    run_dir: Path = typer.Argument(..., help="A run directory that holds some (problem, sample) twice."),
+) -> None:
+    """Drop duplicated samples (two writers at once): each problem keeps the samples of its first chunk."""
+    from progrpo_eval.run_lock import RunLock
+    from progrpo_eval.store import repair_duplicates
+
+    try:
+        if not (run_dir / "manifest.json").is_file():
+            raise ValueError(f"{run_dir} is not a run directory (no manifest.json)")
+        with RunLock(run_dir):
+            outcome = repair_duplicates(run_dir)
+    except USER_ERRORS as error:
+        _fail_with(error)
+    if not outcome["rows_removed"]:
+        typer.echo(f"{run_dir}: no duplicate samples; nothing changed")
+        return
+    typer.echo(f"{run_dir}: removed {outcome['rows_removed']} duplicate samples ({outcome['chunks_rewritten']} chunks "
+               f"rewritten, {outcome['chunks_deleted']} deleted); run the same `progrpo-eval run` to rewrite the summary")
 
 
 @app.command("tiny-model")

@@ -17,6 +17,7 @@ Decisions:
 - Bad input fails before anything is written, naming the file and line: invalid JSON, a missing
   or mistyped field, an unknown problem id, a repeated (problem, sample), uneven sample counts.
 - `reasoning` "auto" judges only the text after `</think>` when any sample contains one.
+- The run directory is locked for the whole import (`progrpo_eval.run_lock`), as for `run`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from progrpo_eval.benchmarks import Problem, load_problems
 from progrpo_eval.generation import Completion
 from progrpo_eval.jsonl import read_jsonl
 from progrpo_eval.prompts import REASONING_SETTINGS
-from progrpo_eval.runner import benchmark_manifest_fields, model_slug, sample_records
+from progrpo_eval.run_lock import RunLock
+from progrpo_eval.run_plan import check_nonempty
+from progrpo_eval.runner import RunInterrupted, benchmark_manifest_fields, model_slug, sample_records
 from progrpo_eval.scoring import ScorerSettings, build_scorer, score_samples
 from progrpo_eval.summary import markdown_table, summarize
 
@@ -104,6 +107,7 @@ def import_samples(options: ImportOptions, console) -> tuple[Path, dict]:
     if options.reasoning not in REASONING_SETTINGS:
         raise ValueError(f"--reasoning must be one of {', '.join(REASONING_SETTINGS)}, got {options.reasoning!r}")
     loaded = load_problems(options.benchmark, options.data_dir)
+    check_nonempty(loaded)
     problems = {problem.problem_id: problem for problem in loaded.problems}
     samples = read_samples(options.samples_file, problems)
     n = len(next(iter(samples.values())))
@@ -118,8 +122,23 @@ def import_samples(options: ImportOptions, console) -> tuple[Path, dict]:
         samples_sha256=hashlib.sha256(options.samples_file.read_bytes()).hexdigest(),
         imported_from=str(options.samples_file.resolve()), samples_per_problem=n, problems_in_file=len(samples),
     )
-    run_dir = store.prepare_run_dir(options.out / model_slug(model) / loaded.benchmark.name, manifest,
-                                    overwrite=options.overwrite)
+    run_dir = options.out / model_slug(model) / loaded.benchmark.name
+    try:
+        with RunLock(run_dir) as lock:
+            if lock.note:
+                console.print(f"note: {run_dir}: {lock.note}", soft_wrap=True)
+            return _import_into(run_dir, manifest, loaded, samples, reasoning, options, console)
+    except KeyboardInterrupt:
+        done = len(store.completed_problem_ids(run_dir)) if (run_dir / store.MANIFEST).is_file() else 0
+        raise RunInterrupted(f"on disk: {loaded.benchmark.name} {done} of {len(samples)} problems") from None
+
+
+def _import_into(run_dir: Path, manifest: dict, loaded, samples: dict[str, list[tuple[str, str]]], reasoning: bool,
+                 options: ImportOptions, console) -> tuple[Path, dict]:
+    store.prepare_run_dir(run_dir, manifest, overwrite=options.overwrite)
+    problems = {problem.problem_id: problem for problem in loaded.problems}
+    n = len(next(iter(samples.values())))
+    texts = {problem_id: [text for text, _ in group] for problem_id, group in samples.items()}
     done = store.completed_problem_ids(run_dir)
     todo = [problems[problem_id] for problem_id in samples if problem_id not in done]
     settings = ScorerSettings(timeout_s=options.score_timeout_s, workers=options.score_workers, progress=True)
@@ -136,6 +155,6 @@ def import_samples(options: ImportOptions, console) -> tuple[Path, dict]:
             console.print(f"{loaded.benchmark.name}: scored problems {start + 1}-{start + len(chunk)} of {len(todo)}")
     summary = summarize(store.load_samples(run_dir), list(samples), num_samples=n, seed=0,
                         problems=[problems[problem_id] for problem_id in samples])
-    summary.update(benchmark=loaded.benchmark.name, model=model, run_dir=str(run_dir))
+    summary.update(benchmark=loaded.benchmark.name, model=manifest["model"], run_dir=str(run_dir))
     store.write_summary(run_dir, summary, markdown_table([(loaded.benchmark.name, summary)]))
     return run_dir, summary

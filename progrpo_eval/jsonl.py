@@ -33,6 +33,8 @@ def read_jsonl(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
             row = json.loads(line)
         except json.JSONDecodeError as error:
             raise ValueError(f"{path} line {number} is not JSON ({error.msg})") from error
+        except RecursionError as error:
+            raise ValueError(f"{path} line {number} is nested too deeply to read") from error
         if not isinstance(row, dict):
             raise ValueError(f"{path} line {number} is not a JSON object (got {type(row).__name__})")
         rows.append((number, row))

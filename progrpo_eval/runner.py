@@ -4,21 +4,37 @@ Problems are processed in chunks; a chunk's samples are generated, scored and wr
 atomically together (`progrpo_eval.store`), so a killed run resumes with the problems that
 have no chunk yet. Each problem samples with its own seed derived from (seed, problem id), so
 a resumed run draws what an uninterrupted one would have drawn.
+
+Order of work: every benchmark is planned first (`progrpo_eval.run_plan`: problems loaded,
+prompts rendered and checked, token budget resolved), then every run directory is locked
+(`progrpo_eval.run_lock`) and prepared (settings and chunk provenance checked), and only then
+does the engine start. So a bad row, a prompt that does not fit, a directory held by another
+process or holding another run, costs no engine start-up. Ctrl-C ends the run with
+`RunInterrupted`, whose message says what is on disk; the chunk being scored is finished first.
+An error raised after a Ctrl-C (an engine whose processes the signal reached dies with its own
+error) counts as the interruption, not as a failure.
 """
 
 from __future__ import annotations
 
 import json
+import signal
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from progrpo_eval import store
-from progrpo_eval.benchmarks import Benchmark, LoadedBenchmark, Problem, load_problems, user_message
+from progrpo_eval.benchmarks import Benchmark, LoadedBenchmark, Problem, load_problems
 from progrpo_eval.generation import Completion, SamplingSettings, derived_seed, load_backend
-from progrpo_eval.generation.base import seed_rule
-from progrpo_eval.prompts import is_reasoning_model, prompt_format, render_prompt
+from progrpo_eval.generation.base import check_sampling, seed_rule
+from progrpo_eval.model_files import context_length, load_tokenizer
+from progrpo_eval.prompts import is_reasoning_model, prompt_format
+from progrpo_eval.run_lock import RunLock
+from progrpo_eval.run_plan import (MAX_TOKENS_DEFAULT_RULE, MAX_TOKENS_GIVEN, BenchmarkPlan, check_context,
+                                   check_nonempty, progress_on_disk, render_prompts, resolve_max_tokens)
 from progrpo_eval.scoring import ScoredSample, Scorer, ScorerSettings, build_scorer, score_samples
 from progrpo_eval.summary import markdown_table, summarize
 
@@ -39,6 +55,12 @@ class RunOptions:
     score_timeout_s: float = 10.0
     score_workers: int | None = None
     backend_options: dict = field(default_factory=dict)
+    max_tokens_given: bool = True  # False: the budget follows the model family (`run_plan.resolve_max_tokens`)
+    verbose: bool = False  # show the engine's own log lines
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during `run`; the message says what is on disk (every finished chunk)."""
 
 
 def problem_seed(seed: int, problem_id: str) -> int:
@@ -62,14 +84,16 @@ def benchmark_manifest_fields(loaded: LoadedBenchmark, instruction: str | None) 
     }
 
 
-def build_manifest(options: RunOptions, loaded: LoadedBenchmark, tokenizer, reasoning: bool) -> dict:
+def build_manifest(options: RunOptions, loaded: LoadedBenchmark, tokenizer, reasoning: bool,
+                   settings: SamplingSettings | None = None) -> dict:
     return store.run_manifest(
         origin="generated",
         model=str(Path(options.model).resolve()) if Path(options.model).exists() else options.model,
         **benchmark_manifest_fields(loaded, options.instruction),
         prompt_format=prompt_format(tokenizer).manifest_fields(), reasoning_model=reasoning,
-        sampling=asdict(options.settings), seed_rule="per problem: " + seed_rule("seed", "problem_id"),
+        sampling=asdict(settings or options.settings), seed_rule="per problem: " + seed_rule("seed", "problem_id"),
         backend=options.backend, backend_options=options.backend_options,
+        max_tokens_rule=MAX_TOKENS_GIVEN if options.max_tokens_given else MAX_TOKENS_DEFAULT_RULE,
     )
 
 
@@ -107,12 +131,17 @@ class Evaluator:
     """Runs benchmarks against one loaded model (the backend is built once, on first need)."""
 
     def __init__(self, options: RunOptions, console, backend=None):
-        from transformers import AutoTokenizer
-
         self.options = options
         self.console = console
-        self.tokenizer = AutoTokenizer.from_pretrained(options.model)
+        self._engine_options = {}
+        if options.backend == "vllm":
+            from progrpo_eval.generation.vllm_backend import quiet_logs
+
+            quiet_logs(options.verbose)  # before anything imports vLLM (the limit checks do)
+            self._engine_options["verbose"] = options.verbose
+        self.tokenizer = load_tokenizer(options.model)
         self.reasoning = is_reasoning_model(self.tokenizer, options.reasoning)
+        self.context = context_length(options.model, options.backend_options.get("max_model_len"))
         self._backend = backend
         self._owns_backend = backend is None
         self.scorers = ScorerCache(ScorerSettings(timeout_s=options.score_timeout_s, workers=options.score_workers))
@@ -121,7 +150,7 @@ class Evaluator:
     def backend(self):
         if self._backend is None:
             self._backend = load_backend(self.options.backend, self.options.model, seed=self.options.settings.seed,
-                                         **self.options.backend_options)
+                                         **self.options.backend_options, **self._engine_options)
         return self._backend
 
     def close(self) -> None:
@@ -132,51 +161,61 @@ class Evaluator:
     def run_dir(self, benchmark: str) -> Path:
         return self.options.out / model_slug(self.options.model) / benchmark
 
-    def evaluate(self, benchmark: str) -> tuple[Path, dict]:
+    def plan(self, benchmark: str) -> BenchmarkPlan:
+        """Load, render and check one benchmark (nothing is written; see `progrpo_eval.run_plan`)."""
         options = self.options
         loaded = load_problems(benchmark, options.data_dir, seed=options.settings.seed, limit=options.limit)
-        run_dir = store.prepare_run_dir(
-            self.run_dir(benchmark), build_manifest(options, loaded, self.tokenizer, self.reasoning),
-            overwrite=options.overwrite,
-        )
+        check_nonempty(loaded)
+        settings = resolve_max_tokens(options.settings, given=options.max_tokens_given, reasoning=self.reasoning,
+                                      family=loaded.benchmark.family)
+        check_sampling(options.backend, settings)
+        prompts = render_prompts(self.tokenizer, loaded, options.instruction)
+        note = check_context(benchmark, prompts, settings, self.context)
+        if note:
+            self.console.print(f"note: {note}", soft_wrap=True)
+        manifest = build_manifest(options, loaded, self.tokenizer, self.reasoning, settings)
+        return BenchmarkPlan(loaded=loaded, run_dir=self.run_dir(benchmark), settings=settings, manifest=manifest,
+                             prompts=prompts)
+
+    def evaluate(self, plan: BenchmarkPlan) -> tuple[Path, dict]:
+        """Generate, score and write the problems of a prepared plan that have no chunk yet; then summarise."""
+        options, loaded, run_dir, settings = self.options, plan.loaded, plan.run_dir, plan.settings
         done = store.completed_problem_ids(run_dir)
         todo = [p for p in loaded.problems if p.problem_id not in done]
         if done:
-            self.console.print(f"{benchmark}: resuming, {len(loaded.problems) - len(todo)} of {len(loaded.problems)} problems on disk")
+            self.console.print(f"{plan.name}: resuming, {len(loaded.problems) - len(todo)} of {len(loaded.problems)} problems on disk")
         scorer = self.scorers.get(loaded.benchmark)
         if todo:
             scorer.start()  # workers start up while the first chunk generates
-        problems_per_chunk = max(1, options.chunk_samples // options.settings.n)
+        problems_per_chunk = max(1, options.chunk_samples // settings.n)
         # Chunk i is scored and written in a background thread while chunk i + 1 generates.
         with ThreadPoolExecutor(max_workers=1) as writer:
             pending = None
             for start in range(0, len(todo), problems_per_chunk):
                 chunk = todo[start : start + problems_per_chunk]
-                prompts, completions = self._generate(loaded, chunk, start, len(todo))
+                prompts, completions = self._generate(plan, chunk, start, len(todo))
                 if pending is not None:
                     pending.result()
                 pending = writer.submit(self._score_and_write, run_dir, chunk, prompts, completions, scorer)
             if pending is not None:
                 pending.result()
         samples = store.load_samples(run_dir)
-        summary = summarize(samples, [p.problem_id for p in loaded.problems], num_samples=options.settings.n,
-                            seed=options.settings.seed, problems=loaded.problems)
-        summary.update(benchmark=benchmark, model=options.model, run_dir=str(run_dir))
-        store.write_summary(run_dir, summary, markdown_table([(benchmark, summary)]))
+        summary = summarize(samples, [p.problem_id for p in loaded.problems], num_samples=settings.n,
+                            seed=settings.seed, problems=loaded.problems)
+        summary.update(benchmark=plan.name, model=options.model, run_dir=str(run_dir))
+        store.write_summary(run_dir, summary, markdown_table([(plan.name, summary)]))
         return run_dir, summary
 
-    def _generate(self, loaded: LoadedBenchmark, problems: list[Problem], offset: int, total: int):
-        options = self.options
-        family = loaded.benchmark.family
-        prompts = [render_prompt(self.tokenizer, user_message(p, family, options.instruction))[1] for p in problems]
-        seeds = [problem_seed(options.settings.seed, p.problem_id) for p in problems]
+    def _generate(self, plan: BenchmarkPlan, problems: list[Problem], offset: int, total: int):
+        prompts = [plan.prompts[p.problem_id] for p in problems]
+        seeds = [problem_seed(plan.settings.seed, p.problem_id) for p in problems]
         backend = self.backend  # built on first use; not part of the samples/s below
         started = time.perf_counter()
-        completions = backend.generate(prompts, options.settings, seeds=seeds)
+        completions = backend.generate(prompts, plan.settings, seeds=seeds)
         elapsed = time.perf_counter() - started
         num_samples = sum(len(group) for group in completions)
         self.console.print(
-            f"{loaded.benchmark.name}: generated problems {offset + 1}-{offset + len(problems)} of {total} "
+            f"{plan.name}: generated problems {offset + 1}-{offset + len(problems)} of {total} "
             f"({num_samples} samples, {num_samples / max(elapsed, 1e-9):.1f} samples/s)"
         )
         return prompts, completions
@@ -217,17 +256,62 @@ def _record(problem: Problem, prompt: list[int] | None, index: int, completion: 
     }
 
 
+@contextmanager
+def _noticing_interrupts():
+    """Yields a list that holds True once SIGINT arrived (main thread only; elsewhere nothing is noticed)."""
+    noticed: list[bool] = []
+    previous = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
+    if previous is None or previous == signal.SIG_IGN:  # not ours to handle (a thread; a job started ignoring it)
+        yield noticed
+        return
+
+    def notice(signum, frame):
+        noticed.append(True)
+        if callable(previous):
+            previous(signum, frame)
+        else:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, notice)
+    try:
+        yield noticed
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run(options: RunOptions, console, backend=None) -> list[tuple[str, Path, dict]]:
     """Evaluate every benchmark of `options` with one loaded model; returns (name, dir, summary).
 
     `backend` lets a caller share an engine it already holds (it is not closed here).
     """
-    evaluator = Evaluator(options, console, backend)
-    results = []
-    try:
-        for benchmark in options.benchmarks:
-            run_dir, summary = evaluator.evaluate(benchmark)
-            results.append((benchmark, run_dir, summary))
-    finally:
-        evaluator.close()
-    return results
+    plans: list[BenchmarkPlan] = []
+    evaluator = None
+    with _noticing_interrupts() as interrupted:
+        try:
+            evaluator = Evaluator(options, console, backend)
+            plans = [evaluator.plan(benchmark) for benchmark in dict.fromkeys(options.benchmarks)]
+            return _evaluate_locked(evaluator, plans, options, console)
+        except BaseException as error:
+            if not (interrupted or isinstance(error, KeyboardInterrupt)):
+                raise
+            raise RunInterrupted(f"on disk: {progress_on_disk(plans)}" if plans else "nothing was written") from None
+        finally:
+            if evaluator is not None:
+                try:
+                    evaluator.close()
+                except Exception:
+                    if not interrupted:  # an engine the signal reached may fail to close; the interruption is what counts
+                        raise
+
+
+def _evaluate_locked(evaluator: Evaluator, plans: list[BenchmarkPlan], options: RunOptions, console):
+    """Lock every run directory, prepare each, then evaluate them in turn (locks released at the end)."""
+    with ExitStack() as locks:
+        for plan in plans:
+            lock = locks.enter_context(RunLock(plan.run_dir))
+            if lock.note:
+                console.print(f"note: {plan.run_dir}: {lock.note}", soft_wrap=True)
+        for plan in plans:
+            store.prepare_run_dir(plan.run_dir, plan.manifest, overwrite=options.overwrite)
+        return [(plan.name, *evaluator.evaluate(plan)) for plan in plans]
+

@@ -20,6 +20,10 @@ Decisions:
 - A problem id is "<benchmark>/<source id>" when the row has an id field, else
   "<benchmark>/<0-based row index>"; ids must be unique within a load.
 - A malformed row raises ValueError naming the file (or Hub split) and the 1-based line (or row).
+  So do a row too deeply nested to parse (a RecursionError of its parser) and a row whose
+  question or gold is over its size limit (`MAX_QUESTION_CHARS`, `MAX_GOLD_CHARS`: 40x and 200x
+  the longest in the offline copies of our benchmarks; what would go into every prompt and into
+  every scorer call). Tests of code problems are not limited here; the sandbox bounds their runs.
 - Scoring is declared, not decided by the caller: `scorer` names a registered scorer
   (`progrpo_eval.scoring`) and `scorer_options` holds what the benchmark tells it (option
   letters, time limits); per-problem data (golds, tests) is on each `Problem`. `family` only
@@ -41,6 +45,8 @@ from progrpo_eval.problem import Problem
 from progrpo_eval.scoring import scorer_class
 
 DATA_DIR_ENV = "PROGRPO_DATA_DIR"
+MAX_QUESTION_CHARS = 200_000
+MAX_GOLD_CHARS = 50_000
 
 Family = Literal["math", "choice", "code"]
 
@@ -216,12 +222,25 @@ def parse_rows(benchmark: Benchmark, numbered_rows: list[tuple[int, dict[str, An
             problem = benchmark.parse_row(row, RowContext(benchmark.name, index, seed))
         except RowError as error:
             raise ValueError(f"{where} {number}: {error}") from error
+        except RecursionError as error:
+            raise ValueError(f"{where} {number}: nested too deeply to parse") from error
+        _check_sizes(problem, f"{where} {number}")
         if problem.problem_id in first_seen_at:
             raise ValueError(f"{where} {number}: duplicate problem id {problem.problem_id!r} "
                              f"(first at {where} {first_seen_at[problem.problem_id]})")
         first_seen_at[problem.problem_id] = number
         problems.append(problem)
     return problems
+
+
+def _check_sizes(problem: Problem, where: str) -> None:
+    if len(problem.question) > MAX_QUESTION_CHARS:
+        raise ValueError(f"{where} ({problem.problem_id}): the question is {len(problem.question):,} characters, "
+                         f"over the limit of {MAX_QUESTION_CHARS:,}")
+    longest = max((len(gold) for gold in problem.golds), default=0)
+    if longest > MAX_GOLD_CHARS:
+        raise ValueError(f"{where} ({problem.problem_id}): the gold answer is {longest:,} characters, over the "
+                         f"limit of {MAX_GOLD_CHARS:,}")
 
 
 def load_problems(benchmark: Benchmark | str, data_dir: str | Path | None = None, *, seed: int = 0,
