@@ -45,7 +45,7 @@ from progrpo_eval.scoring.answers import ScoreResult
 from progrpo_eval.scoring.base import Scorer, ScorerSettings, register_scorer
 from progrpo_eval.scoring.code_extract import extract_program
 from progrpo_eval.scoring.code_judge import evalplus_verdicts, lcb_stdout_matches, lcb_value_matches
-from progrpo_eval.scoring.code_reference import ReferenceOutputs
+from progrpo_eval.scoring.code_reference import Reference, ReferenceOutputs
 from progrpo_eval.scoring.code_tasks import (
     CodeTask, TaskError, evalplus_task, lcb_task, metadata_from_gold, program_batch,
 )
@@ -156,31 +156,38 @@ class CodeScorer(Scorer):
 
         return pool.map(run_one, batches, desc=desc) if batches else []
 
-    def _tasks(self, problems: Sequence[Problem], needed: Sequence[bool]) -> list[CodeTask | TaskError]:
-        """Each problem's CodeTask (references computed for the HumanEval+ problems that need them)."""
-        metadata = []
+    def _task(self, problem: Problem, metadata: dict[str, Any], references: dict[str, Reference]) -> CodeTask:
+        """The problem's CodeTask; TaskError when its tests cannot run."""
+        try:
+            if metadata["judge"] == "evalplus":
+                return evalplus_task(metadata, references[problem.problem_id], self.min_time_limit_s,
+                                     self.gt_time_limit_factor)
+            return lcb_task(metadata, self.per_test_timeout_s)
+        except (KeyError, TypeError) as error:
+            raise TaskError(f"malformed code metadata ({error!r})") from error
+
+    def _tasks(self, problems: Sequence[Problem], needed: Sequence[bool]) -> list[CodeTask | TaskError | None]:
+        """Each needed problem's CodeTask (or the TaskError saying why there is none); None where nothing is needed.
+
+        HumanEval+ references are computed here, in one pool call, for the problems that need them."""
+        metadata: list[dict[str, Any] | TaskError] = []
         for problem in problems:
             try:
                 metadata.append(problem.metadata if "judge" in problem.metadata else metadata_from_gold(problem))
             except TaskError as error:
                 metadata.append(error)
         evalplus = [problem for problem, meta, need in zip(problems, metadata, needed)
-                    if need and isinstance(meta, dict) and meta["judge"] == "evalplus"]
-        references = self.references.get(evalplus, lambda b: self.run_batches(b, "reference outputs"))
-        tasks: list[CodeTask | TaskError] = []
-        for problem, meta in zip(problems, metadata):
+                    if need and isinstance(meta, dict) and meta.get("judge") == "evalplus"]
+        references = self.references.get(evalplus, lambda batches: self.run_batches(batches, "reference outputs"))
+        tasks: list[CodeTask | TaskError | None] = []
+        for problem, meta, need in zip(problems, metadata, needed):
+            if not need or isinstance(meta, TaskError):
+                tasks.append(meta if need else None)
+                continue
             try:
-                if isinstance(meta, TaskError):
-                    raise meta
-                if meta["judge"] == "evalplus":
-                    reference = references.get(problem.problem_id)
-                    tasks.append(None if reference is None else evalplus_task(
-                        meta, reference, self.min_time_limit_s, self.gt_time_limit_factor))
-                else:
-                    tasks.append(lcb_task(meta, self.per_test_timeout_s))
-            except (TaskError, KeyError, TypeError) as error:
-                tasks.append(error if isinstance(error, TaskError)
-                             else TaskError(f"malformed code metadata ({error!r})"))
+                tasks.append(self._task(problem, meta, references))
+            except TaskError as error:
+                tasks.append(error)
         return tasks
 
     def score_problems(self, items: Sequence[tuple[Problem, Sequence[str]]]) -> list[list[ScoreResult]]:
@@ -188,7 +195,7 @@ class CodeScorer(Scorer):
         programs = [[extract_program(text, problem.metadata.get("function_name")) for text in texts]
                     for problem, texts in items]
         tasks = self._tasks(problems, [any(code is not None for code in group) for group in programs])
-        results: list[list[Any]] = [[NO_PROGRAM] * len(group) for group in programs]
+        results = [[NO_PROGRAM] * len(group) for group in programs]
         batches, owners = [], []
         for i, (task, group) in enumerate(zip(tasks, programs)):
             for j, code in enumerate(group):

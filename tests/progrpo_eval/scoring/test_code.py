@@ -237,3 +237,64 @@ def test_codeforces_right_and_wrong(scorer, data_dir, index):
         right, wrong = judge(benchmark_scorer, problem, block(right_code), block(wrong_code))
     assert right.correct, right.detail
     assert not wrong.correct and wrong.status == "ok"
+
+
+FIND_ZERO_BISECTION = '''
+import math
+
+
+def poly(xs, x):
+    return sum(coeff * math.pow(x, i) for i, coeff in enumerate(xs))
+
+
+def find_zero(xs):
+    low, high = -1.0, 1.0
+    while poly(xs, low) * poly(xs, high) > 0:
+        low, high = low * 2.0, high * 2.0
+    while high - low > 1e-10:
+        middle = (low + high) / 2.0
+        if poly(xs, middle) * poly(xs, low) > 0:
+            low = middle
+        else:
+            high = middle
+    return low
+'''
+FIND_ZERO_NEWTON = FIND_ZERO_BISECTION.split("def find_zero")[0] + '''def find_zero(xs):
+    slope = [xs[i] * i for i in range(1, len(xs))]
+    x = 0
+    for _ in range(1000):
+        value = poly(xs, x)
+        if abs(value) < 1e-5:
+            break
+        x = x - value / poly(slope, x)
+    return x
+'''
+HUMANEVAL_CASES = {
+    # task: [(a complete program, whether EvalPlus counts it correct)]
+    "HumanEval/2": [("def truncate_number(number):\n    return number - int(number) + 1e-9", True),  # atol 1e-6
+                    ("def truncate_number(number):\n    return number - int(number) + 1e-3", False)],
+    # find_zero is judged by |poly(xs, root)| <= 1e-4 (EvalPlus's oracle), not by the canonical root. On steep
+    # polynomials that is strict: a bisection root 1e-11 from the canonical Newton one fails plus input 104
+    # (9450000 + 9x - ... - x^11 near x = 5.9), in EvalPlus as here; the canonical's Newton iteration, retyped, passes.
+    "HumanEval/32": [(FIND_ZERO_NEWTON, True), (FIND_ZERO_BISECTION, False),
+                     (FIND_ZERO_NEWTON.replace("return x", "return x + 0.01"), False)],
+    "HumanEval/53": [("def add(x, y):\n    return x + y", True),
+                     ("def add(x, y):\n    return float(x + y) + 0.5", False)],
+}
+
+
+def test_humaneval_plus_follows_evalplus_in_the_sandbox(data_dir, tmp_path, monkeypatch):
+    from progrpo_eval.benchmarks import load_problems
+
+    monkeypatch.setenv("PROGRPO_CACHE_DIR", str(tmp_path))
+    loaded = load_problems("humaneval_plus", data_dir)
+    problems = [p for p in loaded.problems if p.metadata["task_id"] in HUMANEVAL_CASES]
+    texts = [[block(p.gold)] + [block(code) for code, _ in HUMANEVAL_CASES[p.metadata["task_id"]]]
+             for p in problems]
+    with build_scorer("code", ScorerSettings(workers=2), **loaded.benchmark.scorer_options) as humaneval_scorer:
+        scored = score_samples(humaneval_scorer, problems, texts, reasoning=False)
+    for problem, group in zip(problems, scored):
+        expected = [True] + [correct for _, correct in HUMANEVAL_CASES[problem.metadata["task_id"]]]
+        assert [s.result.correct for s in group] == expected, [s.result.detail for s in group]
+        assert group[0].result.detail.startswith("base: pass") and group[0].result.fraction == 1.0
+    assert len(list(tmp_path.glob("evalplus/*.json"))) == 3  # the references are cached
