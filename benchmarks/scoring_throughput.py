@@ -147,7 +147,8 @@ def main() -> None:
     fast, anchor = measured["math_scorer"]["results"], measured["math_verify_pool"]["results"]
     statuses = Counter(result.status for result in fast)
     labelled = sum(result.correct == pair[2] for result, pair in zip(fast, pairs))
-    print(f"statuses (math scorer): {dict(statuses)}; verdicts equal to the constructed labels: {labelled}/{len(pairs)}")
+    print(f"statuses (math scorer): {dict(statuses)}; "
+          f"verdicts equal to the constructed labels: {labelled}/{len(pairs)}")
     mismatched = [i for i, (a, b) in enumerate(zip(fast, anchor)) if a != b]
     timeouts = statuses["timeout"] + Counter(result.status for result in anchor)["timeout"]
     print(f"verdicts equal on both paths: {len(pairs) - len(mismatched)}/{len(pairs)}")

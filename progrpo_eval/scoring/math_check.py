@@ -39,7 +39,7 @@ from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, veri
 
 from progrpo_eval.scoring.answers import BOX_MACRO, ScoreResult, one_line, split_top_level
 from progrpo_eval.scoring.math_text import (
-    FoundAnswer, align_choice, answer_key, find_answer, normalise_answer, quick_verdict,
+    FoundAnswer, align_choice, answer_key, find_answer, normalise_answer, quick_verdict, scientific_verdict,
 )
 
 GOLD_EXTRACTION = (LatexExtractionConfig(), ExprExtractionConfig())
@@ -107,8 +107,8 @@ def _has_expression(parsed: Sequence) -> bool:
 def quick_judgement(response: str, gold: str, *, quick: bool = True) -> ScoreResult | FoundAnswer:
     """The result where the text alone decides it, else the answer math-verify must judge.
 
-    quick=False leaves every verdict to math-verify (finding and normalising the answer still
-    happen here).
+    quick=False leaves every verdict to math-verify but the rule for powers of ten (finding and
+    normalising the answer still happen here).
     """
     gold_text = gold_answer(str(gold))
     if not gold_text:
@@ -119,7 +119,9 @@ def quick_judgement(response: str, gold: str, *, quick: bool = True) -> ScoreRes
     if found.kind == "prose":
         return found
     answer, gold_text = align_choice(found.text, gold_text)
-    verdict = quick_verdict(answer, gold_text) if quick else None
+    verdict = scientific_verdict(answer, gold_text)
+    if verdict is None and quick:
+        verdict = quick_verdict(answer, gold_text)
     if verdict is None:
         return found._replace(text=answer)
     return ScoreResult(verdict, "ok", answer_key(answer))

@@ -31,7 +31,10 @@ Decisions:
 - Verdicts without a parser (`quick_verdict`): an answer written exactly as its gold is correct;
   two numbers (integers, decimals, fractions) are compared as math-verify compares them
   (integers and fractions exactly; with a decimal, rounded to 6 places, and only where that
-  rounding cannot change the outcome). Everything else goes to math-verify. A test checks on
+  rounding cannot change the outcome). Numbers where one side is a power of ten (Minerva's
+  physical quantities) are equal to 1 part in 10^6 (`scientific_verdict`), with or without the
+  fast path: math-verify's absolute rounding called 2.88e-18 equal to 2.88e-19 (found by the
+  lm-eval cross-check). Everything else goes to math-verify. A test checks on
   every labelled case in `../shared/data/scoring/` that these verdicts equal math-verify's.
 - The answer key (`answer_key`): the normalised answer without spaces, and a number (integer,
   decimal, `a\\times 10^{b}`, `\\frac{p}{q}`, `p/q`, a mixed number) as its exact reduced fraction
@@ -140,7 +143,8 @@ def find_answer(response: str, *, answers_needed: int = 1) -> FoundAnswer:
 _SMALL_FRACTION = re.compile(r"\\[dt]frac(?![A-Za-z])")
 _LEFT_RIGHT = re.compile(r"\\(?:left|right)(?:\.|(?![A-Za-z]))")
 _THOUSANDS_MARK = re.compile(r"(?<=\d)(?:,\\!|\{,\}|\\,|\\ |~|\\;|\\:)(?=\d{3}(?!\d))")
-_GROUPED_NUMBERS = (re.compile(r"-?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?"), re.compile(r"-?[1-9]\d{0,2}(?: \d{3})+(?:\.\d+)?"))
+_GROUPED_NUMBERS = (re.compile(r"-?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?"),
+                    re.compile(r"-?[1-9]\d{0,2}(?: \d{3})+(?:\.\d+)?"))
 _SCIENTIFIC = re.compile(r"(?<![\w.\\])(\d+(?:\.\d+)?|\.\d+)[eE]([-+]?\d+)(?![\w.])")
 _NUMPY = re.compile(r"(?<![A-Za-z\\])np\.(?=[A-Za-z])")
 _DOT_BEFORE_SLASH = re.compile(r"(?<=\d)\.(?=/)")
@@ -250,6 +254,20 @@ def quick_verdict(answer: str, gold: str) -> bool | None:
         return True
     # rounding to 6 places moves each side by at most 5e-7
     return False if abs(answer_value - gold_value) > Fraction(2, 10**6) else None
+
+
+def scientific_verdict(answer: str, gold: str) -> bool | None:
+    """Two numbers, one of them a power of ten (`2.88\\times 10^{-19}`), are equal to 1 part in 10^6;
+    None when this rule does not apply. math-verify compares such numbers to 6 decimal places or
+    to 15 digits (it judged 2.88e-18 equal to 2.88e-19), which means nothing for Minerva's tiny
+    and huge physical quantities."""
+    answer, gold = "".join(answer.split()), "".join(gold.split())
+    if not (_POWER_OF_TEN.fullmatch(answer) or _POWER_OF_TEN.fullmatch(gold)):
+        return None
+    answer_value, gold_value = exact_number(answer), exact_number(gold)
+    if answer_value is None or gold_value is None:
+        return None
+    return abs(answer_value - gold_value) <= Fraction(1, 10**6) * max(abs(answer_value), abs(gold_value))
 
 
 def exact_number(text: str, *, scientific: bool = True) -> Fraction | None:
