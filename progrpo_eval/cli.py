@@ -14,6 +14,8 @@ from typing import Optional
 
 import typer
 
+from progrpo_eval.sandbox.isolation import SandboxUnavailable
+
 app = typer.Typer(
     help=__doc__,
     no_args_is_help=True,
@@ -29,7 +31,8 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-USER_ERRORS = (ValueError, OSError)
+# What a user can fix: bad input, missing files, mismatched runs, a machine that cannot run the sandbox.
+USER_ERRORS = (ValueError, OSError, SandboxUnavailable)
 
 
 def _fail_with(error: Exception) -> None:
@@ -393,7 +396,7 @@ def repair(
 ) -> None:
     """Drop duplicated samples (two writers at once): each problem keeps the samples of its first chunk."""
     from progrpo_eval.run_lock import RunLock
-    from progrpo_eval.store import repair_duplicates
+    from progrpo_eval.repair import repair_duplicates
 
     try:
         if not (run_dir / "manifest.json").is_file():

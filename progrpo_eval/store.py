@@ -185,7 +185,7 @@ def prepare_run_dir(run_dir: str | Path, manifest: dict, *, overwrite: bool = Fa
             )
     if not overwrite:
         check_chunks(run_dir, manifest, manifest_on_disk=(run_dir / MANIFEST).is_file())
-        keys = [pq.read_table(path, columns=["problem_id", "sample_index"]).to_pandas() for path in _chunk_paths(run_dir)]
+        keys = [pq.read_table(path, columns=["problem_id", "sample_index"]).to_pandas() for path in chunk_paths(run_dir)]
         if keys:
             _refuse_duplicates(run_dir, pd.concat(keys, ignore_index=True))
     (run_dir / SAMPLES_DIR).mkdir(parents=True, exist_ok=True)
@@ -211,7 +211,8 @@ def clear_run_dir(run_dir: Path) -> None:
             entry.unlink()
 
 
-def _chunk_paths(run_dir: Path) -> list[Path]:
+def chunk_paths(run_dir: Path) -> list[Path]:
+    """The chunk files of a run directory, in the order they were written."""
     return sorted((run_dir / SAMPLES_DIR).glob("chunk-*.parquet"))
 
 
@@ -233,7 +234,7 @@ def check_chunks(run_dir: str | Path, manifest: dict, *, manifest_on_disk: bool 
     """
     run_dir = Path(run_dir)
     expected = json.loads(json.dumps(chunk_identity(manifest)))  # as a chunk records it (tuples as lists)
-    for path in _chunk_paths(run_dir):
+    for path in chunk_paths(run_dir):
         recorded = _recorded_identity(path)
         if recorded is None and manifest_on_disk:
             continue
@@ -251,7 +252,7 @@ def check_chunks(run_dir: str | Path, manifest: dict, *, manifest_on_disk: bool 
 def write_chunk(run_dir: str | Path, records: list[dict]) -> Path:
     """Atomically add one chunk of sample records (every sample of its problems), stamped with the manifest's identity."""
     run_dir = Path(run_dir)
-    existing = _chunk_paths(run_dir)
+    existing = chunk_paths(run_dir)
     number = int(existing[-1].stem.split("-")[1]) + 1 if existing else 0
     identity = json.dumps(chunk_identity(read_manifest(run_dir)), sort_keys=True)
     table = pa.Table.from_pylist(records, schema=SAMPLE_SCHEMA.with_metadata({CHUNK_IDENTITY_KEY: identity}))
@@ -265,7 +266,7 @@ def write_chunk(run_dir: str | Path, records: list[dict]) -> Path:
 def completed_problem_ids(run_dir: str | Path) -> set[str]:
     """Problems whose samples are all on disk (a chunk is all-or-nothing)."""
     ids: set[str] = set()
-    for path in _chunk_paths(Path(run_dir)):
+    for path in chunk_paths(Path(run_dir)):
         ids.update(pq.read_table(path, columns=["problem_id"]).column("problem_id").to_pylist())
     return ids
 
@@ -279,7 +280,7 @@ def load_samples(run_dir: str | Path, columns: list[str] | None = None) -> pd.Da
     """
     run_dir = Path(run_dir)
     check_chunks(run_dir, read_manifest(run_dir))
-    paths = _chunk_paths(run_dir)
+    paths = chunk_paths(run_dir)
     if not paths:
         return SAMPLE_SCHEMA.empty_table().to_pandas()[columns or SAMPLE_SCHEMA.names]
     wanted = None if columns is None else list(dict.fromkeys(["problem_id", "sample_index", *columns]))
@@ -301,39 +302,6 @@ def _refuse_duplicates(run_dir: Path, samples: pd.DataFrame) -> None:
             f"{run_dir} holds {int(repeated.sum())} duplicate samples (e.g. sample {first['sample_index']} of "
             f"{first['problem_id']!r}; two processes wrote it at once?); repair with `progrpo-eval repair {run_dir}` "
             "(keeps each problem's first chunk), or rerun with --overwrite")
-
-
-def repair_duplicates(run_dir: str | Path) -> dict:
-    """Keep each problem's samples from the first chunk that holds it; rewrite or delete later chunks.
-
-    Chunks hold whole problems, so every problem keeps all its samples from one chunk. Each
-    change is atomic; a repair killed midway leaves duplicates that a second repair removes.
-    Returns {"chunks_rewritten", "chunks_deleted", "rows_removed"}.
-    """
-    run_dir = Path(run_dir)
-    manifest = read_manifest(run_dir)
-    check_chunks(run_dir, manifest)
-    seen: set[str] = set()
-    outcome = {"chunks_rewritten": 0, "chunks_deleted": 0, "rows_removed": 0}
-    for path in _chunk_paths(run_dir):
-        table = pq.read_table(path)
-        ids = table.column("problem_id").to_pylist()
-        keep = [problem_id not in seen for problem_id in ids]
-        seen.update(ids)
-        if all(keep):
-            continue
-        outcome["rows_removed"] += keep.count(False)
-        if not any(keep):
-            path.unlink()
-            outcome["chunks_deleted"] += 1
-            continue
-        sink = pa.BufferOutputStream()
-        pq.write_table(table.filter(pa.array(keep)), sink, compression="zstd")
-        atomic_write_bytes(path, sink.getvalue().to_pybytes())
-        outcome["chunks_rewritten"] += 1
-    if outcome["rows_removed"]:
-        (run_dir / SUMMARY).unlink(missing_ok=True)  # it was computed from the duplicated samples, if at all
-    return outcome
 
 
 def write_summary(run_dir: str | Path, summary: dict, markdown: str) -> None:
