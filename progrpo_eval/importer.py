@@ -143,6 +143,8 @@ def _import_into(run_dir: Path, manifest: dict, loaded, samples: dict[str, list[
     todo = [problems[problem_id] for problem_id in samples if problem_id not in done]
     settings = ScorerSettings(timeout_s=options.score_timeout_s, workers=options.score_workers, progress=True)
     with build_scorer(loaded.benchmark.scorer, settings, **loaded.benchmark.scorer_options) as scorer:
+        if todo:
+            scorer.start()  # a scorer that cannot work here (no sandbox) says so before any scoring
         for start in range(0, len(todo), PROBLEMS_PER_CHUNK):
             chunk = todo[start:start + PROBLEMS_PER_CHUNK]
             completions = [[Completion([], text, [], finish_reason) for text, finish_reason in samples[p.problem_id]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,19 @@ def test_unknown_benchmark_and_missing_file(tmp_path, data_dir) -> None:
     assert "unknown benchmark 'nope'" in score("--bench", "nope", "--samples", "x.jsonl").output
     result = score("--bench", "aime24", "--samples", str(tmp_path / "absent.jsonl"), "--data-dir", str(data_dir))
     assert result.exit_code == 2 and "no such JSONL file" in result.output
+
+
+def test_code_without_a_working_sandbox_is_refused_in_one_line(tmp_path, data_dir) -> None:
+    import subprocess
+    import sys
+
+    samples = write_jsonl(tmp_path / "code.jsonl", [{"problem_id": "humaneval_plus/HumanEval/0",
+                                                             "text": "```python\ndef has_close_elements(a, t):\n    return 0\n```"}])
+    command = [sys.executable, "-m", "progrpo_eval.cli", "score", "--bench", "humaneval_plus", "--samples",
+               str(samples), "--out", str(tmp_path / "runs"), "--data-dir", str(data_dir)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PROGRPO_BWRAP": str(tmp_path / "no-such-bwrap")})
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "install the Debian package bubblewrap" in errors[0], result.stderr
+    assert "Traceback" not in result.stderr
