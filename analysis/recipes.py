@@ -7,9 +7,10 @@ the base model (`model.path`), the advantage (`algorithm.advantage`), the re-wei
 config has it) and the training seed. A model that is not such a checkpoint is a base model.
 
 Labels and roles (the rows of `progrpo_eval.reporting.plan.PLAN` items):
-- "methods" (Tab. 2–5, Fig. 1–4, 7, 8): Base, GRPO, GRPO w/ KL-Cov, GRPO w/ Clip-Cov, ProGRPO
-  (Ours) = the paper's default re-weighting (c(q) − c(o), α = 0.3, mixed gate). Other ProGRPO
-  variants are not methods rows.
+- "methods" (Tab. 2–5, Fig. 1–4, 7, 8): Base, GRPO (as verl/DAPO run it, the `grpo_verl` variant),
+  GRPO (Eq. 3) (the `grpo_eq3` variant: symmetric clip and Eq. 3's sequence-mean aggregation),
+  GRPO w/ KL-Cov, GRPO w/ Clip-Cov, FlowRL, ProGRPO (Ours) = the paper's default re-weighting
+  (c(q) − c(o), α = 0.3, mixed gate). Other ProGRPO variants are not methods rows.
 - "alpha" (Tab. 6): GRPO as "α = 0 (GRPO)" and every ProGRPO run with the default re-weighting,
   labelled "α = <alpha>".
 - "formulation" (Fig. 5, Tab. 7): GRPO and every ProGRPO run at α = 0.3, labelled by its
@@ -35,7 +36,8 @@ from progrpo_eval.reporting.runs import RunRef, training_run
 PAPER_ALPHA = 0.3
 FORMULATIONS = {"prompt": "c(q) − c(o)", "exploratory": "1 − c(q) − c(o)", "group_mean": "c̄_G − c(o)",
                 "absolute": "absolute −c(o)"}
-LOSSES = {"kl_cov": "GRPO w/ KL-Cov", "clip_cov": "GRPO w/ Clip-Cov"}
+LOSSES = {"kl_cov": "GRPO w/ KL-Cov", "clip_cov": "GRPO w/ Clip-Cov", "flowrl": "FlowRL"}
+GRPO_EQ3 = "GRPO (Eq. 3)"  # the `grpo_eq3` variant: symmetric clip, sequence-mean aggregation
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,9 @@ class Recipe:
     alpha: float | None = None
     gate: str | None = None
     loss: str = "ppo_clip"
+    aggregation: str | None = None
+    clip_low: float | None = None
+    clip_high: float | None = None
     seed: int | None = None
     out_dir: Path | None = None
     label: str | None = None  # given with --label
@@ -56,6 +61,12 @@ class Recipe:
     def is_default_progrpo(self) -> bool:
         return (self.advantage == "progrpo" and self.reweight == "prompt" and self.alpha == PAPER_ALPHA
                 and self.gate in (None, "mixed") and self.loss == "ppo_clip")
+
+    @property
+    def is_eq3_grpo(self) -> bool:
+        """GRPO as Eq. 3 writes it: each response's token mean, and no clip-higher."""
+        return (self.advantage == "grpo" and self.aggregation == "seq-mean-token-mean"
+                and self.clip_low is not None and self.clip_low == self.clip_high)
 
     @property
     def metrics(self) -> Path | None:
@@ -75,7 +86,8 @@ def recipe_of(run_dir: Path, labels: Mapping[Path, str]) -> Recipe:
     return Recipe(base_model=Path(str(config.get("model", {}).get("path", model))).name,
                   advantage=algorithm.get("advantage"), reweight=algorithm.get("reweight"),
                   alpha=algorithm.get("alpha"), gate=algorithm.get("gate"), loss=algorithm.get("loss", "ppo_clip"),
-                  seed=config.get("seed"), out_dir=out_dir, label=given)
+                  aggregation=algorithm.get("aggregation"), clip_low=algorithm.get("clip_low"),
+                  clip_high=algorithm.get("clip_high"), seed=config.get("seed"), out_dir=out_dir, label=given)
 
 
 def roles_of(recipe: Recipe) -> dict[str, str]:
@@ -86,6 +98,8 @@ def roles_of(recipe: Recipe) -> dict[str, str]:
         return {"methods": "Base"}
     if recipe.loss in LOSSES:
         return {"methods": LOSSES[recipe.loss], "kl_cov": LOSSES[recipe.loss]}
+    if recipe.is_eq3_grpo:
+        return {"methods": GRPO_EQ3}
     if recipe.advantage == "grpo":
         return {"methods": "GRPO", "alpha": "α = 0 (GRPO)", "formulation": "GRPO"}
     roles = {}
@@ -106,7 +120,7 @@ def _row_order(role: str, recipe: Recipe) -> tuple:
         return (-1 if recipe.advantage == "grpo" else list(FORMULATIONS).index(recipe.reweight)
                 if recipe.reweight in FORMULATIONS else len(FORMULATIONS),)
     label = roles_of(recipe).get(role, "")
-    order = ["Base", "GRPO", *LOSSES.values()]
+    order = ["Base", "GRPO", GRPO_EQ3, *LOSSES.values()]
     return (order.index(label) if label in order else len(order) + (label == "ProGRPO (Ours)"),)
 
 

@@ -86,3 +86,13 @@ def test_reproduce_aggregates_a_method_trained_with_several_seeds(write_run, tmp
     seeds = (out / "tab2_math_seeds.md").read_text()
     assert "| ProGRPO (Ours) · Pass@1 | 50.0 [-12.1, 112.1] |" in seeds  # mean 0.5, t(0.975, 2)·0.25/√3
     assert "Seeds: ProGRPO (Ours): 0, 1, 2" in seeds
+
+
+def test_baselines_get_their_own_rows():
+    recipes = runpy.run_path(str(REPO / "analysis" / "recipes.py"))
+    Recipe, roles_of = recipes["Recipe"], recipes["roles_of"]
+    grpo = dict(base_model="m", advantage="grpo", reweight="prompt", alpha=0.3, gate="mixed")
+    assert roles_of(Recipe(**grpo, loss="flowrl"))["methods"] == "FlowRL"
+    assert roles_of(Recipe(**grpo, aggregation="token-mean", clip_low=0.2, clip_high=0.28))["methods"] == "GRPO"
+    eq3 = Recipe(**grpo, aggregation="seq-mean-token-mean", clip_low=0.2, clip_high=0.2)
+    assert roles_of(eq3) == {"methods": "GRPO (Eq. 3)"}  # not the alpha sweep's GRPO row
