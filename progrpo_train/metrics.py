@@ -20,7 +20,7 @@ from progrpo_train.config import LoggingConfig
 from progrpo_train.flowrl import FlowRLStats
 
 
-def _stats(prefix: str, values: torch.Tensor) -> dict:
+def value_stats(prefix: str, values: torch.Tensor) -> dict:
     values = values[torch.isfinite(values)].double()
     if values.numel() == 0:
         return {f"{prefix}_mean": None}
@@ -70,11 +70,11 @@ def step_metrics(step, batch, statuses, base, advantages, prompt_conf, response_
         "lr": lr,
         "tokens_per_second": response_tokens.item() / max(timings["step"], 1e-9),
         **{f"time_{phase}": seconds for phase, seconds in timings.items()},
-        **_stats("advantage", advantages),
-        **_stats("grpo_advantage", base),
-        **_stats("prompt_confidence", prompt_conf),
-        **_stats("confidence_correct", response_conf[batch.correct]),
-        **_stats("confidence_wrong", response_conf[~batch.correct]),
+        **value_stats("advantage", advantages),
+        **value_stats("grpo_advantage", base),
+        **value_stats("prompt_confidence", prompt_conf),
+        **value_stats("confidence_correct", response_conf[batch.correct]),
+        **value_stats("confidence_wrong", response_conf[~batch.correct]),
         **_group_fractions(batch),
     }
     return metrics

@@ -50,7 +50,7 @@ from progrpo_eval.metrics.tokens import low_prob_confidence
 from progrpo_train.algorithm import grpo_advantages, progrpo_advantages
 from progrpo_train.batch import pad_rollouts
 from progrpo_train.choices import GATE_MODES, REWEIGHT_MODES
-from progrpo_train.metrics import _stats as value_stats
+from progrpo_train.metrics import value_stats
 
 TRL_ADVANTAGE_EPS = 1e-4  # GRPOTrainer divides by (std + 1e-4)
 
