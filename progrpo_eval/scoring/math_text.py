@@ -51,7 +51,7 @@ from typing import NamedTuple
 
 from latex2sympy2_extended.math_normalization import extract_boxed_content
 
-from progrpo_eval.scoring.answers import BOX_MACRO, balanced_group, last_box, split_top_level
+from progrpo_eval.scoring.answers import BOX_MACRO, last_box, split_top_level
 
 MAX_BARE_CHARACTERS = 1000  # a longer line without a box is read as prose
 ANSWER_KINDS = ("box", "marked", "bare")  # found answers read as `\\boxed{answer}`
@@ -157,25 +157,50 @@ def _scientific_to_power(match: re.Match) -> str:
     return f"{match.group(1)}\\times 10^{{{exponent}}}"
 
 
-def _closing_parenthesis(text: str, opening: int) -> int | None:
-    depth = 0
-    for index in range(opening, len(text)):
-        depth += {"(": 1, ")": -1}.get(text[index], 0)
-        if depth == 0:
-            return index
-    return None
+def _matching_closers(text: str) -> tuple[dict[int, int], dict[int, int]]:
+    """Where each `{` closes (escaped `\\{` `\\}` not counted, as `balanced_group`) and each `(` closes."""
+    braces, parentheses = {}, {}
+    open_braces, open_parentheses = [], []
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char == "\\":
+            index += 2
+            continue
+        if char == "{":
+            open_braces.append(index)
+        elif char == "}" and open_braces:
+            braces[open_braces.pop()] = index
+        index += 1
+    for index, char in enumerate(text):  # parentheses: every one counts, escaped or not
+        if char == "(":
+            open_parentheses.append(index)
+        elif char == ")" and open_parentheses:
+            parentheses[open_parentheses.pop()] = index
+    return braces, parentheses
 
 
 def _without_redundant_groups(text: str) -> str:
-    """Braces around the whole answer dropped, and `((x))` as `(x)`: deep nesting costs the parser seconds."""
-    while True:
-        if text.startswith("{") and text.endswith("}") and balanced_group(text, 0) == text[1:-1]:
-            text = text[1:-1].strip()
-        elif (text.startswith("((") and _closing_parenthesis(text, 0) == len(text) - 1
-              and _closing_parenthesis(text, 1) == len(text) - 2):
-            text = text[1:-1]
+    """Braces around the whole answer dropped, and `((x))` as `(x)`: deep nesting costs the parser seconds.
+
+    One pass finds every closer, then the wrappers are peeled as a window [start, end) shrinks, so
+    200 000 nested brackets cost linear time, not quadratic.
+    """
+    braces, parentheses = _matching_closers(text)
+    start, end = 0, len(text)
+    while start < end:
+        if text[start] == "{" and text[end - 1] == "}" and braces.get(start) == end - 1:
+            start, end = start + 1, end - 1
+            while start < end and text[start].isspace():
+                start += 1
+            while end > start and text[end - 1].isspace():
+                end -= 1
+        elif (text.startswith("((", start, end) and parentheses.get(start) == end - 1
+              and parentheses.get(start + 1) == end - 2):
+            start, end = start + 1, end - 1
         else:
-            return text
+            break
+    return text[start:end]
 
 
 def normalise_answer(answer: str) -> str:
