@@ -5,11 +5,13 @@
     prompt = user_message(loaded.problems[0], loaded.benchmark.family)
 
 `registry` holds the dataclasses, the registry and loading; `math` and `choice` declare the
-benchmarks and their row parsers.
+benchmarks and their row parsers; `toy` generates its rows in code; `code` declares HumanEval+,
+LiveCodeBench and CodeForces.
 """
 
-from . import math  # noqa: I001  (import order is registration order: math, choice, code)
+from . import math  # noqa: I001  (import order is registration order: math, choice, toy, code)
 from . import choice
+from . import toy
 from . import code
 from .registry import (
     DATA_DIR_ENV,
@@ -43,5 +45,6 @@ __all__ = [
     "load_problems",
     "math",
     "register",
+    "toy",
     "user_message",
 ]

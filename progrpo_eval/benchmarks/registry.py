@@ -24,6 +24,11 @@ Decisions:
   question or gold is over its size limit (`MAX_QUESTION_CHARS`, `MAX_GOLD_CHARS`: 40x and 200x
   the longest in the offline copies of our benchmarks; what would go into every prompt and into
   every scorer call). Tests of code problems are not limited here; the sandbox bounds their runs.
+- A benchmark may make its rows in code (`generate_rows(split) -> rows`, e.g. the toy task):
+  then nothing is read or downloaded, `data_dir` is ignored, the checksum is that of the rows'
+  canonical JSON, and `split` chooses among the splits it generates. `train_split` names the
+  split a trainer uses when it is given the benchmark as its data (`progrpo_train.data`), so
+  training never sees the evaluation rows; None: a trainer uses the declared rows.
 - Scoring is declared, not decided by the caller: `scorer` names a registered scorer
   (`progrpo_eval.scoring`) and `scorer_options` holds what the benchmark tells it (option
   letters, time limits); per-problem data (golds, tests) is on each `Problem`. `family` only
@@ -113,6 +118,8 @@ class Benchmark:
     version: str = "1"
     description: str = ""
     offline_is_subset: bool = False  # the offline file holds only part of the Hub split
+    generate_rows: Callable[[str], list[dict[str, Any]]] | None = None  # split -> rows, made in code (no file)
+    train_split: str | None = None  # the split a trainer reads (generated benchmarks); None: `split`
     read_rows: RowReader | None = field(default=None, hash=False)  # offline file reader; None: JSONL
     fetch_rows: Callable[[Benchmark], list[dict[str, Any]]] | None = field(default=None, hash=False)  # Hub rows
 
@@ -244,8 +251,9 @@ def _check_sizes(problem: Problem, where: str) -> None:
 
 
 def load_problems(benchmark: Benchmark | str, data_dir: str | Path | None = None, *, seed: int = 0,
-                  limit: int | None = None) -> LoadedBenchmark:
-    """Load a benchmark's problems from `data_dir`, $PROGRPO_DATA_DIR or the Hub, in that order.
+                  limit: int | None = None, split: str | None = None) -> LoadedBenchmark:
+    """Load a benchmark's problems from `data_dir`, $PROGRPO_DATA_DIR or the Hub, in that order
+    (a benchmark that generates its rows makes them, `split` choosing among its splits).
 
     `seed` only matters where options are shuffled here (the Hub's GPQA); `limit` keeps the first
     `limit` problems.
@@ -254,8 +262,16 @@ def load_problems(benchmark: Benchmark | str, data_dir: str | Path | None = None
         raise ValueError(f"limit must be non-negative, got {limit}")
     if isinstance(benchmark, str):
         benchmark = get_benchmark(benchmark)
+    if split is not None and split != benchmark.split and benchmark.generate_rows is None:
+        raise ValueError(f"benchmark {benchmark.name!r} has one split, {benchmark.split!r}; got split={split!r}")
     directory = resolve_data_dir(data_dir)
-    if directory is None:
+    if benchmark.generate_rows is not None:
+        split = split or benchmark.split
+        rows = benchmark.generate_rows(split)
+        numbered_rows = list(enumerate(rows, start=1))
+        source, checksum = f"{benchmark.hub_id}@{split} (generated)", canonical_rows_sha256(rows)
+        where = f"{source} row"
+    elif directory is None:
         rows = (benchmark.fetch_rows or fetch_hub_rows)(benchmark)
         numbered_rows = list(enumerate(rows, start=1))
         source, checksum = benchmark.hub_source, canonical_rows_sha256(rows)
@@ -288,7 +304,10 @@ def describe_benchmarks(data_dir: str | Path | None = None) -> list[dict[str, An
     directory = resolve_data_dir(data_dir)
     descriptions = []
     for benchmark in _BENCHMARKS.values():
-        size = count_offline_rows(directory / benchmark.offline_file, benchmark.read_rows) if directory else None
+        if benchmark.generate_rows is not None:
+            size = len(benchmark.generate_rows(benchmark.split))
+        else:
+            size = count_offline_rows(directory / benchmark.offline_file, benchmark.read_rows) if directory else None
         descriptions.append({
             "name": benchmark.name, "family": benchmark.family, "size": size,
             "source": benchmark.hub_id, "hub_config": benchmark.hub_config,

@@ -13,6 +13,7 @@ register on import ("code", "toy"). This package imports math-verify but neither
 from progrpo_eval.scoring import math  # noqa: F401, I001
 from progrpo_eval.scoring import choice, dapo, digit  # noqa: F401
 from progrpo_eval.scoring import code  # noqa: F401
+from progrpo_eval.scoring import toy  # noqa: F401
 from progrpo_eval.scoring.answers import STATUSES, ScoreResult, extract_boxed, strip_reasoning
 from progrpo_eval.scoring.base import (
     ScoredSample, Scorer, ScorerSettings, build_scorer, register_scorer, score_samples, scorer_class, scorer_names,
