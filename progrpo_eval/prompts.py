@@ -58,3 +58,35 @@ def render_prompt(tokenizer, message: str) -> tuple[str, list[int]]:
     # The template already holds any special tokens it wants; add none twice.
     token_ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     return text, list(token_ids)
+
+
+# --- the prompt a checkpoint was trained with --------------------------------------------------
+
+TRAINING_PROMPT_FILE = "progrpo_prompt.json"  # in a progrpo-train checkpoint's hf/ directory
+
+
+def training_prompt_record(tokenizer, *, instruction: str, apply_chat_template: bool, reasoning: str,
+                           source: str) -> dict:
+    """What `progrpo-train` wrote around each training question (saved with every checkpoint)."""
+    fmt = prompt_format(tokenizer)
+    return {"instruction": instruction, "apply_chat_template": apply_chat_template,
+            "chat_template_sha256": fmt.template_sha256 if fmt.uses_chat_template else None,
+            "reasoning": reasoning, "data_source": source}
+
+
+def read_training_prompt(model: str) -> dict | None:
+    """The training prompt record of a checkpoint directory, or None (a base model, a Hub id)."""
+    import json
+    from pathlib import Path
+
+    path = Path(model).expanduser() / TRAINING_PROMPT_FILE
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON ({error}); delete it or copy it again from the checkpoint") from error
+    if not isinstance(record, dict) or "instruction" not in record:
+        raise ValueError(f"{path} holds no training prompt record (no 'instruction')")
+    return record
+

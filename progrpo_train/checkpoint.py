@@ -78,12 +78,13 @@ def _file_sizes(directory: Path) -> dict[str, int]:
 
 
 def save_checkpoint(engine, tokenizer, out_dir: str | Path, step: int, trainer_state: dict, zero_stage: int,
-                    keep_last: int, *, exclude_from_hf: str | None = None) -> Path:
+                    keep_last: int, *, exclude_from_hf: str | None = None,
+                    hf_files: dict[str, dict] | None = None) -> Path:
     """Write checkpoint `step` atomically (all ranks call this) and prune old ones.
 
     `exclude_from_hf`: a parameter-name prefix left out of the Hugging Face export (a training
     head such as FlowRL's log Z, which the evaluator's model has no place for); the DeepSpeed
-    state keeps it.
+    state keeps it. `hf_files`: JSON files written beside the export (the training prompt record).
     """
     root = checkpoint_root(out_dir)
     final = root / f"step-{step:06d}"
@@ -100,6 +101,8 @@ def save_checkpoint(engine, tokenizer, out_dir: str | Path, step: int, trainer_s
                           if not name.startswith(exclude_from_hf)}
         engine.module.save_pretrained(partial / "hf", state_dict=state_dict, safe_serialization=True)
         tokenizer.save_pretrained(partial / "hf")
+        for name, payload in (hf_files or {}).items():
+            atomic_write_json(partial / "hf" / name, payload)
         atomic_write_json(partial / "trainer.json", {**trainer_state, "step": step})
     atomic_write_json(partial / f"rng-rank{rank()}.json", rng_state())
     barrier()

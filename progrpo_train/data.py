@@ -67,19 +67,29 @@ def _message(prompt: Any, instruction: str | None) -> Any:
     return f"{prompt}\n{instruction}" if instruction else str(prompt)
 
 
+def training_instruction(config: DataConfig) -> str:
+    """The instruction after each string prompt ("" for none); saved with every checkpoint.
+
+    A benchmark source uses `data.instruction`, else its family's; a file or Hub source uses
+    `data.instruction` as given ("" none), else the family the reward asks for (code or math).
+    """
+    if config.source in list_benchmarks():
+        return config.instruction or INSTRUCTIONS[get_benchmark(config.source).family]
+    family = "code" if config.reward == "code" else "math"  # a file or Hub row: the reward says what it asks for
+    return INSTRUCTIONS[family] if config.instruction is None else config.instruction
+
+
 def load_prompt_rows(config: DataConfig) -> list[tuple[Any, Problem]]:
     """(user message or chat messages, problem) for every training prompt.
 
     A benchmark brings its own problems (golds, option letters, tests); a file or Hub row becomes
     a problem with its prompt as the question and its answer field as the gold.
     """
+    instruction = training_instruction(config)
     if config.source in list_benchmarks():
-        loaded = load_problems(config.source, config.data_dir)
-        family = get_benchmark(config.source).family
-        instruction = config.instruction or None
-        return [(user_message(p, family, instruction), p) for p in loaded.problems]
-    family = "code" if config.reward == "code" else "math"  # a file or Hub row: the reward says what it asks for
-    instruction = INSTRUCTIONS[family] if config.instruction is None else config.instruction
+        benchmark = get_benchmark(config.source)  # its training split where it declares one (the toy)
+        loaded = load_problems(benchmark, config.data_dir, split=benchmark.train_split)
+        return [(user_message(p, benchmark.family, instruction), p) for p in loaded.problems]
     path = Path(config.source)
     rows = _read_rows(path) if path.exists() else _hub_rows(config)
     prompts = []

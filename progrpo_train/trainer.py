@@ -20,14 +20,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from progrpo_eval.prompts import is_reasoning_model
+from progrpo_eval.generation import derived_seed
+from progrpo_eval.prompts import TRAINING_PROMPT_FILE, is_reasoning_model, training_prompt_record
 from progrpo_train import checkpoint as ckpt
 from progrpo_train import run_dir
-from progrpo_eval.generation import derived_seed
 from progrpo_train.algorithm import grpo_advantages, progrpo_advantages
 from progrpo_train.batch import RolloutBatch, pad_rollouts, score_with_policy, sequence_logprobs
 from progrpo_train.config import TINY_MODEL, TrainConfig, dump_config, model_path
-from progrpo_train.data import PromptOrder, TrainPrompt
+from progrpo_train.data import PromptOrder, TrainPrompt, training_instruction
 from progrpo_train.distributed import all_reduce_sum, barrier, init_distributed
 from progrpo_train.engine import build_engine, build_reference, deepspeed_config, load_policy, needs_reference
 from progrpo_train.flowrl import LOG_Z_PREFIX
@@ -227,9 +227,13 @@ class Trainer:
         cfg = self.cfg
         if (cfg.checkpoint.save_every and done % cfg.checkpoint.save_every == 0) or done == cfg.max_steps:
             state = {"data": self.order.state(), "skipped_updates": self.skipped_updates}
+            prompt = training_prompt_record(self.tokenizer, instruction=training_instruction(cfg.data),
+                                            apply_chat_template=cfg.data.apply_chat_template,
+                                            reasoning=cfg.data.reasoning, source=cfg.data.source)
             ckpt.save_checkpoint(self.engine, self.tokenizer, self.out_dir, done, state, cfg.deepspeed.zero_stage,
                                  cfg.checkpoint.keep_last,
-                                 exclude_from_hf=LOG_Z_PREFIX if cfg.algorithm.loss == "flowrl" else None)
+                                 exclude_from_hf=LOG_Z_PREFIX if cfg.algorithm.loss == "flowrl" else None,
+                                 hf_files={TRAINING_PROMPT_FILE: prompt})
 
     def close(self) -> None:
         self.rollout.close()

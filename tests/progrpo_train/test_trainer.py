@@ -11,6 +11,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from progrpo_eval.benchmarks import INSTRUCTIONS
+from progrpo_eval.prompts import read_training_prompt
 from progrpo_train.checkpoint import COMPLETE, latest_checkpoint
 
 pytestmark = pytest.mark.slow
@@ -55,6 +57,9 @@ def test_toy_recipe_trains_with_hf_rollouts(uninterrupted):
     assert latest_checkpoint(out).name == "step-000004"
     first, last = _weights(out / "checkpoints" / "step-000002"), _weights(out / "checkpoints" / "step-000004")
     assert any(not torch.equal(first[name], last[name]) for name in first)
+    record = read_training_prompt(out / "checkpoints" / "step-000004" / "hf")  # the prompt it was trained with
+    assert record["instruction"] == INSTRUCTIONS["math"] and record["apply_chat_template"] is True
+    assert record["data_source"] == "aime24" and record["chat_template_sha256"]
 
 
 def test_resume_after_step_2_logs_the_same_steps_3_and_4(uninterrupted, data_dir, tmp_path):
