@@ -53,6 +53,7 @@ INTEGER = re.compile(r"-?\d+")
 FRACTION = re.compile(r"(-?)\\[dt]?frac\{(\d+)\}\{(\d+)\}")
 SCIENTIFIC = re.compile(r"(-?\d+(?:\.\d+)?)e(-?\d+)")
 DECIMAL = re.compile(r"-?\d+\.\d+")
+GROUPED = re.compile(r"\d,(?:\\!)?\d{3}\b")  # 10,\!080 is a number, not a list
 
 
 # --- the synthetic completions ------------------------------------------------------------------
@@ -95,7 +96,7 @@ def answer_variants(gold: str, other_gold: str) -> list[tuple[str, str, bool]]:
         exact = Fraction(gold)
         variants += [("equivalence", f"\\frac{{{exact.numerator}}}{{{exact.denominator}}}", True),
                      ("wrong", gold[:-1] + str((int(gold[-1]) + 1) % 10), False)]  # the last digit changed
-    elif "," in gold and not re.search(r"[()\[\]{}]", gold):
+    elif "," in gold and not re.search(r"[()\[\]{}]", gold) and not GROUPED.search(gold):
         pieces = [piece.strip() for piece in gold.split(",")]
         if len(set(pieces)) == len(pieces):
             variants.append(("equivalence", ", ".join(reversed(pieces)), True))

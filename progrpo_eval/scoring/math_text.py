@@ -82,6 +82,7 @@ _COMMAND = re.compile(r"\\[A-Za-z]+")
 _ANSWER_MARKER = re.compile(r"(?i)final answer is:?|\banswer\s*:")
 _I_HOPE = re.compile(r"(?i)\s*I hope it is correct.*$")
 _UNESCAPED_DOLLAR = re.compile(r"(?<!\\)\$")
+_BROKEN_MATH = re.compile(r"(?<!\\)\$[ \t]+\$")
 
 
 def strip_math_delimiters(text: str) -> str:
@@ -97,7 +98,7 @@ def bare_answer(text: str) -> str | None:
     stripped = text.strip()
     if not stripped or "\n" in stripped or len(stripped) > MAX_BARE_CHARACTERS:
         return None
-    inner = strip_math_delimiters(stripped)
+    inner = _BROKEN_MATH.sub(" ", strip_math_delimiters(stripped))  # `$x+$ $y$`: one formula in two
     if _UNESCAPED_DOLLAR.search(inner) or _PROSE.search(_COMMAND.sub(" ", inner)):
         return None
     return inner

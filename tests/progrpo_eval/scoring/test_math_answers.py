@@ -55,6 +55,11 @@ MARKER_CASES = [
     ("We get 12 first.\nAnswer: 5 cm", "5", True),
     ("Answer: the larger root, which is 7", "7", True),  # prose after the marker is searched
     ("Answer: \\boxed{7}", "7", True),  # a box after the marker counts
+    # a formula broken in two by "$ $" (as one of Minerva's golds is): one answer
+    ("Final Answer: The final answer is $x_{0} \\cos (\\omega t)+$ $\\dot{x}_{0} \\sin (\\omega t) / \\omega$. "
+     "I hope it is correct.", "x_{0} \\cos (\\omega t)+$ $\\dot{x}_{0} \\sin (\\omega t) / \\omega", True),
+    ("Answer: x_{0} \\cos (\\omega t)+$ $\\dot{x}_{0} \\sin (\\omega t) / \\omega",
+     "x_{0} \\cos (\\omega t)+$ $\\dot{x}_{0} \\sin (\\omega t) / \\omega", True),
     ("Answer: 7. Check: \\boxed{8}", "7", False),  # the last box comes after the marker
 ]
 
