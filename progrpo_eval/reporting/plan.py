@@ -24,6 +24,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from progrpo_eval.jsonl import read_jsonl
 from progrpo_eval.reporting.figures import ablation_bars, passk_curves, training_curves, training_entropy
 from progrpo_eval.reporting.rollouts import entropy_source
 from progrpo_eval.reporting.runs import RunRef, by_label, display_name, labels_of, ordered_benchmarks
@@ -108,6 +109,16 @@ def _results(context: Context) -> Table:
     return results_table(context.runs, _k(context), groups=context.groups)
 
 
+TRAINING_CURVES = ("reward_mean", "entropy", "response_length")  # progrpo-train's metrics.jsonl keys
+
+
+def _logged(metrics: Sequence[Path] | Mapping[str, Path], keys: Sequence[str]) -> list[str]:
+    """The `keys` every metrics.jsonl logs (files from other trainers may log fewer)."""
+    rows = [[row for _, row in read_jsonl(Path(path))] for path in (metrics.values() if isinstance(metrics, Mapping)
+                                                                      else metrics)]
+    return [key for key in keys if all(any(key in row for row in file_rows) for file_rows in rows)] or ["entropy"]
+
+
 PLAN: tuple[PlanItem, ...] = (
     PlanItem("tab2_math", "Tab. 2", "results (Tab. 2 layout)",
              "Main results across six mathematical reasoning benchmarks", "table", _results,
@@ -141,6 +152,9 @@ PLAN: tuple[PlanItem, ...] = (
              benchmarks=("aime24", "aime25", "amc23")),
     PlanItem("fig2_training_entropy", "Fig. 2", "Fig. 2: training entropy", "entropy during training", "figure",
              lambda context: training_entropy(context.metrics, figsize=context.options.figsize), needs=("metrics",)),
+    PlanItem("training_curves", "", "training curves: reward, entropy, response length", "", "figure",
+             lambda context: training_curves(context.metrics, keys=_logged(context.metrics, TRAINING_CURVES),
+                                             figsize=context.options.figsize), needs=("metrics",), in_paper=False),
     PlanItem("fig3_token_probs", "Fig. 3", "Fig. 3: per-problem token probabilities, {benchmark}", "", "figure",
              lambda context: token_probability_distributions(context.runs, **_token_figure_options(context)),
              benchmarks=("aime24",), per_benchmark=True, warns=("entropy",)),
@@ -166,6 +180,8 @@ PLAN: tuple[PlanItem, ...] = (
 LEFT_OUT = {  # the report's notes for an item its runs cannot support (kept word for word)
     ("fig2_training_entropy", "metrics"):
         "Fig. 2 (training entropy) left out: no training metrics.jsonl given (--metrics).",
+    ("training_curves", "metrics"):
+        "Training curves (reward, entropy, response length) left out: no training metrics.jsonl given (--metrics).",
     ("fig5_ablation", "two labels"): "Fig. 5 (ablation bars) left out: it compares two or more models.",
     ("fig5_ablation", "shared benchmark"): "Fig. 5 (ablation bars) left out: the models share no benchmark.",
     ("avg_ci", "complete row"): "Avg with 95% CI left out: no model has a run on every benchmark.",

@@ -58,6 +58,8 @@ def test_old_runs_report_and_compare_from_the_command_line(old_runs, tmp_path):
                                                         "(stratified), ")
     expected["pages"].insert(2, "Tables (continued)")  # the tables no longer fit one page
     expected["pages"].append("Comparison on the average over AIME 2024, AMC 23: tiny-b − tiny-a")
+    expected["notes"].insert(1, "Training curves (reward, entropy, response length) left out: no training "
+                                "metrics.jsonl given (--metrics).")  # added since: the training curves page (issue 9)
     assert list(report.pages) == expected["pages"] and list(report.notes) == expected["notes"]
     shown = CliRunner().invoke(app, ["report", *map(str, _dirs(old_runs)), "--out", str(tmp_path / "cli.pdf"),
                                      "--no-semantic", "--resamples", "200"])

@@ -107,6 +107,7 @@ def test_report_is_byte_identical_and_has_the_planned_pages(pair, metrics_file, 
     assert data.startswith(b"%PDF") and b"CreationDate" not in data
     assert first.pages == ("title", "Tables: results (Tab. 2 layout), every run, diversity (Tab. 5)",
                            "Fig. 1: Pass@k curves", "Fig. 2: training entropy",
+                           "training curves: reward, entropy, response length",
                            "Fig. 3: per-problem token probabilities, AIME 2024",
                            "Fig. 4: rollout token surprisal (no stored entropy), AIME 2024",
                            "Fig. 5: Pass@1 and Pass@k per model", "Fig. 8: one problem's rollouts, AIME 2024",
