@@ -50,7 +50,8 @@ def build_model(vocab_size: int):
     spec = TinyModelSpec()
     config = Qwen2Config(vocab_size=vocab_size, hidden_size=spec.hidden_size, intermediate_size=spec.intermediate_size,
                          num_hidden_layers=spec.num_hidden_layers, num_attention_heads=spec.num_attention_heads,
-                         num_key_value_heads=spec.num_key_value_heads, head_dim=spec.hidden_size // spec.num_attention_heads,
+                         num_key_value_heads=spec.num_key_value_heads,
+                         head_dim=spec.hidden_size // spec.num_attention_heads,
                          max_position_embeddings=4096, tie_word_embeddings=False, eos_token_id=None, pad_token_id=0)
     torch.manual_seed(0)
     return Qwen2ForCausalLM(config).eval()
@@ -198,8 +199,8 @@ def main() -> None:
             rows = [row for lengths in groups for row in run_child(variant, vocab_size, lengths, args.threads)]
             results.setdefault(variant, {})[str(vocab_size)] = rows
             for row in rows:
-                print(f"V={vocab_size:>6} L={row['length']:>5}  {variant:18s} peak extra {row['peak_extra_mib']:8.1f} MiB",
-                      flush=True)
+                print(f"V={vocab_size:>6} L={row['length']:>5}  {variant:18s} "
+                      f"peak extra {row['peak_extra_mib']:8.1f} MiB", flush=True)
     for vocab_size in map(str, args.vocab):  # same seeds, same samples: the streamed log-probs are the anchor's
         for ours, anchor in zip(results["hf streamed"][vocab_size], results["hf stacked logits"][vocab_size]):
             assert ours["tokens"] == anchor["tokens"], f"V={vocab_size} L={ours['length']}: different tokens"
@@ -221,7 +222,8 @@ def main() -> None:
         "machine": {"python": platform.python_version(), "torch": torch.__version__, "cpu_count": os.cpu_count(),
                     "device": "cuda" if torch.cuda.is_available() else "cpu", "torch_threads": args.threads},
         "workload": {"prompt_tokens": len(PROMPT), "samples": NUM_SAMPLES, "temperature": 1.0, "top_p": 1.0,
-                     "model": "tiny Qwen2 (hidden 128, 2 layers), vocabulary V", "stop": "none (every sample runs to L)"},
+                     "model": "tiny Qwen2 (hidden 128, 2 layers), vocabulary V",
+                     "stop": "none (every sample runs to L)"},
         "variants": results,
         "ratio_stacked_over_streamed": ratios,
     }

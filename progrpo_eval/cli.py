@@ -408,8 +408,9 @@ def repair(
     if not outcome["rows_removed"]:
         typer.echo(f"{run_dir}: no duplicate samples; nothing changed")
         return
-    typer.echo(f"{run_dir}: removed {outcome['rows_removed']} duplicate samples ({outcome['chunks_rewritten']} chunks "
-               f"rewritten, {outcome['chunks_deleted']} deleted); run the same `progrpo-eval run` to rewrite the summary")
+    typer.echo(f"{run_dir}: removed {outcome['rows_removed']} duplicate samples ({outcome['chunks_rewritten']} "
+               f"chunks rewritten, {outcome['chunks_deleted']} deleted); run the same `progrpo-eval run` to rewrite "
+               "the summary")
 
 
 @app.command("tiny-model")

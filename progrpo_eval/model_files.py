@@ -20,6 +20,10 @@ CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_le
                 "max_target_positions", "max_sequence_length", "max_seq_length")
 
 
+def _first_line(error: Exception) -> str:
+    return str(error).splitlines()[0] if str(error) else repr(error)
+
+
 def load_tokenizer(model: str):
     """The model's tokenizer; ValueError when a directory has none or it encodes text as nothing."""
     from transformers import AutoTokenizer
@@ -31,7 +35,7 @@ def load_tokenizer(model: str):
     try:
         tokenizer = AutoTokenizer.from_pretrained(model)
     except (OSError, ValueError, TypeError, KeyError) as error:
-        raise ValueError(f"cannot load the tokenizer of {model}: {str(error).splitlines()[0] if str(error) else error!r}") from error
+        raise ValueError(f"cannot load the tokenizer of {model}: {_first_line(error)}") from error
     if not tokenizer("answer", add_special_tokens=False)["input_ids"]:
         raise ValueError(f"the tokenizer of {model} encodes text as no tokens (are its tokenizer files missing?)")
     return tokenizer
@@ -46,7 +50,7 @@ def context_length(model: str, max_model_len: int | None = None) -> int | None:
     try:
         config = AutoConfig.from_pretrained(model)
     except (OSError, ValueError, KeyError) as error:
-        raise ValueError(f"cannot read the config of {model}: {str(error).splitlines()[0] if str(error) else error!r}") from error
+        raise ValueError(f"cannot read the config of {model}: {_first_line(error)}") from error
     return config_context_length(config)
 
 

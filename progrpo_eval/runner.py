@@ -153,9 +153,13 @@ class Evaluator:
                                          **self.options.backend_options, **self._engine_options)
         return self._backend
 
-    def close(self) -> None:
+    def close(self, *, abort: bool = False) -> None:
+        """Stop the backend (at once when `abort`: after Ctrl-C) and the scorers."""
         if self._backend is not None and self._owns_backend:
-            self._backend.close()
+            if abort and hasattr(self._backend, "abort"):
+                self._backend.abort()
+            else:
+                self._backend.close()
         self.scorers.close()
 
     def run_dir(self, benchmark: str) -> Path:
@@ -286,21 +290,23 @@ def run(options: RunOptions, console, backend=None) -> list[tuple[str, Path, dic
     """
     plans: list[BenchmarkPlan] = []
     evaluator = None
+    aborted = False
     with _noticing_interrupts() as interrupted:
         try:
             evaluator = Evaluator(options, console, backend)
             plans = [evaluator.plan(benchmark) for benchmark in dict.fromkeys(options.benchmarks)]
             return _evaluate_locked(evaluator, plans, options, console)
         except BaseException as error:
-            if not (interrupted or isinstance(error, KeyboardInterrupt)):
+            aborted = bool(interrupted) or isinstance(error, KeyboardInterrupt)
+            if not aborted:
                 raise
             raise RunInterrupted(f"on disk: {progress_on_disk(plans)}" if plans else "nothing was written") from None
         finally:
             if evaluator is not None:
                 try:
-                    evaluator.close()
+                    evaluator.close(abort=aborted)
                 except Exception:
-                    if not interrupted:  # an engine the signal reached may fail to close; the interruption is what counts
+                    if not aborted:  # an engine the signal reached may fail to close; the interruption counts
                         raise
 
 

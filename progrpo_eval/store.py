@@ -185,7 +185,8 @@ def prepare_run_dir(run_dir: str | Path, manifest: dict, *, overwrite: bool = Fa
             )
     if not overwrite:
         check_chunks(run_dir, manifest, manifest_on_disk=(run_dir / MANIFEST).is_file())
-        keys = [pq.read_table(path, columns=["problem_id", "sample_index"]).to_pandas() for path in chunk_paths(run_dir)]
+        columns = ["problem_id", "sample_index"]
+        keys = [pq.read_table(path, columns=columns).to_pandas() for path in chunk_paths(run_dir)]
         if keys:
             _refuse_duplicates(run_dir, pd.concat(keys, ignore_index=True))
     (run_dir / SAMPLES_DIR).mkdir(parents=True, exist_ok=True)
@@ -250,7 +251,8 @@ def check_chunks(run_dir: str | Path, manifest: dict, *, manifest_on_disk: bool 
 
 
 def write_chunk(run_dir: str | Path, records: list[dict]) -> Path:
-    """Atomically add one chunk of sample records (every sample of its problems), stamped with the manifest's identity."""
+    """Atomically add one chunk of sample records (every sample of its problems), stamped with the manifest's
+    identity."""
     run_dir = Path(run_dir)
     existing = chunk_paths(run_dir)
     number = int(existing[-1].stem.split("-")[1]) + 1 if existing else 0

@@ -147,7 +147,8 @@ class HFBackend:
         top = None
         if settings.top_logprobs > 0:
             top = (torch.stack(recorder.top_values, dim=1).cpu(), torch.stack(recorder.top_indices, dim=1).cpu())
-        completions = [self._completion(new_tokens[i].cpu(), sampled[i], None if top is None else (top[0][i], top[1][i]))
+        completions = [self._completion(new_tokens[i].cpu(), sampled[i],
+                                        None if top is None else (top[0][i], top[1][i]))
                        for i in range(new_tokens.shape[0])]
         return [completions[i * settings.n : (i + 1) * settings.n] for i in range(len(prompts))]
 

