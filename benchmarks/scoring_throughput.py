@@ -11,8 +11,9 @@ The anchor is the worker pool judging every pair with math-verify (`score_math_w
 the same answer finding and normalisation, no verdict without the parser); the measured path is
 the registered "math" scorer, which decides plain numbers and answers written as their gold in
 the calling process and sends the rest to the same kind of pool. Both get the same workers and
-per-answer timeout; the script fails unless their verdicts are identical. Pool start-up is timed
-apart (a pool is started once and reused). The pairs are cut into blocks and the two paths take
+per-answer timeout; the script fails unless their verdicts are identical. Pool start-up (until
+the workers have warmed up: `wait_until_ready`) is timed apart (a pool is started once and
+reused). The pairs are cut into blocks and the two paths take
 turns going first, so a change in machine load hits both; CPU seconds (this process plus the
 workers, read from /proc) are printed beside wall time because a shared machine can starve
 either path.
@@ -34,7 +35,7 @@ from pathlib import Path
 
 from progrpo_eval.scoring import MathScorer, ScoreResult, ScorerSettings, build_scorer
 from progrpo_eval.scoring.math_check import quick_judgement, score_math_without_quick_verdicts
-from progrpo_eval.scoring.math_pool import WARM_UP_PAIR, default_worker_count
+from progrpo_eval.scoring.math_pool import default_worker_count
 
 REPO = Path(__file__).resolve().parents[1]
 Pair = tuple[str, str, bool]  # (response, gold, constructed label)
@@ -102,8 +103,8 @@ def measure(pairs: list[Pair], workers: int, timeout_s: float, blocks: int) -> d
     with MathScorer(workers, timeout_s=timeout_s, check=score_math_without_quick_verdicts) as pool, \
             build_scorer("math", ScorerSettings(timeout_s=timeout_s, workers=workers)) as scorer:
         started = time.perf_counter()
-        pool.score([WARM_UP_PAIR[0]] * workers, [WARM_UP_PAIR[1]] * workers)
-        scorer.judge_pairs([WARM_UP_PAIR[0]] * workers, [WARM_UP_PAIR[1]] * workers)
+        pool.wait_until_ready()
+        scorer.wait_until_ready()
         start_s = time.perf_counter() - started
         paths = {"math_verify_pool": (pool.score, pool.worker_pids),
                  "math_scorer": (scorer.judge_pairs, scorer.worker_pids)}
@@ -140,7 +141,7 @@ def main() -> None:
     print(f"pools' start-up: {measured['pools_start_s']:.2f} s; load average after: {os.getloadavg()[0]:.2f}")
     for mode in MODES:
         print(f"{LABELS[mode]:<32} {measured[mode]['wall_s']:7.2f} s wall {measured[mode]['cpu_s']:7.2f} s CPU "
-              f"{rates[mode]:8.1f} answers/s")
+              f"{rates[mode]:8.1f} answers/s ({len(pairs) / measured[mode]['cpu_s']:6.1f} per CPU second)")
     ratio = rates["math_scorer"] / rates["math_verify_pool"]
     print(f"math scorer / math-verify pool: {ratio:.2f}x")
 
@@ -161,6 +162,7 @@ def main() -> None:
         args.out.write_text(json.dumps({
             "pairs": len(pairs), "workers": workers, "cpus": os.cpu_count(), "machine": platform.processor(),
             "decided_without_parser": decided, "answers_per_s": rates, "ratio": ratio,
+            "answers_per_cpu_s": {mode: len(pairs) / measured[mode]["cpu_s"] for mode in MODES},
             "pools_start_s": measured["pools_start_s"], **summary, "equal_verdicts": len(pairs) - len(mismatched),
             "load_average_after": os.getloadavg()[0], "statuses": dict(statuses)}, indent=2) + "\n")
 

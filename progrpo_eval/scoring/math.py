@@ -62,6 +62,11 @@ class MathVerifyScorer(Scorer):
         if self._pool is not None:
             self._pool.start()
 
+    def wait_until_ready(self) -> None:
+        """Start the pool and wait until its workers have warmed up (nothing to wait for in process)."""
+        if self._pool is not None:
+            self._pool.wait_until_ready()
+
     def worker_pids(self) -> list[int]:
         """The pool's worker processes (none in process)."""
         return [] if self._pool is None else self._pool.worker_pids()

@@ -205,6 +205,13 @@ def test_golds_any_takes_the_best_gold_and_all_needs_every_one() -> None:
     assert verdicts == [[True, False], [True, False]]
 
 
+def test_wait_until_ready_starts_every_worker() -> None:
+    with MathScorer(workers=1, timeout_s=5.0) as scorer:
+        assert scorer.worker_pids() == []
+        assert scorer.wait_until_ready() is scorer and len(scorer.worker_pids()) == 1
+        assert scorer.score(["\\boxed{\\frac{2}{4}}"], ["0.5"])[0].correct
+
+
 def test_arguments_are_checked() -> None:
     with pytest.raises(ValueError, match="2 responses but 1 golds"):
         MathScorer(workers=1).score(["a", "b"], ["1"])
