@@ -311,7 +311,7 @@ def describe_benchmarks(data_dir: str | Path | None = None) -> list[dict[str, An
         descriptions.append({
             "name": benchmark.name, "family": benchmark.family, "size": size,
             "source": benchmark.hub_id, "hub_config": benchmark.hub_config,
-            "split": benchmark.split, "offline_file": benchmark.offline_file,
+            "split": benchmark.split, "offline_file": benchmark.offline_file or "(generated in code)",
             "offline_is_subset": benchmark.offline_is_subset, "version": benchmark.version,
             "description": benchmark.description,
         })

@@ -28,8 +28,10 @@ THE PLAN, fixed before any RL run was made (changing it means saying so in the R
 - Measured on every final checkpoint (and the warm starts): Pass@1 and Pass@k (k = 1 ... 32),
   rollout entropy, distinct correct answers per prompt (among the 32 samples), Self-BLEU and
   Distinct-2 over correct answers (per prompt, macro average), and the exact probability of
-  every correct answer in the reference wording (`analysis.answer_distribution`): its total, and
-  its spread as an effective number of answers, exp(entropy).
+  naming each correct answer, a response opening "v =" (`analysis.answer_distribution`): its
+  total, and its spread as an effective number of answers, exp(entropy). (Before any result:
+  first the whole reference wording; changed to its opening because the warm start often writes
+  a wrong factor in the check "v = K x m", which the scorer rightly ignores.)
 - Over seeds: each method's mean with a 95 % t-interval; paired differences ProGRPO - GRPO per
   seed (same warm start), their mean with a 95 % t-interval and the number of seeds where
   ProGRPO is ahead; per seed, `progrpo-eval compare`'s paired bootstrap over prompts.
@@ -38,7 +40,7 @@ What the toy cannot show: anything about reasoning, long responses, real models 
 1M-parameter model on one arithmetic task; the numbers say whether the mechanism works as the
 paper describes on a task built to let it, nothing more.
 
-Modules: `plan` (presets, paths, command lines), `jobs` (subprocesses with progress bars),
+Modules: `plan` (presets, paths, command lines), `jobs` (subprocesses with progress bars), `args`,
 `analysis` (the start state, the answer distribution, per-run metrics), `seeds` (aggregation over
 seeds and the headline table), `pipeline` (the phases), `real` (`make demo-real`).
 """

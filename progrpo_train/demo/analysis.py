@@ -2,12 +2,13 @@
 
 Decisions:
 - The answer distribution is exact, not sampled: for every correct answer v of a prompt, the
-  probability of the reference wording "v = K x m, so \\boxed{v}" (and the end of the turn) given
-  the prompt, teacher-forced at T = 1 (`progrpo_eval.logprobs`). Per prompt: `correct_mass`, the
-  sum over v (what the other wordings and the wrong answers leave), and `effective_answers`,
-  exp(entropy) of the distribution normalised over the correct answers: 1 when one answer has it
-  all, the number of answers when they share it equally. App. A.5's entropy on the success
-  manifold, in the one wording the warm start taught. Means over prompts.
+  probability that a response opens with "v =" (it names v first, then checks it and boxes it),
+  teacher-forced at T = 1 (`progrpo_eval.logprobs`): the probability of naming v, whatever the
+  check that follows (the warm start often writes a wrong factor in "v = K x m", which the scorer
+  ignores). Per prompt: `correct_mass`, the sum over v, and `effective_answers`, exp(entropy) of
+  the distribution normalised over the correct answers: 1 when one answer has it all, the number
+  of answers when they share it equally (App. A.5's entropy on the success manifold). Means over
+  prompts.
 - Distinct correct answers: per prompt, how many different numbers the correct samples name
   (the `toy` scorer's `extracted`, so "035" and "35" are one); a prompt with none counts 0.
 - Rollout entropy: `progrpo-eval rescore --entropy exact` (its default T = 1: the policy's own
@@ -28,7 +29,6 @@ import numpy as np
 
 from progrpo_eval import store
 from progrpo_eval.benchmarks import load_problems, user_message
-from progrpo_eval.benchmarks.toy import reference_response
 from progrpo_eval.problem import Problem
 
 START_PROMPTS, START_GROUP = 64, 8
@@ -45,6 +45,11 @@ def _load(model_dir: Path):
     return model, tokenizer
 
 
+def answer_opening(value: int) -> str:
+    """How a response that names `value` begins: "35 =" (`toy.reference_response`'s first words)."""
+    return f"{value} ="
+
+
 def answer_distribution(model, tokenizer, problems: list[Problem], batch_size: int = 64) -> dict[str, float]:
     """Mean over prompts of the correct answers' total probability and effective number (module docstring)."""
     from progrpo_eval.logprobs import prompt_response_logprobs
@@ -54,9 +59,8 @@ def answer_distribution(model, tokenizer, problems: list[Problem], batch_size: i
     for number, problem in enumerate(problems):
         prompt = render_prompt(tokenizer, user_message(problem, "math"))[1]
         for gold in problem.golds:
-            text = reference_response(problem.metadata["k"], int(gold)) + tokenizer.eos_token
             prompts.append(prompt)
-            responses.append(tokenizer(text, add_special_tokens=False)["input_ids"])
+            responses.append(tokenizer(answer_opening(int(gold)), add_special_tokens=False)["input_ids"])
             owner.append(number)
     scored = prompt_response_logprobs(model, prompts, responses, batch_size=batch_size,
                                       pad_id=tokenizer.pad_token_id or 0)

@@ -57,6 +57,13 @@ SPREAD_CASES = [  # (probabilities of a prompt's correct answers, total, effecti
 ]
 
 
+def test_the_answer_opening_is_how_the_reference_answer_begins():
+    from progrpo_eval.benchmarks.toy import reference_response
+    from progrpo_train.demo.analysis import answer_opening
+
+    assert reference_response(7, 35).startswith(answer_opening(35)) and answer_opening(35) == "35 ="
+
+
 @pytest.mark.parametrize("probabilities, total, effective", SPREAD_CASES)
 def test_answer_spread(probabilities, total, effective):
     assert answer_spread(np.array(probabilities)) == (pytest.approx(total), pytest.approx(effective))

@@ -52,6 +52,7 @@ def test_a_trainer_reads_the_training_split_and_others_have_one_split():
 def test_described_without_data():
     (toy,) = [entry for entry in describe_benchmarks() if entry["name"] == "toy"]
     assert toy["size"] == EVAL_ROWS and toy["source"] == "progrpo_eval.benchmarks.toy"
+    assert toy["offline_file"] == "(generated in code)"
 
 
 PROBLEM = Problem("toy/x", "Name a multiple of 7 between 20 and 50.", "21, 28, 35, 42, 49",
