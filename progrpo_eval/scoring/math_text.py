@@ -14,9 +14,11 @@ Decisions:
      answers than the gold is read together with the boxes math-verify reads with it (boxes
      next to each other or joined by "and", "or", ",", ";"): `\\boxed{69} and \\boxed{84}`.
   2. An answer marker, the last "final answer is" (lm-eval's minerva format: `Final Answer: The
-     final answer is $X$. I hope it is correct.`) or "Answer:" (DAPO's format), when no box
-     follows it: the rest of its line, if that is a bare answer (see 3); else the text after it
-     is prose (see 4).
+     final answer is $X$. I hope it is correct.`) or "Answer:" opening a line (DAPO's format),
+     when no box follows it: the rest of its line, if that is a bare answer (see 3); else the
+     text after it is prose (see 4). After a box, only a marked line that looks like maths (a
+     digit, a command, `$`, a lone letter) overrides the box: "\\boxed{44}. We may check our
+     answer: ..." and "The final answer is correct." keep 44.
   3. A bare answer: one line without prose (no two words in a row, no "answer"), such as
      `x^2 + 2*x + 1`, `$\\dfrac{1}{3}$` or `\\$10`: the whole line is the answer.
   4. Prose: math-verify's own extraction (LaTeX, then the last number).
@@ -79,7 +81,8 @@ class FoundAnswer(NamedTuple):
 _MATH_DELIMITED = re.compile(r"^(?:\$\$(.*)\$\$|\$(.*)\$|\\\((.*)\\\)|\\\[(.*)\\\])\s*\.?$", re.DOTALL)
 _PROSE = re.compile(r"[A-Za-z]{2,}[ \t]+[A-Za-z]{2,}|(?i:answer)")
 _COMMAND = re.compile(r"\\[A-Za-z]+")
-_ANSWER_MARKER = re.compile(r"(?i)final answer is:?|\banswer\s*:")
+_ANSWER_MARKER = re.compile(r"(?im)final answer is:?|^[ \t]*(?:\*\*)?(?:final[ \t]+)?answer(?:\*\*)?[ \t]*:(?:\*\*)?")
+_MATH_LIKE = re.compile(r"[\d\\$]|^\W*[A-Za-z]\W*$")  # a digit, a command, $, or a lone letter
 _I_HOPE = re.compile(r"(?i)\s*I hope it is correct.*$")
 _UNESCAPED_DOLLAR = re.compile(r"(?<!\\)\$")
 _BROKEN_MATH = re.compile(r"(?<!\\)\$[ \t]+\$")
@@ -104,11 +107,17 @@ def bare_answer(text: str) -> str | None:
     return inner
 
 
-def _marked_answer(tail: str) -> FoundAnswer:
+def _marked_answer(tail: str, *, after_a_box: bool) -> FoundAnswer | None:
     """The answer after "final answer is" or "Answer:": the rest of its line when that is a bare
-    answer (`$10,455$. I hope it is correct.` is 10455), else math-verify searches what follows."""
+    answer (`$10,455$. I hope it is correct.` is 10455), else math-verify searches what follows.
+
+    after_a_box: only a bare answer that looks like maths counts (None otherwise: the box does),
+    so "\\boxed{44}. The final answer is correct." still answers 44.
+    """
     line = _I_HOPE.sub("", tail.strip().split("\n", 1)[0])
     bare = bare_answer(line)
+    if after_a_box and (bare is None or not _MATH_LIKE.search(bare)):
+        return None
     if bare is None:
         return FoundAnswer("prose", tail)
     bare = normalise_answer(bare)
@@ -123,7 +132,9 @@ def find_answer(response: str, *, answers_needed: int = 1) -> FoundAnswer:
     boxes = list(BOX_MACRO.finditer(response))
     markers = list(_ANSWER_MARKER.finditer(response))
     if markers and (not boxes or markers[-1].start() > boxes[-1].start()):
-        return _marked_answer(response[markers[-1].end():])
+        marked = _marked_answer(response[markers[-1].end():], after_a_box=bool(boxes))
+        if marked is not None:
+            return marked
     has_box, content = last_box(response)
     if has_box:
         if content is None:

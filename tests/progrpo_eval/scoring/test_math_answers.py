@@ -61,6 +61,12 @@ MARKER_CASES = [
     ("Answer: x_{0} \\cos (\\omega t)+$ $\\dot{x}_{0} \\sin (\\omega t) / \\omega",
      "x_{0} \\cos (\\omega t)+$ $\\dot{x}_{0} \\sin (\\omega t) / \\omega", True),
     ("Answer: 7. Check: \\boxed{8}", "7", False),  # the last box comes after the marker
+    # after a box, a marker counts only at the start of a line and before something mathematical
+    # (found by benchmarks/scoring_throughput.py on a MATH-500 solution)
+    ("$17^{-1}\\equiv \\boxed{44}\\pmod{83}$.\n\nWe may check our answer: $17\\cdot 44 = 748$, so it is right.",
+     "44", True),
+    ("So \\boxed{44}. The final answer is correct.", "44", True),
+    ("So \\boxed{44}.\nAnswer: 45", "45", True),
 ]
 
 
