@@ -7,7 +7,6 @@ Errors a user can fix print one `error:` line and exit 2.
 from __future__ import annotations
 
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Optional
@@ -54,10 +53,12 @@ def _interrupted(command: str, stop: BaseException) -> None:
 
 def _check_model(model: str) -> None:
     """A missing local model fails here; a Hub id is left to the loader (it may be cached)."""
-    if Path(model).expanduser().exists():
-        return
-    if model.startswith((".", "/", "~")) or not re.fullmatch(r"[\w.-]+/[\w.-]+", model):
-        fail(f"model not found: {model} (not a local directory, and not a Hub id like org/name)")
+    from progrpo_eval.model_files import check_model_reference
+
+    try:
+        check_model_reference(model)
+    except ValueError as error:
+        fail(str(error))
 
 
 @app.command("run")
@@ -77,7 +78,7 @@ def run(
     data_dir: Optional[Path] = typer.Option(None, envvar="PROGRPO_DATA_DIR", help="Offline benchmark copies; default: the Hugging Face Hub."),
     out: Path = typer.Option(Path("runs"), help="Root of the run directories: OUT/<model>/<benchmark>."),
     overwrite: bool = typer.Option(False, help="Replace an existing run directory whose settings differ."),
-    instruction: Optional[str] = typer.Option(None, help="Replace the task family's standard instruction appended to each question."),
+    instruction: Optional[str] = typer.Option(None, help="Replace the task family's standard instruction appended to each question; \"train\": the one the checkpoint was trained with."),
     reasoning: str = typer.Option("auto", help="Score only the text after </think>: auto (if the chat template uses it), on, off."),
     dtype: str = typer.Option("auto", help="Model dtype for the backend (auto, bfloat16, float16, float32)."),
     max_model_len: Optional[int] = typer.Option(None, "--max-model-len", help="vLLM context length (default: the model's)."),

@@ -13,8 +13,10 @@ Decisions:
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")  # org/name
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "spiece.model", "tiktoken.model")
 CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length", "model_max_length",
                 "max_target_positions", "max_sequence_length", "max_seq_length")
@@ -22,6 +24,21 @@ CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_le
 
 def _first_line(error: Exception) -> str:
     return str(error).splitlines()[0] if str(error) else repr(error)
+
+
+def check_model_reference(model: str, what: str = "model") -> None:
+    """ValueError unless `model` is a Hugging Face model directory (with a config.json) or looks like a Hub id.
+
+    A Hub id is left to the loader (it may be in the local cache); only its shape is checked here.
+    `what` names the option in the message ("model.path" for the trainer).
+    """
+    path = Path(model).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ValueError(f"{what} {model} has no config.json (not a Hugging Face model directory)")
+        return
+    if path.exists() or model.startswith((".", "/", "~")) or not HUB_ID.fullmatch(model):
+        raise ValueError(f"{what} not found: {model} (not a model directory, and not a Hub id like org/name)")
 
 
 def load_tokenizer(model: str):

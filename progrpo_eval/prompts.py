@@ -90,3 +90,28 @@ def read_training_prompt(model: str) -> dict | None:
         raise ValueError(f"{path} holds no training prompt record (no 'instruction')")
     return record
 
+
+TRAIN_INSTRUCTION = "train"  # `--instruction train`: the instruction the checkpoint was trained with
+
+
+def resolve_instruction(given: str | None, family_default: str, training: dict | None) -> tuple[str, str, str | None]:
+    """(the instruction to use, where it came from, a note for the user or None).
+
+    given None: the family's default ("family"); "train": the checkpoint's training instruction
+    ("train"; ValueError when the model has no training prompt record); anything else as given
+    ("given"). The note says when the instruction differs from the one the checkpoint was
+    trained with, so a checkpoint is not silently evaluated under another prompt.
+    """
+    if given == TRAIN_INSTRUCTION:
+        if training is None:
+            raise ValueError(f"--instruction {TRAIN_INSTRUCTION}: the model has no {TRAINING_PROMPT_FILE} "
+                             "(only progrpo-train checkpoints record the prompt they were trained with)")
+        return training["instruction"], "train", None
+    instruction, source = (family_default, "family") if given is None else (given, "given")
+    note = None
+    if training is not None and training["instruction"] != instruction:
+        note = (f"this checkpoint was trained with the instruction {training['instruction']!r}; this run uses "
+                f"{instruction!r} ({'the family default' if source == 'family' else '--instruction'}); "
+                f"--instruction {TRAIN_INSTRUCTION} reuses the training one")
+    return instruction, source, note
+

@@ -31,7 +31,7 @@ from progrpo_eval.benchmarks import Benchmark, LoadedBenchmark, Problem, load_pr
 from progrpo_eval.generation import Completion, SamplingSettings, derived_seed, load_backend
 from progrpo_eval.generation.base import check_sampling, seed_rule
 from progrpo_eval.model_files import context_length, load_tokenizer
-from progrpo_eval.prompts import is_reasoning_model, prompt_format
+from progrpo_eval.prompts import is_reasoning_model, prompt_format, read_training_prompt, resolve_instruction
 from progrpo_eval.run_lock import RunLock
 from progrpo_eval.run_plan import (MAX_TOKENS_DEFAULT_RULE, MAX_TOKENS_GIVEN, BenchmarkPlan, check_context,
                                    check_nonempty, progress_on_disk, render_prompts, resolve_max_tokens)
@@ -85,11 +85,13 @@ def benchmark_manifest_fields(loaded: LoadedBenchmark, instruction: str | None) 
 
 
 def build_manifest(options: RunOptions, loaded: LoadedBenchmark, tokenizer, reasoning: bool,
-                   settings: SamplingSettings | None = None) -> dict:
+                   settings: SamplingSettings | None = None, instruction: str | None = None,
+                   instruction_source: str = "family", training_prompt: dict | None = None) -> dict:
     return store.run_manifest(
         origin="generated",
         model=str(Path(options.model).resolve()) if Path(options.model).exists() else options.model,
-        **benchmark_manifest_fields(loaded, options.instruction),
+        **benchmark_manifest_fields(loaded, instruction if instruction is not None else options.instruction),
+        instruction_source=instruction_source, training_prompt=training_prompt,
         prompt_format=prompt_format(tokenizer).manifest_fields(), reasoning_model=reasoning,
         sampling=asdict(settings or options.settings), seed_rule="per problem: " + seed_rule("seed", "problem_id"),
         backend=options.backend, backend_options=options.backend_options,
@@ -141,6 +143,7 @@ class Evaluator:
             self._engine_options["verbose"] = options.verbose
         self.tokenizer = load_tokenizer(options.model)
         self.reasoning = is_reasoning_model(self.tokenizer, options.reasoning)
+        self.training_prompt = read_training_prompt(options.model)  # None unless a progrpo-train checkpoint
         self.context = context_length(options.model, options.backend_options.get("max_model_len"))
         self._backend = backend
         self._owns_backend = backend is None
@@ -173,11 +176,16 @@ class Evaluator:
         settings = resolve_max_tokens(options.settings, given=options.max_tokens_given, reasoning=self.reasoning,
                                       family=loaded.benchmark.family)
         check_sampling(options.backend, settings)
-        prompts = render_prompts(self.tokenizer, loaded, options.instruction)
+        instruction, source, instruction_note = resolve_instruction(
+            options.instruction, loaded.benchmark.instruction, self.training_prompt)
+        if instruction_note:
+            self.console.print(f"note: {benchmark}: {instruction_note}", soft_wrap=True)
+        prompts = render_prompts(self.tokenizer, loaded, instruction)
         note = check_context(benchmark, prompts, settings, self.context)
         if note:
             self.console.print(f"note: {note}", soft_wrap=True)
-        manifest = build_manifest(options, loaded, self.tokenizer, self.reasoning, settings)
+        manifest = build_manifest(options, loaded, self.tokenizer, self.reasoning, settings, instruction, source,
+                                  self.training_prompt)
         return BenchmarkPlan(loaded=loaded, run_dir=self.run_dir(benchmark), settings=settings, manifest=manifest,
                              prompts=prompts)
 

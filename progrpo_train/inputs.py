@@ -8,41 +8,28 @@ one line saying what to change; `progrpo-train` prints it as its `error:` line.
 from __future__ import annotations
 
 import os
-import re
-from pathlib import Path
 
+from progrpo_eval.model_files import check_model_reference
+from progrpo_eval.model_files import load_tokenizer as load_model_tokenizer
 from progrpo_train.config import TINY_MODEL, DataConfig, TrainConfig
 from progrpo_train.run_dir import SetupError
 
-HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
-
-
 def check_model_path(cfg: TrainConfig) -> None:
-    """A local model.path must be a Hugging Face model directory; anything else must look like a Hub id."""
-    text = cfg.model.path
-    if text == TINY_MODEL:
+    """model.path must be a Hugging Face model directory or look like a Hub id (`model_files`' rule)."""
+    if cfg.model.path == TINY_MODEL:
         return
-    path = Path(text).expanduser()
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise SetupError(f"model.path {text} has no config.json (not a Hugging Face model directory)")
-        return
-    if path.exists() or text.startswith((".", "/", "~")) or not HUB_ID.fullmatch(text):
-        raise SetupError(f"model.path not found: {text} (not a model directory, and not a Hub id like org/name)")
+    try:
+        check_model_reference(cfg.model.path, "model.path")
+    except ValueError as error:
+        raise SetupError(str(error)) from error
 
 
 def load_tokenizer(model_dir: str):
-    """The model's tokenizer; a directory without one is refused (transformers would build an empty one)."""
-    from transformers import AutoTokenizer
-
+    """The model's tokenizer (`model_files.load_tokenizer`: a directory without one is refused)."""
     try:
-        tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    except (OSError, ValueError) as error:
-        raise SetupError(f"cannot load the tokenizer of model.path {model_dir}: {_first_line(error)}") from error
-    if len(tokenizer) < 2:
-        raise SetupError(f"model.path {model_dir} has no tokenizer (no tokenizer.json, tokenizer.model or vocab.json); "
-                         f"copy the base model's tokenizer files into it")
-    return tokenizer
+        return load_model_tokenizer(model_dir)
+    except ValueError as error:
+        raise SetupError(f"model.path: {_first_line(error)}") from error
 
 
 def load_prompts(config: DataConfig, tokenizer) -> list:

@@ -175,7 +175,7 @@ def list_benchmarks() -> list[str]:
 
 
 def user_message(problem: Problem, family: str, instruction: str | None = None) -> str:
-    """The question, a newline, then the family's instruction (or `instruction` when given).
+    """The question, a newline, then the family's instruction (or `instruction` when given; "" for none).
 
     One newline, as in the Qwen2.5-Math and DeepSeek-R1 evaluation prompts.
     """
