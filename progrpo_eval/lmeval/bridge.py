@@ -130,7 +130,12 @@ def load_tasks(options: LmEvalOptions) -> dict:
         where = f" (also searched {options.include_path})" if options.include_path else ""
         raise ValueError(f"unknown lm-eval task(s) {', '.join(unknown)}{where}; "
                          f"{len(manager.all_tasks)} are known, e.g. {', '.join(sorted(manager.all_tasks)[:3])}")
-    tasks = manager.load(list(options.tasks))["tasks"]
+    try:
+        tasks = manager.load(list(options.tasks))["tasks"]
+    except Exception as error:  # a task's own utils module or dataset failed: the task cannot run here
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise ValueError(f"lm-eval could not load {', '.join(options.tasks)}: {type(error).__name__}: "
+                         f"{first_line[:300]}") from error
     for name, task in tasks.items():
         if task.get_config("output_type") != "generate_until":
             raise ValueError(f"lm-eval task {name!r} is {task.get_config('output_type')!r}; "

@@ -161,3 +161,14 @@ def test_a_task_directory_in_use_is_refused_before_the_model_loads(tmp_path, tas
         result = CliRunner().invoke(app, ["lm-eval", "--model", str(tiny_model_dir), "--tasks", TASK, "--include-path",
                                           str(task_dir), "--k", "2", "--backend", "hf", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "is in use by pid" in result.output, result.output
+
+
+def test_a_task_whose_own_code_fails_to_load_is_one_error_line(tmp_path, data_dir, tiny_model_dir) -> None:
+    (tmp_path / "broken_utils.py").write_text("raise AssertionError('antlr4-python3-runtime==4.11 is required')\n")
+    yaml_text = TASK_YAML.format(data_file=data_dir / "math500.jsonl").replace(f"task: {TASK}", "task: broken_task")
+    (tmp_path / "broken.yaml").write_text(yaml_text + "process_results: !function broken_utils.process\n")
+    result = CliRunner().invoke(app, ["lm-eval", "--model", str(tiny_model_dir), "--tasks", "broken_task",
+                                      "--include-path", str(tmp_path), "--k", "2", "--backend", "hf",
+                                      "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 2, result.output
+    assert "error: lm-eval could not load broken_task: AssertionError: antlr4-python3-runtime==4.11" in result.output
