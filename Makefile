@@ -13,7 +13,7 @@ TORCH_EXTENSIONS_DIR ?= $(abspath $(VENV))/torch_extensions
 export TORCH_EXTENSIONS_DIR
 PYTEST_ARGS ?=
 
-.PHONY: install sandbox-deps demo test test-fast venv-verl test-verl clean
+.PHONY: install sandbox-deps demo demo-full demo-real test test-fast venv-verl test-verl clean
 
 install: sandbox-deps $(STAMP)
 

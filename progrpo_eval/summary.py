@@ -19,8 +19,10 @@ CI_RESAMPLES = 10_000
 
 
 def token_statistics(samples: pd.DataFrame) -> dict:
-    """Sample-level means of Fig. 3's statistics from the stored sampled-token log-probs (T = 1)."""
-    if samples.empty:
+    """Sample-level means of Fig. 3's statistics from the stored sampled-token log-probs (T = 1).
+
+    Empty when no sample has log-probs (imported samples carry text only)."""
+    if samples.empty or not any(len(row) for row in samples["logprobs"]):
         return {}
     per_rollout = rollout_token_statistics(samples["logprobs"])
     return {
@@ -91,7 +93,7 @@ def summarize(samples: pd.DataFrame, problem_ids: list[str], *, num_samples: int
     accuracy = (per_problem["c"] / per_problem["n"]).to_numpy(dtype=np.float64)
     majority = np.array([_majority(groups.get_group(p), num_samples) for p in per_problem.index])
     statuses = samples["score_status"].value_counts().to_dict()
-    lengths = samples["num_tokens"].to_numpy()
+    lengths = samples["num_tokens"].dropna().to_numpy()  # imported samples may not know their length
     summary = {
         "num_problems": int(len(per_problem)),
         "num_samples_per_problem": num_samples,
@@ -115,7 +117,7 @@ def summarize(samples: pd.DataFrame, problem_ids: list[str], *, num_samples: int
             "median": float(np.median(lengths)),
             "p90": float(np.percentile(lengths, 90)),
             "max": int(lengths.max()),
-        },
+        } if len(lengths) else None,
         "token_stats": token_statistics(samples),
         "diversity_correct": diversity_statistics(samples),
         "bootstrap": {"unit": "problem", "resamples": CI_RESAMPLES, "seed": seed, "method": "percentile"},

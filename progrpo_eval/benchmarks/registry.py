@@ -183,7 +183,7 @@ def user_message(problem: Problem, family: str, instruction: str | None = None) 
         if family not in INSTRUCTIONS:
             raise ValueError(f"unknown family {family!r}; known: {', '.join(INSTRUCTIONS)}")
         instruction = INSTRUCTIONS[family]
-    return f"{problem.question}\n{instruction}"
+    return f"{problem.question}\n{instruction}" if instruction else problem.question
 
 
 def resolve_data_dir(data_dir: str | Path | None) -> Path | None:
