@@ -62,13 +62,25 @@ def context_length(model: str, max_model_len: int | None = None) -> int | None:
     """Tokens the model can attend to (prompt + response): `max_model_len` if given, else its config's."""
     if max_model_len is not None:
         return int(max_model_len)
+    return config_context_length(load_model_config(model))
+
+
+def load_model_config(model: str):
+    """The model's transformers config; ValueError naming the model when it cannot be read."""
     from transformers import AutoConfig
 
     try:
-        config = AutoConfig.from_pretrained(model)
+        return AutoConfig.from_pretrained(model)
     except (OSError, ValueError, KeyError) as error:
         raise ValueError(f"cannot read the config of {model}: {_first_line(error)}") from error
-    return config_context_length(config)
+
+
+def output_vocab_size(model: str) -> int | None:
+    """Rows of the output layer (the config's vocab_size): what top-k entropy bounds need (V)."""
+    config = load_model_config(model)
+    text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
+    value = getattr(text_config, "vocab_size", None)
+    return int(value) if isinstance(value, int) and value > 0 else None
 
 
 def config_context_length(config) -> int | None:

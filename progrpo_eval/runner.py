@@ -30,7 +30,7 @@ from progrpo_eval import store
 from progrpo_eval.benchmarks import Benchmark, LoadedBenchmark, Problem, load_problems
 from progrpo_eval.generation import Completion, SamplingSettings, derived_seed, load_backend
 from progrpo_eval.generation.base import check_sampling, seed_rule
-from progrpo_eval.model_files import context_length, load_tokenizer
+from progrpo_eval.model_files import context_length, load_tokenizer, output_vocab_size
 from progrpo_eval.prompts import is_reasoning_model, prompt_format, read_training_prompt, resolve_instruction
 from progrpo_eval.run_lock import RunLock
 from progrpo_eval.run_plan import (MAX_TOKENS_DEFAULT_RULE, MAX_TOKENS_GIVEN, BenchmarkPlan, check_context,
@@ -86,12 +86,13 @@ def benchmark_manifest_fields(loaded: LoadedBenchmark, instruction: str | None) 
 
 def build_manifest(options: RunOptions, loaded: LoadedBenchmark, tokenizer, reasoning: bool,
                    settings: SamplingSettings | None = None, instruction: str | None = None,
-                   instruction_source: str = "family", training_prompt: dict | None = None) -> dict:
+                   instruction_source: str = "family", training_prompt: dict | None = None,
+                   vocab_size: int | None = None) -> dict:
     return store.run_manifest(
         origin="generated",
         model=str(Path(options.model).resolve()) if Path(options.model).exists() else options.model,
         **benchmark_manifest_fields(loaded, instruction if instruction is not None else options.instruction),
-        instruction_source=instruction_source, training_prompt=training_prompt,
+        instruction_source=instruction_source, training_prompt=training_prompt, vocab_size=vocab_size,
         prompt_format=prompt_format(tokenizer).manifest_fields(), reasoning_model=reasoning,
         sampling=asdict(settings or options.settings), seed_rule="per problem: " + seed_rule("seed", "problem_id"),
         backend=options.backend, backend_options=options.backend_options,
@@ -145,6 +146,7 @@ class Evaluator:
         self.reasoning = is_reasoning_model(self.tokenizer, options.reasoning)
         self.training_prompt = read_training_prompt(options.model)  # None unless a progrpo-train checkpoint
         self.context = context_length(options.model, options.backend_options.get("max_model_len"))
+        self.vocab_size = output_vocab_size(options.model)  # V, for entropy bounds from top-k log-probs
         self._backend = backend
         self._owns_backend = backend is None
         self.scorers = ScorerCache(ScorerSettings(timeout_s=options.score_timeout_s, workers=options.score_workers))
@@ -185,7 +187,7 @@ class Evaluator:
         if note:
             self.console.print(f"note: {note}", soft_wrap=True)
         manifest = build_manifest(options, loaded, self.tokenizer, self.reasoning, settings, instruction, source,
-                                  self.training_prompt)
+                                  self.training_prompt, self.vocab_size)
         return BenchmarkPlan(loaded=loaded, run_dir=self.run_dir(benchmark), settings=settings, manifest=manifest,
                              prompts=prompts)
 

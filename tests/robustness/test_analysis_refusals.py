@@ -123,6 +123,11 @@ def test_rescore_exact_points_at_a_moved_model_with_model(moved_copy):
 def test_rescore_topk_needs_no_model_and_no_vocab_size(moved_copy):
     run_dir, model = moved_copy
     vocab_size = json.loads((model / "config.json").read_text())["vocab_size"]
+    from_manifest = _cli("rescore", run_dir, "--entropy", "topk")  # run records the output layer's V
+    assert f"V={vocab_size} from the run's manifest" in from_manifest.output, from_manifest.output
+    manifest_path = run_dir / "manifest.json"  # a run directory written before manifests held V
+    manifest_path.write_text(json.dumps({k: v for k, v in json.loads(manifest_path.read_text()).items()
+                                         if k != "vocab_size"}))
     lower_only = _cli("rescore", run_dir, "--entropy", "topk")  # the model moved; nothing says V
     assert lower_only.exit_code == 0 and "lower bounds only" in lower_only.output, lower_only.output
     without_v, provenance = read_entropy(run_dir, "topk")
