@@ -93,14 +93,15 @@ def run(
     from progrpo_eval.generation import SamplingSettings
     from progrpo_eval.run_plan import DEFAULT_MAX_TOKENS
     from progrpo_eval.runner import RunInterrupted, RunOptions
+    from progrpo_eval.generation.base import backend_names
     from progrpo_eval.runner import run as run_benchmarks
     from progrpo_eval.summary import markdown_table
     from progrpo_eval.ui import wide_console
 
     if k < 1:
         fail(f"--k must be at least 1, got {k}")
-    if backend not in ("vllm", "hf"):
-        fail(f"unknown backend {backend!r}; known: vllm, hf")
+    if backend not in backend_names():
+        fail(f"unknown backend {backend!r}; known: {', '.join(backend_names())}")
     if reasoning not in ("auto", "on", "off"):
         fail(f"--reasoning must be auto, on or off, got {reasoning!r}")
     names = list(dict.fromkeys(name.strip() for name in bench.split(",") if name.strip()))

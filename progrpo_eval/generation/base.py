@@ -3,10 +3,27 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 from dataclasses import dataclass, field
 from typing import Protocol
 
-BACKENDS = ("vllm", "hf")
+# The registered backends: name -> "module:factory" of a callable (model, **options) -> Backend. Each is
+# imported only when used, so vLLM stays inside its backend. `backend_names()` is what the CLI offers.
+BACKENDS: dict[str, str] = {
+    "vllm": "progrpo_eval.generation.vllm_backend:VLLMBackend",
+    "hf": "progrpo_eval.generation.hf_backend:HFBackend.from_pretrained",
+}
+
+
+def backend_names() -> list[str]:
+    return list(BACKENDS)
+
+
+def register_backend(name: str, factory: str) -> None:
+    """Add a backend as "module:attribute[.attribute]" (a callable (model, **options) -> Backend)."""
+    if name in BACKENDS:
+        raise ValueError(f"backend {name!r} is already registered")
+    BACKENDS[name] = factory
 
 
 SEED_BYTES, SEED_MASK = 4, 0x7FFFFFFF
@@ -60,8 +77,9 @@ class Completion:
 class Backend(Protocol):
     name: str
 
-    def generate(self, prompts: list[list[int]], settings: SamplingSettings) -> list[list[Completion]]:
-        """settings.n completions for each tokenised prompt, in prompt order."""
+    def generate(self, prompts: list[list[int]], settings: SamplingSettings, *, seeds: list[int] | None = None,
+                 use_tqdm: bool = True) -> list[list[Completion]]:
+        """settings.n completions for each tokenised prompt, in prompt order; seeds[i] seeds prompt i."""
         ...
 
     def prompt_logprobs(self, prompts: list[list[int]]) -> list[list[float]]:
@@ -95,7 +113,7 @@ def check_sampling(name: str, settings: SamplingSettings) -> None:
 
 
 def load_backend(name: str, model: str, *, data_parallel_size: int = 1, **options) -> Backend:
-    """Build a backend by name ("vllm" or "hf") for a local path or Hub id.
+    """Build a registered backend by name ("vllm", "hf", ...) for a local path or Hub id.
 
     data_parallel_size > 1 runs that many copies in worker processes (`parallel.py`).
     """
@@ -105,11 +123,8 @@ def load_backend(name: str, model: str, *, data_parallel_size: int = 1, **option
         from progrpo_eval.generation.parallel import DataParallelBackend
 
         return DataParallelBackend(name, model, data_parallel_size=data_parallel_size, **options)
-    if name == "vllm":
-        from progrpo_eval.generation.vllm_backend import VLLMBackend
-
-        return VLLMBackend(model, **options)
-    if name == "hf":
-        from progrpo_eval.generation.hf_backend import HFBackend
-
-        return HFBackend.from_pretrained(model, **options)
+    module_name, _, attributes = BACKENDS[name].partition(":")
+    factory = importlib.import_module(module_name)
+    for attribute in attributes.split("."):
+        factory = getattr(factory, attribute)
+    return factory(model, **options)
