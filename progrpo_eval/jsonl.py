@@ -25,6 +25,11 @@ def read_jsonl(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as error:
         raise ValueError(f"{path} is not UTF-8 text (byte {error.start}: {error.reason})") from error
+    return parse_jsonl(text, path)
+
+
+def parse_jsonl(text: str, path: str | Path) -> list[tuple[int, dict[str, Any]]]:
+    """(1-based line number, object) for every non-blank line of `text`, read from `path` (for errors)."""
     rows = []
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():

@@ -33,6 +33,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from progrpo_eval.jsonl import parse_jsonl
+
 MAX_DECOMPRESSED_BYTES = 2 << 30  # 2 GiB: LiveCodeBench's largest hidden test sets are a few hundred MB
 LCB_HUB_ID = "livecodebench/code_generation_lite"
 LCB_RELEASES = {f"release_v{n}": tuple("test.jsonl" if i == 1 else f"test{i}.jsonl" for i in range(1, n + 1))
@@ -66,18 +68,7 @@ def read_gzip_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
         text = gzip.decompress(Path(path).read_bytes()).decode("utf-8")
     except (OSError, EOFError, UnicodeDecodeError) as error:
         raise ValueError(f"{path} is not gzipped UTF-8 text ({error})") from error
-    rows = []
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path} line {number} is not JSON ({error.msg})") from error
-        if not isinstance(row, dict):
-            raise ValueError(f"{path} line {number} is not a JSON object (got {type(row).__name__})")
-        rows.append((number, row))
-    return rows
+    return parse_jsonl(text, path)
 
 
 # --- LiveCodeBench's hidden tests -------------------------------------------------------------------
