@@ -51,6 +51,15 @@ def _interrupted(command: str, stop: BaseException) -> None:
     raise typer.Exit(130)
 
 
+def _print_results(console, results: list[tuple[str, Path, dict]]) -> None:
+    """Each run directory (on stderr) and the summary table of all of them (on stdout)."""
+    from progrpo_eval.summary import markdown_table
+
+    for name, run_dir, _ in results:
+        console.print(f"{name}: {run_dir}")
+    typer.echo(markdown_table([(name, summary) for name, _, summary in results]))
+
+
 def _check_model(model: str) -> None:
     """A missing local model fails here; a Hub id is left to the loader (it may be cached)."""
     from progrpo_eval.model_files import check_model_reference
@@ -91,11 +100,10 @@ def run(
     """Sample N answers per problem, score them, and report Pass@k (resumable; one directory per benchmark)."""
     from progrpo_eval.benchmarks import get_benchmark
     from progrpo_eval.generation import SamplingSettings
+    from progrpo_eval.generation.base import backend_names
     from progrpo_eval.run_plan import DEFAULT_MAX_TOKENS
     from progrpo_eval.runner import RunInterrupted, RunOptions
-    from progrpo_eval.generation.base import backend_names
     from progrpo_eval.runner import run as run_benchmarks
-    from progrpo_eval.summary import markdown_table
     from progrpo_eval.ui import wide_console
 
     if k < 1:
@@ -135,9 +143,7 @@ def run(
         _fail_with(error)
     except RunInterrupted as stop:
         _interrupted("run", stop)
-    for name, run_dir, _ in results:
-        console.print(f"{name}: {run_dir}")
-    typer.echo(markdown_table([(name, summary) for name, _, summary in results]))
+    _print_results(console, results)
 
 
 @app.command("score")
@@ -202,7 +208,7 @@ def lm_eval_command(
     """Sample lm-evaluation-harness tasks k times; every sample judged by the task's own filters and metric."""
     from progrpo_eval.generation import SamplingSettings
     from progrpo_eval.lmeval.bridge import LmEvalOptions, run_lm_eval
-    from progrpo_eval.summary import markdown_table
+    from progrpo_eval.runner import RunInterrupted
     from progrpo_eval.ui import wide_console
 
     if k < 1:
@@ -228,9 +234,9 @@ def lm_eval_command(
         results = run_lm_eval(options, console)
     except USER_ERRORS as error:
         _fail_with(error)
-    for name, run_dir, _ in results:
-        console.print(f"{name}: {run_dir}")
-    typer.echo(markdown_table([(name, summary) for name, _, summary in results]))
+    except RunInterrupted as stop:
+        _interrupted("lm-eval", stop)
+    _print_results(console, results)
 
 
 @app.command("lm-eval-tasks")

@@ -49,7 +49,7 @@ from progrpo_eval.model_files import load_tokenizer
 from progrpo_eval.problem import Problem
 from progrpo_eval.prompts import is_reasoning_model, prompt_format
 from progrpo_eval.run_lock import RunLock
-from progrpo_eval.runner import model_slug, sample_records
+from progrpo_eval.runner import RunInterrupted, model_slug, sample_records
 from progrpo_eval.scoring import score_samples
 from progrpo_eval.summary import markdown_table, summarize
 
@@ -247,4 +247,10 @@ def run_lm_eval(options: LmEvalOptions, console) -> list[tuple[str, Path, dict]]
             if lock.note:
                 console.print(f"note: {task_run_dir(options, name)}: {lock.note}", soft_wrap=True)
         lm = build_lm(options)
-        return [(name, *evaluate_task(options, lm, name, task, tokenizer, console)) for name, task in tasks.items()]
+        try:
+            return [(name, *evaluate_task(options, lm, name, task, tokenizer, console)) for name, task in tasks.items()]
+        except KeyboardInterrupt:
+            on_disk = ", ".join(f"{name} {len(store.completed_problem_ids(task_run_dir(options, name)))} documents"
+                                for name in tasks if (task_run_dir(options, name) / store.MANIFEST).is_file())
+            raise RunInterrupted(f"on disk: {on_disk or 'nothing yet'} (a task is written when all its "
+                                 "documents are sampled)") from None
