@@ -13,23 +13,32 @@ TORCH_EXTENSIONS_DIR ?= $(abspath $(VENV))/torch_extensions
 export TORCH_EXTENSIONS_DIR
 PYTEST_ARGS ?=
 
-.PHONY: install sandbox-deps demo demo-full demo-real test test-fast venv-verl test-verl clean
+.PHONY: install sandbox-deps test-deps demo demo-full demo-real test test-fast venv-verl test-verl clean
 
 install: sandbox-deps $(STAMP)
 
+# A Debian package, installed with apt-get where its command is missing (as root), else a note saying which.
+# $(call apt_package,COMMAND,PACKAGE,WHAT HAPPENS WITHOUT IT)
+define apt_package
+	@command -v $(1) >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing $(2) (apt-get)"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -qq $(2) >/dev/null 2>&1 \
+	      || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq $(2) >/dev/null 2>&1; } \
+	      || echo "warning: apt-get could not install $(2): $(3)"; \
+	  else \
+	    echo "note: $(1) not found: install the Debian package $(2) (apt-get install $(2)); $(3)"; \
+	  fi; }
+endef
+
 # Generated code runs only inside bubblewrap (progrpo_eval.sandbox); without it, code execution is refused.
 sandbox-deps:
-	@command -v bwrap >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing bubblewrap (apt-get)"; \
-	    export DEBIAN_FRONTEND=noninteractive; \
-	    apt-get install -y -qq bubblewrap >/dev/null 2>&1 \
-	      || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq bubblewrap >/dev/null 2>&1; } \
-	      || echo "warning: apt-get could not install bubblewrap: code execution will be refused"; \
-	  else \
-	    echo "note: bwrap not found: install the Debian package bubblewrap (apt-get install bubblewrap);" \
-	      "until then code execution is refused"; \
-	  fi; }
+	$(call apt_package,bwrap,bubblewrap,until then code execution is refused)
+
+# The report tests render PDF pages with poppler's pdftoppm (skipped without it).
+test-deps:
+	$(call apt_package,pdftoppm,poppler-utils,the report tests do not render pages)
 
 $(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -63,7 +72,7 @@ demo-real: install $(DEMO_REAL_STAMP)
 	$(PY) -m progrpo_train.demo.real --data-dir "$(PROGRPO_DATA_DIR)"
 
 # The suite in .venv, then what needs verl in its overlay venv (see venv-verl below).
-test: install venv-verl
+test: install venv-verl test-deps
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 	$(VERL_VENV)/bin/python -m pytest -q $(VERL_TESTS) $(PYTEST_ARGS)
 
