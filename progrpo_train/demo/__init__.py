@@ -1,6 +1,6 @@
 """`make demo`: the paper's diversity claim, measured on a toy task with many right answers, on CPU.
 
-    python -m progrpo_train.demo            # quick: 3 seeds, 60 RL steps (make demo)
+    python -m progrpo_train.demo            # quick: 3 seeds, 30 RL steps (make demo)
     python -m progrpo_train.demo --full     # the committed report: 5 seeds, 200 RL steps (make demo-full)
 
 The claim (Sec. 4.4, App. A.1 and A.5): GRPO gives every correct response of a group the same
@@ -19,10 +19,12 @@ THE PLAN, fixed before any RL run was made (changing it means saying so in the R
   number tuned, on the warm start alone: 300 steps leave the seed-0 model right about half of the
   time at T = 1 (issue 9: RL starts from mixed groups). The demo measures and prints the start.
 - RL (`progrpo_train/recipes/demo_toy.yaml`): the same recipe for both methods, GRPO being its
-  variant `demo_toy:grpo_verl` (algorithm.advantage grpo, nothing else); ProGRPO alpha 0.3, c(q) - c(o), gate "mixed". G = 8 at T = 1, 16
-  prompts a step, 2 updates a step, lr 1e-4, clip [0.8, 1.28], no KL, no entropy bonus.
-  quick: 60 steps, seeds 0, 1, 2. full: 200 steps, seeds 0, 1, 2, 3, 4. A seed sets the warm
-  start, the data order and the rollouts; GRPO and ProGRPO of one seed share all three.
+  variant `demo_toy:grpo_verl` (algorithm.advantage grpo, nothing else); ProGRPO alpha 0.3,
+  c(q) - c(o), gate "mixed". G = 8 at T = 1, 16 prompts a step, 2 updates a step, lr 1e-4, clip
+  [0.8, 1.28], no KL, no entropy bonus. quick: 30 steps, seeds 0, 1, 2 (planned with 60; cut to
+  30 for time alone, when its first run took 28.7 CPU-minutes, over the 10-minute budget on 2
+  cores). full: 200 steps, seeds 0, 1, 2, 3, 4. A seed sets the warm start, the data order and
+  the rollouts; GRPO and ProGRPO of one seed share all three.
 - Evaluation (`progrpo-eval run --bench toy --k 32`, the paper's T = 0.6, top-p 0.95): quick the
   first 64 evaluation prompts, full all 256; then `progrpo-eval rescore --entropy exact`.
 - Measured on every final checkpoint (and the warm starts): Pass@1 and Pass@k (k = 1 ... 32),

@@ -22,7 +22,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                      description="GRPO vs ProGRPO on the toy task (progrpo_train/demo/__init__.py has the plan).")
     parser.add_argument("--full", action="store_true",
                         help="the full run (5 seeds, 200 RL steps, 256 prompts; what reports/demo.pdf shows) instead "
-                             "of the quick one (3 seeds, 60 steps, 64 prompts)")
+                             "of the quick one (3 seeds, 30 steps, 64 prompts)")
     parser.add_argument("--out", type=Path, default=None, help="working directory (default demo_out/<preset>)")
     parser.add_argument("--report", type=Path, default=None,
                         help="the PDF to write (default reports/demo.pdf for --full, else reports/demo-quick.pdf); "

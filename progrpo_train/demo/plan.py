@@ -39,7 +39,7 @@ class Preset:
 
 
 PRESETS = {
-    "quick": Preset("quick", seeds=(0, 1, 2), rl_steps=60, eval_prompts=64, eval_backend="hf",
+    "quick": Preset("quick", seeds=(0, 1, 2), rl_steps=30, eval_prompts=64, eval_backend="hf",
                     report="reports/demo-quick.pdf"),
     "full": Preset("full", seeds=(0, 1, 2, 3, 4), rl_steps=200, eval_prompts=256, eval_backend="vllm",
                    report="reports/demo.pdf"),
