@@ -54,9 +54,11 @@ def test_dapo_reward(response, gold, value):
 
 
 def test_math_verify_reward_is_the_evaluators_scorer():
-    got = reward_of("math", ["\\boxed{\\frac{1}{2}}", "\\boxed{3}", "nothing"], ["0.5", "4", "1"])
-    assert [r.value for r in got] == [1.0, 0.0, 0.0]
-    assert [r.status for r in got] == ["ok", "ok", "no_answer"]
+    # a one-line response is a bare answer ("odd" answers a MATH problem), so the answerless one is prose
+    responses = ["\\boxed{\\frac{1}{2}}", "\\boxed{3}", "nothing", "I could not work this one out."]
+    got = reward_of("math", responses, ["0.5", "4", "1", "1"])
+    assert [r.value for r in got] == [1.0, 0.0, 0.0, 0.0]
+    assert [r.status for r in got] == ["ok", "ok", "ok", "no_answer"]
 
 
 def test_reasoning_is_cut_as_data_reasoning_says():
