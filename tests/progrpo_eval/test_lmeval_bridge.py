@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.metadata
+import subprocess
+import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -107,6 +109,15 @@ def check_run_directory(run_dir, k: int, num_problems: int) -> None:
         assert summary["pass_at_k"][j] == pytest.approx(expected)
 
 
+def _invoke(args: list[str], backend: str) -> subprocess.CompletedProcess:
+    """The command in this process (hf), or in its own (vllm): lm-eval's in-process vLLM engine would
+    tear down the distributed state that the session's shared engine (conftest) runs on."""
+    if backend == "vllm":
+        return subprocess.run([sys.executable, "-m", "progrpo_eval.cli", *args], capture_output=True, text=True)
+    result = CliRunner().invoke(app, args)
+    return subprocess.CompletedProcess(args, result.exit_code, result.output, result.output)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["hf", "vllm"])
 def test_lm_eval_samples_become_a_run_directory(tmp_path, task_dir, tiny_model_dir, backend) -> None:
@@ -114,8 +125,8 @@ def test_lm_eval_samples_become_a_run_directory(tmp_path, task_dir, tiny_model_d
             "--limit", "2", "--max-tokens", "8", "--backend", backend, "--out", str(tmp_path)]
     if backend == "vllm":
         args += ["--max-model-len", "1024"]
-    result = CliRunner().invoke(app, args)
-    assert result.exit_code == 0, result.output
+    result = _invoke(args, backend)
+    assert result.returncode == 0, result.stderr
     run_dir = tmp_path / tiny_model_dir.name / TASK
     check_run_directory(run_dir, k=2, num_problems=2)
     manifest = store.read_manifest(run_dir)
@@ -127,7 +138,7 @@ def test_lm_eval_samples_become_a_run_directory(tmp_path, task_dir, tiny_model_d
     assert manifest["origin"] == "lm-eval" and manifest["lm_eval"]["version"] == importlib.metadata.version("lm-eval")
     samples = store.load_samples(run_dir)
     assert all(len(ids) > 0 for ids in samples["prompt_token_ids"])  # rescore can teacher-force them
-    assert CliRunner().invoke(app, args).exit_code == 0  # a rerun finds every document on disk
+    assert _invoke(args, backend).returncode == 0  # a rerun finds every document on disk
     check_run_directory(run_dir, k=2, num_problems=2)
 
 
