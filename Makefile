@@ -13,7 +13,7 @@ TORCH_EXTENSIONS_DIR ?= $(abspath $(VENV))/torch_extensions
 export TORCH_EXTENSIONS_DIR
 PYTEST_ARGS ?=
 
-.PHONY: install sandbox-deps test-deps demo demo-full demo-real test test-fast venv-verl test-verl clean
+.PHONY: install sandbox-deps test-deps demo demo-full demo-real lint format test test-fast venv-verl test-verl clean
 
 install: sandbox-deps $(STAMP)
 
@@ -71,8 +71,17 @@ $(DEMO_REAL_STAMP): pyproject.toml | $(STAMP)
 demo-real: install $(DEMO_REAL_STAMP)
 	$(PY) -m progrpo_train.demo.real --data-dir "$(PROGRPO_DATA_DIR)"
 
-# The suite in .venv, then what needs verl in its overlay venv (see venv-verl below).
-test: install venv-verl test-deps
+# ruff (pyproject.toml [tool.ruff]: one line length, 120) checks what `make format` would change.
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: install
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+# The linter, the suite in .venv, then what needs verl in its overlay venv (see venv-verl below).
+test: install venv-verl test-deps lint
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 	$(VERL_VENV)/bin/python -m pytest -q $(VERL_TESTS) $(PYTEST_ARGS)
 

@@ -34,8 +34,12 @@ from progrpo_eval.reporting.plan import PaperRuns
 from progrpo_eval.reporting.runs import RunRef, training_run
 
 PAPER_ALPHA = 0.3
-FORMULATIONS = {"prompt": "c(q) − c(o)", "exploratory": "1 − c(q) − c(o)", "group_mean": "c̄_G − c(o)",
-                "absolute": "absolute −c(o)"}
+FORMULATIONS = {
+    "prompt": "c(q) − c(o)",
+    "exploratory": "1 − c(q) − c(o)",
+    "group_mean": "c̄_G − c(o)",
+    "absolute": "absolute −c(o)",
+}
 LOSSES = {"kl_cov": "GRPO w/ KL-Cov", "clip_cov": "GRPO w/ Clip-Cov", "flowrl": "FlowRL"}
 GRPO_EQ3 = "GRPO (Eq. 3)"  # the `grpo_eq3` variant: symmetric clip, sequence-mean aggregation
 
@@ -59,14 +63,23 @@ class Recipe:
 
     @property
     def is_default_progrpo(self) -> bool:
-        return (self.advantage == "progrpo" and self.reweight == "prompt" and self.alpha == PAPER_ALPHA
-                and self.gate in (None, "mixed") and self.loss == "ppo_clip")
+        return (
+            self.advantage == "progrpo"
+            and self.reweight == "prompt"
+            and self.alpha == PAPER_ALPHA
+            and self.gate in (None, "mixed")
+            and self.loss == "ppo_clip"
+        )
 
     @property
     def is_eq3_grpo(self) -> bool:
         """GRPO as Eq. 3 writes it: each response's token mean, and no clip-higher."""
-        return (self.advantage == "grpo" and self.aggregation == "seq-mean-token-mean"
-                and self.clip_low is not None and self.clip_low == self.clip_high)
+        return (
+            self.advantage == "grpo"
+            and self.aggregation == "seq-mean-token-mean"
+            and self.clip_low is not None
+            and self.clip_low == self.clip_high
+        )
 
     @property
     def metrics(self) -> Path | None:
@@ -83,11 +96,20 @@ def recipe_of(run_dir: Path, labels: Mapping[Path, str]) -> Recipe:
         return Recipe(base_model=Path(model).name or model, label=given)
     out_dir, config = trained
     algorithm = config.get("algorithm", {})
-    return Recipe(base_model=Path(str(config.get("model", {}).get("path", model))).name,
-                  advantage=algorithm.get("advantage"), reweight=algorithm.get("reweight"),
-                  alpha=algorithm.get("alpha"), gate=algorithm.get("gate"), loss=algorithm.get("loss", "ppo_clip"),
-                  aggregation=algorithm.get("aggregation"), clip_low=algorithm.get("clip_low"),
-                  clip_high=algorithm.get("clip_high"), seed=config.get("seed"), out_dir=out_dir, label=given)
+    return Recipe(
+        base_model=Path(str(config.get("model", {}).get("path", model))).name,
+        advantage=algorithm.get("advantage"),
+        reweight=algorithm.get("reweight"),
+        alpha=algorithm.get("alpha"),
+        gate=algorithm.get("gate"),
+        loss=algorithm.get("loss", "ppo_clip"),
+        aggregation=algorithm.get("aggregation"),
+        clip_low=algorithm.get("clip_low"),
+        clip_high=algorithm.get("clip_high"),
+        seed=config.get("seed"),
+        out_dir=out_dir,
+        label=given,
+    )
 
 
 def roles_of(recipe: Recipe) -> dict[str, str]:
@@ -117,8 +139,13 @@ def _row_order(role: str, recipe: Recipe) -> tuple:
     if role == "alpha":
         return (0.0 if recipe.advantage == "grpo" else float(recipe.alpha or 0.0),)
     if role == "formulation":
-        return (-1 if recipe.advantage == "grpo" else list(FORMULATIONS).index(recipe.reweight)
-                if recipe.reweight in FORMULATIONS else len(FORMULATIONS),)
+        return (
+            -1
+            if recipe.advantage == "grpo"
+            else list(FORMULATIONS).index(recipe.reweight)
+            if recipe.reweight in FORMULATIONS
+            else len(FORMULATIONS),
+        )
     label = roles_of(recipe).get(role, "")
     order = ["Base", "GRPO", GRPO_EQ3, *LOSSES.values()]
     return (order.index(label) if label in order else len(order) + (label == "ProGRPO (Ours)"),)
@@ -133,8 +160,10 @@ def find_runs(roots: Sequence[Path]) -> list[Path]:
 
 def paper_runs(roots: Sequence[Path], labels: Mapping[Path, str] | None = None) -> tuple[PaperRuns, list[str]]:
     """The runs below `roots` by role and paper label, and one line per run saying how it was labelled."""
-    recipes = {run: recipe_of(run, {Path(k).resolve(): v for k, v in (labels or {}).items()})
-               for run in (path.resolve() for path in find_runs(roots))}
+    recipes = {
+        run: recipe_of(run, {Path(k).resolve(): v for k, v in (labels or {}).items()})
+        for run in (path.resolve() for path in find_runs(roots))
+    }
     several_bases = len({recipe.base_model for recipe in recipes.values() if recipe.label is None}) > 1
     entries = []  # (role, label, benchmark, run, recipe)
     for run, recipe in recipes.items():
@@ -159,7 +188,9 @@ def paper_runs(roots: Sequence[Path], labels: Mapping[Path, str] | None = None) 
         groups[label] = recipe.base_model
         if recipe.metrics is not None:
             metrics.setdefault(role, {})[label] = recipe.metrics
-    lines = [f"{run}: {recipe.base_model}; "
-             + (", ".join(f"{role}: {label}" for role, label in roles_of(recipe).items()) or "no paper row")
-             for run, recipe in recipes.items()]
+    lines = [
+        f"{run}: {recipe.base_model}; "
+        + (", ".join(f"{role}: {label}" for role, label in roles_of(recipe).items()) or "no paper row")
+        for run, recipe in recipes.items()
+    ]
     return PaperRuns(by_role=by_role, groups=groups if several_bases else {}, metrics=metrics, seeds=by_seed), lines

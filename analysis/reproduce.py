@@ -46,8 +46,15 @@ from progrpo_eval.reporting.seeds import aggregate_seeds, seeds_table  # noqa: E
 from progrpo_eval.reporting.style import color_map, save_figure  # noqa: E402
 
 
-def reproduce(roots: list[Path], out: Path, *, labels: dict[Path, str] | None = None, semantic: bool = True,
-              problem: str | None = None, formats: tuple[str, ...] = ("png", "pdf")) -> tuple[list[Path], list[str]]:
+def reproduce(
+    roots: list[Path],
+    out: Path,
+    *,
+    labels: dict[Path, str] | None = None,
+    semantic: bool = True,
+    problem: str | None = None,
+    formats: tuple[str, ...] = ("png", "pdf"),
+) -> tuple[list[Path], list[str]]:
     """Write the paper's tables and figures for the runs below `roots` into `out`; returns (files, notes)."""
     paper, run_lines = paper_runs(roots, labels)
     everyone = [ref for refs in paper.by_role.values() for ref in refs]
@@ -67,8 +74,11 @@ def reproduce(roots: list[Path], out: Path, *, labels: dict[Path, str] | None = 
         written += paths
         index.append(f"- {item.number}: {item.description or item.title} — " + ", ".join(p.name for p in paths))
     if paper.seeds:  # the methods trained with several seeds: Tab. 2's benchmarks, mean [95% CI] over seeds
-        aggregates = {label: aggregate_seeds([ref.path for ref in refs if ref.benchmark in MATH])
-                      for label, refs in paper.seeds.items() if any(ref.benchmark in MATH for ref in refs)}
+        aggregates = {
+            label: aggregate_seeds([ref.path for ref in refs if ref.benchmark in MATH])
+            for label, refs in paper.seeds.items()
+            if any(ref.benchmark in MATH for ref in refs)
+        }
         if aggregates:
             made = seeds_table(aggregates, "Tab. 2 over training seeds: mean [95% CI] (%)")
             paths = [out / "tab2_math_seeds.md", out / "tab2_math_seeds.tex"]
@@ -94,18 +104,29 @@ def _labels(arguments: list[str]) -> dict[Path, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=Path, action="append", required=True,
-                        help="a directory holding run directories (repeatable)")
+    parser.add_argument(
+        "--runs", type=Path, action="append", required=True, help="a directory holding run directories (repeatable)"
+    )
     parser.add_argument("--out", type=Path, default=Path("paper"), help="output directory (default: paper/)")
-    parser.add_argument("--label", action="append", default=[],
-                        help="NAME=DIR: label every run below DIR as NAME in the methods rows (repeatable)")
+    parser.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        help="NAME=DIR: label every run below DIR as NAME in the methods rows (repeatable)",
+    )
     parser.add_argument("--problem", help="problem id for Fig. 8 (default: the first with mixed results)")
     parser.add_argument("--no-semantic", action="store_true", help="skip the semantic cosine column of Tab. 5")
     parser.add_argument("--formats", default="png,pdf", help="comma-separated figure formats (default: png,pdf)")
     args = parser.parse_args(argv)
     try:
-        written, notes = reproduce(args.runs, args.out, labels=_labels(args.label), semantic=not args.no_semantic,
-                                   problem=args.problem, formats=tuple(args.formats.split(",")))
+        written, notes = reproduce(
+            args.runs,
+            args.out,
+            labels=_labels(args.label),
+            semantic=not args.no_semantic,
+            problem=args.problem,
+            formats=tuple(args.formats.split(",")),
+        )
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

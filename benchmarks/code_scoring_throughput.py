@@ -53,20 +53,27 @@ print(json.dumps([encode_value(function(*arguments)) for arguments in spec["inpu
 
 def bare_check(harness: str, problem, reference) -> bool:
     from progrpo_eval.sandbox.compare import decode_value
+    from progrpo_eval.sandbox.isolation import host_layout
     from progrpo_eval.scoring.code_judge import evalplus_verdicts
     from progrpo_eval.scoring.code_reference import reference_inputs
-    from progrpo_eval.sandbox.isolation import host_layout
 
     inputs = reference_inputs(problem)
     spec = json.dumps({"code": problem.gold, "entry_point": problem.metadata["function_name"], "inputs": inputs})
-    completed = subprocess.run([host_layout().python, "-S", "-B", harness], input=spec, capture_output=True, text=True,
-                               check=True)
+    completed = subprocess.run(
+        [host_layout().python, "-S", "-B", harness], input=spec, capture_output=True, text=True, check=True
+    )
     outputs = [decode_value(value) for value in json.loads(completed.stdout)]
     split = len(problem.metadata["base_input"] or [])
     passed = True
     for part in (slice(0, split), slice(split, None)):
-        verdicts = evalplus_verdicts(outputs[part], [True] * len(outputs[part]), reference.outputs[part], inputs[part],
-                                     problem.metadata["atol"], problem.metadata["function_name"])
+        verdicts = evalplus_verdicts(
+            outputs[part],
+            [True] * len(outputs[part]),
+            reference.outputs[part],
+            inputs[part],
+            problem.metadata["atol"],
+            problem.metadata["function_name"],
+        )
         passed = passed and all(verdicts)
     return passed
 
@@ -85,8 +92,10 @@ def humaneval(data_dir: str, workers: int) -> dict:
     problems = loaded.problems
     texts = [[f"```python\n{problem.gold}\n```"] for problem in problems]
     sandbox_dir = str(REPO / "progrpo_eval" / "sandbox")
-    with tempfile.TemporaryDirectory() as scratch, \
-            build_scorer("code", ScorerSettings(workers=workers), **loaded.benchmark.scorer_options) as scorer:
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        build_scorer("code", ScorerSettings(workers=workers), **loaded.benchmark.scorer_options) as scorer,
+    ):
         harness = Path(scratch) / "harness.py"
         harness.write_text(HARNESS.format(sandbox_dir=sandbox_dir))
         scorer.references.directory = Path(scratch) / "cache"
@@ -98,21 +107,32 @@ def humaneval(data_dir: str, workers: int) -> dict:
         size = -(-len(problems) // BLOCKS)
         with ThreadPoolExecutor(workers) as executor:
             for start in range(0, len(problems), size):
-                block = problems[start:start + size]
-                seconds, verdicts = timed(lambda: list(executor.map(
-                    lambda p: bare_check(str(harness), p, references[p.problem_id]), block)))
+                block = problems[start : start + size]
+                seconds, verdicts = timed(
+                    lambda: list(executor.map(lambda p: bare_check(str(harness), p, references[p.problem_id]), block))
+                )
                 bare_s += seconds
                 if not all(verdicts):
                     raise SystemExit("error: a canonical solution failed the bare check")
-                seconds, scored = timed(lambda: score_samples(scorer, block, texts[start:start + size], reasoning=False))
+                seconds, scored = timed(
+                    lambda: score_samples(scorer, block, texts[start : start + size], reasoning=False)
+                )
                 scorer_s += seconds
                 wrong = [p.problem_id for p, (sample,) in zip(block, scored) if not sample.result.correct]
                 if wrong:
                     raise SystemExit(f"error: canonical solutions failed in the scorer: {wrong}")
     num_inputs = sum(len(reference.outputs) for reference in references.values())
-    return {"programs": len(problems), "inputs": num_inputs, "workers": workers, "reference_s": reference_s,
-            "bare_s": bare_s, "scorer_s": scorer_s, "bare_programs_per_s": len(problems) / bare_s,
-            "scorer_programs_per_s": len(problems) / scorer_s, "ratio": bare_s / scorer_s}
+    return {
+        "programs": len(problems),
+        "inputs": num_inputs,
+        "workers": workers,
+        "reference_s": reference_s,
+        "bare_s": bare_s,
+        "scorer_s": scorer_s,
+        "bare_programs_per_s": len(problems) / bare_s,
+        "scorer_programs_per_s": len(problems) / scorer_s,
+        "ratio": bare_s / scorer_s,
+    }
 
 
 def codeforces(data_dir: str, workers: int, count: int) -> dict:
@@ -125,15 +145,23 @@ def codeforces(data_dir: str, workers: int, count: int) -> dict:
     loaded = load_problems("codeforces", data_dir, limit=count)
     problems = loaded.problems
     tests = [(test["input"], test["output"]) for p in problems for test in p.metadata["tests"]]
-    with tempfile.TemporaryDirectory() as scratch, \
-            build_scorer("code", ScorerSettings(workers=workers), stop_at_first_failure=False,
-                         **loaded.benchmark.scorer_options) as scorer:
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        build_scorer(
+            "code", ScorerSettings(workers=workers), stop_at_first_failure=False, **loaded.benchmark.scorer_options
+        ) as scorer,
+    ):
         program = Path(scratch) / "echo.py"
         program.write_text(LCB_PRELUDE + ECHO)
 
         def bare(test):
-            completed = subprocess.run([host_layout().python, "-S", "-B", str(program)], input=test[0],
-                                       capture_output=True, text=True, check=True)
+            completed = subprocess.run(
+                [host_layout().python, "-S", "-B", str(program)],
+                input=test[0],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             return lcb_stdout_matches(completed.stdout, test[1])
 
         bare_s, scorer_s = 0.0, 0.0
@@ -143,14 +171,22 @@ def codeforces(data_dir: str, workers: int, count: int) -> dict:
                 chosen_tests = [(t["input"], t["output"]) for p in chosen for t in p.metadata["tests"]]
                 seconds, verdicts = timed(lambda: list(executor.map(bare, chosen_tests)))
                 bare_s += seconds
-                seconds, scored = timed(lambda: score_samples(scorer, chosen, [[f"```python\n{ECHO}```"]] * len(chosen),
-                                                              reasoning=False))
+                seconds, scored = timed(
+                    lambda: score_samples(scorer, chosen, [[f"```python\n{ECHO}```"]] * len(chosen), reasoning=False)
+                )
                 scorer_s += seconds
                 if any(sample.result.correct for (sample,) in scored) or all(verdicts):
                     raise SystemExit("error: the echo program should fail its tests")
-    return {"programs": len(problems), "tests": len(tests), "workers": workers, "bare_s": bare_s,
-            "scorer_s": scorer_s, "bare_programs_per_s": len(problems) / bare_s,
-            "scorer_programs_per_s": len(problems) / scorer_s, "ratio": bare_s / scorer_s}
+    return {
+        "programs": len(problems),
+        "tests": len(tests),
+        "workers": workers,
+        "bare_s": bare_s,
+        "scorer_s": scorer_s,
+        "bare_programs_per_s": len(problems) / bare_s,
+        "scorer_programs_per_s": len(problems) / scorer_s,
+        "ratio": bare_s / scorer_s,
+    }
 
 
 def main() -> None:
@@ -164,9 +200,11 @@ def main() -> None:
 
     ensure_available()
     load_before = os.getloadavg()[0]
-    result = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_before": load_before},
-              "humaneval_plus": humaneval(args.data_dir, args.workers),
-              "codeforces": codeforces(args.data_dir, args.workers, args.codeforces)}
+    result = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_before": load_before},
+        "humaneval_plus": humaneval(args.data_dir, args.workers),
+        "codeforces": codeforces(args.data_dir, args.workers, args.codeforces),
+    }
     result["machine"]["load_after"] = os.getloadavg()[0]
     he, cf = result["humaneval_plus"], result["codeforces"]
     lines = [
@@ -174,7 +212,8 @@ def main() -> None:
         "(other processes skew wall times)",
         f"HumanEval+ reference outputs (164 canonical solutions, {he['inputs']} inputs): {he['reference_s']:.1f} s",
         f"HumanEval+ canonical solutions, {he['workers']} workers: code scorer {he['scorer_programs_per_s']:.2f} "
-        f"programs/s, bare subprocess check {he['bare_programs_per_s']:.2f} programs/s; scorer / bare: {he['ratio']:.2f}",
+        f"programs/s, bare subprocess check {he['bare_programs_per_s']:.2f} programs/s; "
+        f"scorer / bare: {he['ratio']:.2f}",
         f"CodeForces slice ({cf['programs']} programs, {cf['tests']} stdin/stdout tests): code scorer "
         f"{cf['scorer_programs_per_s']:.2f} programs/s, bare subprocess per test {cf['bare_programs_per_s']:.2f} "
         f"programs/s; scorer / bare: {cf['ratio']:.2f}",

@@ -64,10 +64,17 @@ def build_model(device: torch.device):
     from progrpo_eval.tiny_model import TinyModelSpec
 
     spec = TinyModelSpec()
-    config = Qwen2Config(vocab_size=VOCAB_SIZE, hidden_size=spec.hidden_size, intermediate_size=spec.intermediate_size,
-                         num_hidden_layers=spec.num_hidden_layers, num_attention_heads=spec.num_attention_heads,
-                         num_key_value_heads=spec.num_key_value_heads, head_dim=spec.hidden_size // spec.num_attention_heads,
-                         max_position_embeddings=spec.max_position_embeddings, tie_word_embeddings=False)
+    config = Qwen2Config(
+        vocab_size=VOCAB_SIZE,
+        hidden_size=spec.hidden_size,
+        intermediate_size=spec.intermediate_size,
+        num_hidden_layers=spec.num_hidden_layers,
+        num_attention_heads=spec.num_attention_heads,
+        num_key_value_heads=spec.num_key_value_heads,
+        head_dim=spec.hidden_size // spec.num_attention_heads,
+        max_position_embeddings=spec.max_position_embeddings,
+        tie_word_embeddings=False,
+    )
     torch.manual_seed(0)
     model = Qwen2ForCausalLM(config)
     with torch.no_grad():
@@ -142,15 +149,31 @@ def measure(variant: str, repeats: int, entropy_out: Path, threads: int) -> dict
     peak = torch.cuda.max_memory_allocated() if device.type == "cuda" else _status_kib("VmHWM") * 1024
     np.save(entropy_out, np.stack(entropy))
     tokens = NUM_SEQUENCES * RESPONSE_TOKENS
-    return {"seconds": best, "cpu_seconds": best_cpu, "response_tokens": tokens, "tokens_per_second": tokens / best,
-            "peak_extra_mib": (peak - before) / 2**20, "peak_total_mib": peak / 2**20,
-            "memory_measure": "cuda max_memory_allocated" if device.type == "cuda" else "VmHWM (peak RSS) after clear_refs",
-            "device": str(device)}
+    return {
+        "seconds": best,
+        "cpu_seconds": best_cpu,
+        "response_tokens": tokens,
+        "tokens_per_second": tokens / best,
+        "peak_extra_mib": (peak - before) / 2**20,
+        "peak_total_mib": peak / 2**20,
+        "memory_measure": "cuda max_memory_allocated" if device.type == "cuda" else "VmHWM (peak RSS) after clear_refs",
+        "device": str(device),
+    }
 
 
 def run_child(variant: str, repeats: int, entropy_out: Path, threads: int) -> dict:
-    command = [sys.executable, __file__, "--child", variant, "--repeats", str(repeats), "--entropy-out", str(entropy_out),
-               "--threads", str(threads)]
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        variant,
+        "--repeats",
+        str(repeats),
+        "--entropy-out",
+        str(entropy_out),
+        "--threads",
+        str(threads),
+    ]
     finished = subprocess.run(command, capture_output=True, text=True, check=False)
     if finished.returncode != 0:
         raise RuntimeError(f"variant {variant!r} failed:\n{finished.stderr[-3000:]}")
@@ -176,7 +199,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "entropy_rescore.json")
     parser.add_argument("--repeats", type=int, default=2, help="timed calls per child process")
     parser.add_argument("--rounds", type=int, default=3, help="child processes per variant, interleaved")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads per child (1: steadiest on a shared machine)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch CPU threads per child (1: steadiest on a shared machine)"
+    )
     parser.add_argument("--child", choices=list(VARIANTS), help=argparse.SUPPRESS)
     parser.add_argument("--entropy-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -192,15 +217,30 @@ def main() -> None:
                 difference = np.abs(np.load(entropy_file) - np.load(Path(scratch) / "0.npy")).max()
                 measured["max_abs_diff_vs_streamed"] = None if variant.startswith("backbone") else float(difference)
                 rounds[variant].append(measured)
-                print(f"round {round_number + 1}: {variant:30s} {measured['tokens_per_second']:7.0f} tok/s "
-                      f"({measured['cpu_seconds']:5.1f} CPU s)  peak extra {measured['peak_extra_mib']:6.0f} MiB", flush=True)
+                print(
+                    f"round {round_number + 1}: {variant:30s} {measured['tokens_per_second']:7.0f} tok/s "
+                    f"({measured['cpu_seconds']:5.1f} CPU s)  peak extra {measured['peak_extra_mib']:6.0f} MiB",
+                    flush=True,
+                )
     results = {variant: summarize_rounds(measured) for variant, measured in rounds.items()}
     ours, baseline = results["streamed"], results["full logits, unchunked"]
     report = {
-        "machine": {"python": platform.python_version(), "torch": torch.__version__, "device": ours["device"],
-                    "torch_threads": args.threads, "cpu_count": os.cpu_count(), "processor": platform.machine()},
-        "workload": {"vocab_size": VOCAB_SIZE, "sequences": NUM_SEQUENCES, "prompt_tokens": PROMPT_TOKENS,
-                     "response_tokens": RESPONSE_TOKENS, "temperature": TEMPERATURE, "model": "tiny Qwen2 (hidden 128, 2 layers)"},
+        "machine": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "device": ours["device"],
+            "torch_threads": args.threads,
+            "cpu_count": os.cpu_count(),
+            "processor": platform.machine(),
+        },
+        "workload": {
+            "vocab_size": VOCAB_SIZE,
+            "sequences": NUM_SEQUENCES,
+            "prompt_tokens": PROMPT_TOKENS,
+            "response_tokens": RESPONSE_TOKENS,
+            "temperature": TEMPERATURE,
+            "model": "tiny Qwen2 (hidden 128, 2 layers)",
+        },
         "variants": {name: {**VARIANTS[name], **values} for name, values in results.items()},
         "throughput_ratio_streamed_vs_unchunked": ours["tokens_per_second"] / baseline["tokens_per_second"],
         "cpu_time_ratio_unchunked_vs_streamed": baseline["cpu_seconds"] / ours["cpu_seconds"],
@@ -208,8 +248,10 @@ def main() -> None:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"throughput streamed / unchunked: {report['throughput_ratio_streamed_vs_unchunked']:.2f}x; "
-          f"peak extra memory unchunked / streamed: {report['peak_extra_memory_ratio_unchunked_vs_streamed']:.1f}x")
+    print(
+        f"throughput streamed / unchunked: {report['throughput_ratio_streamed_vs_unchunked']:.2f}x; "
+        f"peak extra memory unchunked / streamed: {report['peak_extra_memory_ratio_unchunked_vs_streamed']:.1f}x"
+    )
     print(f"wrote {args.out}")
 
 

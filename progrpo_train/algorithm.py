@@ -275,10 +275,20 @@ def policy_loss(
     unclipped = ratio * advantages
     clipped = torch.clamp(ratio, 1.0 - clip_low, 1.0 + clip_high) * advantages
     if loss != "ppo_clip" and token_selection is None:
-        token_selection = _select_tokens(logprobs, torch.where(mask, old_logprobs, logprobs), advantages, mask,
-                                         loss=loss, clip_low=clip_low, clip_high=clip_high, kl_cov_ratio=kl_cov_ratio,
-                                         clip_cov_ratio=clip_cov_ratio, clip_cov_lb=clip_cov_lb,
-                                         clip_cov_ub=clip_cov_ub, generator=generator)
+        token_selection = _select_tokens(
+            logprobs,
+            torch.where(mask, old_logprobs, logprobs),
+            advantages,
+            mask,
+            loss=loss,
+            clip_low=clip_low,
+            clip_high=clip_high,
+            kl_cov_ratio=kl_cov_ratio,
+            clip_cov_ratio=clip_cov_ratio,
+            clip_cov_lb=clip_cov_lb,
+            clip_cov_ub=clip_cov_ub,
+            generator=generator,
+        )
     selected = torch.zeros_like(mask) if token_selection is None else token_selection.to(torch.bool) & mask
     if loss == "kl_cov":
         objective = unclipped - ppo_kl_coef * log_ratio.abs() * selected
@@ -303,15 +313,37 @@ def policy_loss(
     return -weighted.sum(), stats
 
 
-def _select_tokens(logprobs, old_logprobs, advantages, mask, *, loss, clip_low, clip_high, kl_cov_ratio,
-                   clip_cov_ratio, clip_cov_lb, clip_cov_ub, generator) -> torch.Tensor:
+def _select_tokens(
+    logprobs,
+    old_logprobs,
+    advantages,
+    mask,
+    *,
+    loss,
+    clip_low,
+    clip_high,
+    kl_cov_ratio,
+    clip_cov_ratio,
+    clip_cov_lb,
+    clip_cov_ub,
+    generator,
+) -> torch.Tensor:
     """One call's own covariance selection (the trainer selects over the whole mini-batch instead)."""
     advantages = advantages.expand_as(logprobs)
     if loss == "kl_cov":
         return kl_cov_selection(logprobs, advantages, mask, kl_cov_ratio=kl_cov_ratio)
-    return clip_cov_selection(logprobs, old_logprobs, advantages, mask, clip_low=clip_low, clip_high=clip_high,
-                              clip_cov_ratio=clip_cov_ratio, clip_cov_lb=clip_cov_lb, clip_cov_ub=clip_cov_ub,
-                              generator=generator)
+    return clip_cov_selection(
+        logprobs,
+        old_logprobs,
+        advantages,
+        mask,
+        clip_low=clip_low,
+        clip_high=clip_high,
+        clip_cov_ratio=clip_cov_ratio,
+        clip_cov_lb=clip_cov_lb,
+        clip_cov_ub=clip_cov_ub,
+        generator=generator,
+    )
 
 
 def kl_penalty(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, estimator: str = "k3") -> torch.Tensor:

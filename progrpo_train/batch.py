@@ -31,7 +31,7 @@ class RolloutBatch:
     def __len__(self) -> int:
         return self.input_ids.shape[0]
 
-    def rows(self, index: torch.Tensor | slice) -> "RolloutBatch":
+    def rows(self, index: torch.Tensor | slice) -> RolloutBatch:
         return RolloutBatch(*(getattr(self, name)[index] for name in self.__dataclass_fields__))
 
 
@@ -69,9 +69,14 @@ def score_with_policy(model, batch: RolloutBatch, micro_batch_size: int, low_pro
 def sequence_logprobs(model, batch: RolloutBatch, micro_batch_size: int) -> torch.Tensor:
     """Log-probs [B, T-1] at T = 1 without gradients (the reference model's, or the policy's now)."""
     device = next(model.parameters()).device
-    parts = [token_logprobs(model, batch.input_ids[start : start + micro_batch_size].to(device),
-                            batch.attention_mask[start : start + micro_batch_size].to(device)).cpu()
-             for start in range(0, len(batch), micro_batch_size)]
+    parts = [
+        token_logprobs(
+            model,
+            batch.input_ids[start : start + micro_batch_size].to(device),
+            batch.attention_mask[start : start + micro_batch_size].to(device),
+        ).cpu()
+        for start in range(0, len(batch), micro_batch_size)
+    ]
     return torch.cat(parts)
 
 

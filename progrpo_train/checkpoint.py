@@ -73,13 +73,23 @@ def restore_rng(saved: dict) -> None:
 
 
 def _file_sizes(directory: Path) -> dict[str, int]:
-    return {str(path.relative_to(directory)): path.stat().st_size
-            for path in sorted(directory.rglob("*")) if path.is_file()}
+    return {
+        str(path.relative_to(directory)): path.stat().st_size for path in sorted(directory.rglob("*")) if path.is_file()
+    }
 
 
-def save_checkpoint(engine, tokenizer, out_dir: str | Path, step: int, trainer_state: dict, zero_stage: int,
-                    keep_last: int, *, exclude_from_hf: str | None = None,
-                    hf_files: dict[str, dict] | None = None) -> Path:
+def save_checkpoint(
+    engine,
+    tokenizer,
+    out_dir: str | Path,
+    step: int,
+    trainer_state: dict,
+    zero_stage: int,
+    keep_last: int,
+    *,
+    exclude_from_hf: str | None = None,
+    hf_files: dict[str, dict] | None = None,
+) -> Path:
     """Write checkpoint `step` atomically (all ranks call this) and prune old ones.
 
     `exclude_from_hf`: a parameter-name prefix left out of the Hugging Face export (a training
@@ -97,8 +107,11 @@ def save_checkpoint(engine, tokenizer, out_dir: str | Path, step: int, trainer_s
     state_dict = engine._zero3_consolidated_16bit_state_dict() if zero_stage == 3 else None
     if is_main():
         if exclude_from_hf:
-            state_dict = {name: tensor for name, tensor in (state_dict or engine.module.state_dict()).items()
-                          if not name.startswith(exclude_from_hf)}
+            state_dict = {
+                name: tensor
+                for name, tensor in (state_dict or engine.module.state_dict()).items()
+                if not name.startswith(exclude_from_hf)
+            }
         engine.module.save_pretrained(partial / "hf", state_dict=state_dict, safe_serialization=True)
         tokenizer.save_pretrained(partial / "hf")
         for name, payload in (hf_files or {}).items():
@@ -155,8 +168,11 @@ def latest_checkpoint(out_dir: str | Path) -> Path | None:
         if not missing:
             return checkpoint
         if is_main():
-            warnings.warn(f"checkpoint {checkpoint} is missing or has changed {', '.join(missing[:3])}"
-                          f"{' ...' if len(missing) > 3 else ''}; falling back to the previous one", stacklevel=2)
+            warnings.warn(
+                f"checkpoint {checkpoint} is missing or has changed {', '.join(missing[:3])}"
+                f"{' ...' if len(missing) > 3 else ''}; falling back to the previous one",
+                stacklevel=2,
+            )
     return None
 
 
@@ -167,8 +183,10 @@ def read_rng(checkpoint: Path) -> dict | None:
         return None
     saved = json.loads(rng_file.read_text())
     if "pickle_b64" in saved:
-        raise PickledStateError(f"{rng_file} holds a pickled RNG state (written by an older progrpo), which progrpo "
-                                "does not unpickle; resume from a newer checkpoint, or start again with overwrite=true")
+        raise PickledStateError(
+            f"{rng_file} holds a pickled RNG state (written by an older progrpo), which progrpo "
+            "does not unpickle; resume from a newer checkpoint, or start again with overwrite=true"
+        )
     return saved
 
 

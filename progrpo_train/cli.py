@@ -12,7 +12,7 @@ training starts, so `--print-config` and `--help` need neither torch nor DeepSpe
 from __future__ import annotations
 
 import os
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -51,17 +51,29 @@ app = typer.Typer(
 
 @app.command(help=HELP)
 def train_command(
-    config: Annotated[Optional[str], typer.Option(
-        "--config", "-c", metavar="RECIPE",
-        help=f"A YAML file, or a packaged recipe name ({', '.join(base_recipes())}, or NAME:VARIANT).")] = None,
-    overrides: Annotated[Optional[list[str]], typer.Argument(
-        metavar="KEY=VALUE", show_default=False,
-        help="Dotted-key overrides applied after the recipe, e.g. optim.lr=1e-6.")] = None,
-    print_config: Annotated[bool, typer.Option(
-        "--print-config",
-        help="Print the resolved config as YAML and exit without training.")] = False,
-    list_all: Annotated[bool, typer.Option(
-        "--list-recipes", help="Print every packaged recipe and variant, one line each, and exit.")] = False,
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            "-c",
+            metavar="RECIPE",
+            help=f"A YAML file, or a packaged recipe name ({', '.join(base_recipes())}, or NAME:VARIANT).",
+        ),
+    ] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="KEY=VALUE",
+            show_default=False,
+            help="Dotted-key overrides applied after the recipe, e.g. optim.lr=1e-6.",
+        ),
+    ] = None,
+    print_config: Annotated[
+        bool, typer.Option("--print-config", help="Print the resolved config as YAML and exit without training.")
+    ] = False,
+    list_all: Annotated[
+        bool, typer.Option("--list-recipes", help="Print every packaged recipe and variant, one line each, and exit.")
+    ] = False,
 ) -> None:
     if list_all:
         typer.echo(describe_recipes(list_recipes()))

@@ -96,8 +96,6 @@ class RolloutConfig:
     hf_batch_size: int = 256  # hf: sequences per generate call; n gives per-prompt seeds
 
 
-
-
 @dataclass(frozen=True)
 class AlgorithmConfig:
     """Advantage and loss: the keyword arguments of `progrpo_advantages`, `policy_loss` and
@@ -198,7 +196,6 @@ class TrainConfig:
         _validate(self)
 
 
-
 @dataclass(frozen=True)
 class Interval:
     """A numeric range, e.g. Interval(0, 1, low_open=True) is (0, 1]."""
@@ -224,25 +221,48 @@ class Interval:
 AT_LEAST_0, AT_LEAST_1, POSITIVE = Interval(0), Interval(1), Interval(0, low_open=True)
 FRACTION = Interval(0, 1, low_open=True)  # (0, 1]
 NUMERIC_RANGES: dict[str, Interval] = {  # every numeric key (a test checks that none is missing)
-    "max_steps": AT_LEAST_1, "seed": AT_LEAST_0,
-    "data.max_prompt_length": AT_LEAST_1, "data.limit": AT_LEAST_1, "data.overlong_buffer": AT_LEAST_0,
+    "max_steps": AT_LEAST_1,
+    "seed": AT_LEAST_0,
+    "data.max_prompt_length": AT_LEAST_1,
+    "data.limit": AT_LEAST_1,
+    "data.overlong_buffer": AT_LEAST_0,
     "data.overlong_penalty": AT_LEAST_0,
-    "rollout.n": Interval(2), "rollout.temperature": POSITIVE, "rollout.top_p": FRACTION,
-    "rollout.max_tokens": AT_LEAST_1, "rollout.gpu_memory_utilization": FRACTION,
-    "rollout.tensor_parallel_size": AT_LEAST_1, "rollout.hf_batch_size": AT_LEAST_1,
-    "algorithm.alpha": AT_LEAST_0, "algorithm.low_prob_fraction": FRACTION, "algorithm.eps": AT_LEAST_0,
-    "algorithm.clip_low": Interval(0, 1), "algorithm.clip_high": AT_LEAST_0,
-    "algorithm.kl_coef": AT_LEAST_0, "algorithm.entropy_coef": AT_LEAST_0,
-    "algorithm.kl_cov_ratio": FRACTION, "algorithm.ppo_kl_coef": AT_LEAST_0, "algorithm.clip_cov_ratio": FRACTION,
-    "algorithm.clip_cov_lb": Interval(), "algorithm.clip_cov_ub": Interval(), "algorithm.flowrl_beta": AT_LEAST_0,
-    "algorithm.flowrl_weight_cap": POSITIVE, "algorithm.log_z_layers": AT_LEAST_1,
+    "rollout.n": Interval(2),
+    "rollout.temperature": POSITIVE,
+    "rollout.top_p": FRACTION,
+    "rollout.max_tokens": AT_LEAST_1,
+    "rollout.gpu_memory_utilization": FRACTION,
+    "rollout.tensor_parallel_size": AT_LEAST_1,
+    "rollout.hf_batch_size": AT_LEAST_1,
+    "algorithm.alpha": AT_LEAST_0,
+    "algorithm.low_prob_fraction": FRACTION,
+    "algorithm.eps": AT_LEAST_0,
+    "algorithm.clip_low": Interval(0, 1),
+    "algorithm.clip_high": AT_LEAST_0,
+    "algorithm.kl_coef": AT_LEAST_0,
+    "algorithm.entropy_coef": AT_LEAST_0,
+    "algorithm.kl_cov_ratio": FRACTION,
+    "algorithm.ppo_kl_coef": AT_LEAST_0,
+    "algorithm.clip_cov_ratio": FRACTION,
+    "algorithm.clip_cov_lb": Interval(),
+    "algorithm.clip_cov_ub": Interval(),
+    "algorithm.flowrl_beta": AT_LEAST_0,
+    "algorithm.flowrl_weight_cap": POSITIVE,
+    "algorithm.log_z_layers": AT_LEAST_1,
     "algorithm.log_z_dropout": Interval(0, 1, high_open=True),
-    "optim.lr": POSITIVE, "optim.weight_decay": AT_LEAST_0, "optim.betas": Interval(0, 1, high_open=True),
-    "optim.warmup_steps": AT_LEAST_0, "optim.grad_clip": AT_LEAST_0, "optim.batch_size": AT_LEAST_1,
-    "optim.mini_batch_size": AT_LEAST_1, "optim.micro_batch_size": AT_LEAST_1, "optim.ppo_epochs": AT_LEAST_1,
+    "optim.lr": POSITIVE,
+    "optim.weight_decay": AT_LEAST_0,
+    "optim.betas": Interval(0, 1, high_open=True),
+    "optim.warmup_steps": AT_LEAST_0,
+    "optim.grad_clip": AT_LEAST_0,
+    "optim.batch_size": AT_LEAST_1,
+    "optim.mini_batch_size": AT_LEAST_1,
+    "optim.micro_batch_size": AT_LEAST_1,
+    "optim.ppo_epochs": AT_LEAST_1,
     "deepspeed.zero_stage": Interval(0, 3),
     "logging.log_every": AT_LEAST_1,
-    "checkpoint.save_every": AT_LEAST_0, "checkpoint.keep_last": AT_LEAST_0,
+    "checkpoint.save_every": AT_LEAST_0,
+    "checkpoint.keep_last": AT_LEAST_0,
 }
 REQUIREMENT_NOTES = {"rollout.n": " (GRPO compares the responses to a prompt)"}
 
@@ -269,9 +289,11 @@ def _is_number(value: Any) -> bool:
 
 def _validate(cfg: TrainConfig) -> None:
     """Finite floats, ranges and consistency, run by TrainConfig.__post_init__; errors name the key."""
+
     def check(key: str, ok: bool, requirement: str) -> None:
         if not ok:
             raise ValueError(f"{key} must {requirement}, got {_value_at(cfg, key)!r}")
+
     for key, value in leaf_values(cfg).items():
         numbers = [item for item in (value if isinstance(value, tuple) else (value,)) if _is_number(item)]
         check(key, all(math.isfinite(number) for number in numbers), "be finite")
@@ -285,23 +307,44 @@ def _validate(cfg: TrainConfig) -> None:
     from progrpo_eval.scoring import scorer_names  # the registry; imports math-verify (about a second)
 
     check("data.reward", cfg.data.reward in scorer_names(), f"name a registered scorer ({', '.join(scorer_names())})")
-    check("data.overlong_buffer", cfg.data.overlong_buffer < cfg.rollout.max_tokens,
-          f"be below rollout.max_tokens={cfg.rollout.max_tokens}")
+    check(
+        "data.overlong_buffer",
+        cfg.data.overlong_buffer < cfg.rollout.max_tokens,
+        f"be below rollout.max_tokens={cfg.rollout.max_tokens}",
+    )
     algorithm = cfg.algorithm
-    check("algorithm.clip_cov_ub", algorithm.clip_cov_ub > algorithm.clip_cov_lb,
-          f"be above algorithm.clip_cov_lb={algorithm.clip_cov_lb}")
-    check("algorithm.aggregation", algorithm.loss != "flowrl" or algorithm.aggregation == "seq-mean-token-mean",
-          "be 'seq-mean-token-mean' with algorithm.loss=flowrl (FlowRL's loss is a mean over sequences)")
-    check("optim.batch_size", cfg.optim.batch_size % cfg.optim.mini_batch_size == 0,
-          f"be a multiple of optim.mini_batch_size={cfg.optim.mini_batch_size}")
+    check(
+        "algorithm.clip_cov_ub",
+        algorithm.clip_cov_ub > algorithm.clip_cov_lb,
+        f"be above algorithm.clip_cov_lb={algorithm.clip_cov_lb}",
+    )
+    check(
+        "algorithm.aggregation",
+        algorithm.loss != "flowrl" or algorithm.aggregation == "seq-mean-token-mean",
+        "be 'seq-mean-token-mean' with algorithm.loss=flowrl (FlowRL's loss is a mean over sequences)",
+    )
+    check(
+        "optim.batch_size",
+        cfg.optim.batch_size % cfg.optim.mini_batch_size == 0,
+        f"be a multiple of optim.mini_batch_size={cfg.optim.mini_batch_size}",
+    )
     per_update = cfg.optim.mini_batch_size * cfg.rollout.n
-    check("optim.micro_batch_size", per_update % cfg.optim.micro_batch_size == 0,
-          f"divide optim.mini_batch_size * rollout.n = {per_update}")
+    check(
+        "optim.micro_batch_size",
+        per_update % cfg.optim.micro_batch_size == 0,
+        f"divide optim.mini_batch_size * rollout.n = {per_update}",
+    )
     zero_stage = cfg.deepspeed.zero_stage
-    check("deepspeed.offload_optimizer", not cfg.deepspeed.offload_optimizer or zero_stage >= 1,
-          "be false with deepspeed.zero_stage=0")
-    check("deepspeed.offload_params", not cfg.deepspeed.offload_params or zero_stage == 3,
-          "be false unless deepspeed.zero_stage=3")
+    check(
+        "deepspeed.offload_optimizer",
+        not cfg.deepspeed.offload_optimizer or zero_stage >= 1,
+        "be false with deepspeed.zero_stage=0",
+    )
+    check(
+        "deepspeed.offload_params",
+        not cfg.deepspeed.offload_params or zero_stage == 3,
+        "be false unless deepspeed.zero_stage=3",
+    )
 
 
 def model_path(cfg: TrainConfig) -> str:
@@ -309,7 +352,6 @@ def model_path(cfg: TrainConfig) -> str:
     if cfg.model.path == TINY_MODEL:
         return str(Path(cfg.out_dir) / TINY_MODEL_DIR_NAME)
     return cfg.model.path
-
 
 
 def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> TrainConfig:

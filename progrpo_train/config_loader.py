@@ -69,8 +69,10 @@ def resolve_recipe(name_or_path: str | Path) -> Path:
     packaged = RECIPES_DIR / (text if text.endswith((".yaml", ".yml")) else f"{text}.yaml")
     if "/" not in text and "\\" not in text and packaged.is_file() and packaged != VARIANTS_FILE:
         return packaged
-    raise ValueError(f"no config file or packaged recipe named {text!r}; packaged recipes: "
-                     f"{', '.join(base_recipes())} (each also as NAME:VARIANT, variants: {', '.join(variants())})")
+    raise ValueError(
+        f"no config file or packaged recipe named {text!r}; packaged recipes: "
+        f"{', '.join(base_recipes())} (each also as NAME:VARIANT, variants: {', '.join(variants())})"
+    )
 
 
 def _merge(parent: dict, child: dict) -> dict:
@@ -113,8 +115,11 @@ def _default(root: type, name: str) -> Any:
 def _unknown_key(name: str, prefix: str, known: Sequence[str], root: type) -> ValueError:
     """The closest known key (at this level, else this name in a section) and all known here."""
     close = [prefix + match for match in difflib.get_close_matches(name, known, n=1)]
-    close += [f"{section}.{name}" for section, annotation in get_type_hints(root).items()
-              if dataclasses.is_dataclass(annotation) and name in get_type_hints(annotation)]
+    close += [
+        f"{section}.{name}"
+        for section, annotation in get_type_hints(root).items()
+        if dataclasses.is_dataclass(annotation) and name in get_type_hints(annotation)
+    ]
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     level = f"in {prefix[:-1]}" if prefix else "at the top level"
     known_keys = ", ".join(known)
@@ -150,8 +155,10 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
     elif origin is tuple and isinstance(value, (list, tuple)):
         item_types = [args[0]] * len(value) if args[-1] is Ellipsis else list(args)
         if len(value) == len(item_types):
-            return tuple(_coerce(item, item_type, f"{key}[{index}]")
-                         for index, (item, item_type) in enumerate(zip(value, item_types)))
+            return tuple(
+                _coerce(item, item_type, f"{key}[{index}]")
+                for index, (item, item_type) in enumerate(zip(value, item_types))
+            )
     elif annotation is bool:
         if isinstance(value, bool):
             return value
@@ -205,8 +212,7 @@ def _walk(tree: dict, key: str, root: type) -> tuple[dict, str, Any]:
         cls, node, prefix = annotation, node[name], f"{prefix}{name}."
     if is_section:
         first_key = next(iter(get_type_hints(annotation)))
-        raise ValueError(f"{prefix + name} is a section; set one of its keys, e.g. "
-                         f"{prefix}{name}.{first_key}=...")
+        raise ValueError(f"{prefix + name} is a section; set one of its keys, e.g. {prefix}{name}.{first_key}=...")
     return node, name, annotation
 
 
@@ -222,8 +228,9 @@ def _apply_override(tree: dict, override: str, root: type) -> None:
     if not separator or not key.strip():
         raise ValueError(f"override {override!r} is not key=value (e.g. optim.lr=1e-6)")
     node, name, annotation = _walk(tree, key.strip(), root)
-    takes_text = annotation is str or (get_origin(annotation) in (Union, types.UnionType)
-                                       and str in get_args(annotation))
+    takes_text = annotation is str or (
+        get_origin(annotation) in (Union, types.UnionType) and str in get_args(annotation)
+    )
     if takes_text and text.strip() not in ("null", "~"):
         node[name] = text
         return

@@ -37,8 +37,9 @@ def _local(tensor: torch.Tensor) -> torch.Tensor:
     return tensor
 
 
-def covariance(logprobs: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor,
-               centre: tuple[float, float] | None = None) -> torch.Tensor:
+def covariance(
+    logprobs: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor, centre: tuple[float, float] | None = None
+) -> torch.Tensor:
     """Cov_i [B, T] in float64 (masked positions: 0). `centre` = (mean A, mean log pi) over the
     whole mini-batch; None: this batch's own means (`mini_batch_means`)."""
     mask = mask.to(torch.bool)
@@ -50,8 +51,9 @@ def covariance(logprobs: torch.Tensor, advantages: torch.Tensor, mask: torch.Ten
     return torch.where(mask, products, torch.zeros_like(products))
 
 
-def mini_batch_means(logprobs: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor,
-                     all_reduce: Callable[[float], float] = float) -> tuple[float, float]:
+def mini_batch_means(
+    logprobs: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor, all_reduce: Callable[[float], float] = float
+) -> tuple[float, float]:
     """(mean A, mean log pi) over the valid tokens, summed over processes by `all_reduce`."""
     mask = mask.to(torch.bool)
     advantages = (advantages[:, None] if advantages.dim() == 1 else advantages).expand_as(logprobs)
@@ -61,8 +63,9 @@ def mini_batch_means(logprobs: torch.Tensor, advantages: torch.Tensor, mask: tor
     return sum_advantage / max(count, 1.0), sum_logprob / max(count, 1.0)
 
 
-def select_top(scores: torch.Tensor, eligible: torch.Tensor, k: int, keys: torch.Tensor | None = None,
-               gather: Gather = _local) -> torch.Tensor:
+def select_top(
+    scores: torch.Tensor, eligible: torch.Tensor, k: int, keys: torch.Tensor | None = None, gather: Gather = _local
+) -> torch.Tensor:
     """The k eligible tokens of largest score over every process ([B, T] bool, this process's part).
 
     Ties go to the smaller key (default: the flat position; with several processes the keys must
@@ -93,10 +96,17 @@ def select_top(scores: torch.Tensor, eligible: torch.Tensor, k: int, keys: torch
     return eligible & wins
 
 
-def kl_cov_selection(logprobs: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor, *,
-                     kl_cov_ratio: float = 0.0002, num_tokens: int | None = None,
-                     centre: tuple[float, float] | None = None, keys: torch.Tensor | None = None,
-                     gather: Gather = _local) -> torch.Tensor:
+def kl_cov_selection(
+    logprobs: torch.Tensor,
+    advantages: torch.Tensor,
+    mask: torch.Tensor,
+    *,
+    kl_cov_ratio: float = 0.0002,
+    num_tokens: int | None = None,
+    centre: tuple[float, float] | None = None,
+    keys: torch.Tensor | None = None,
+    gather: Gather = _local,
+) -> torch.Tensor:
     """KL-Cov's tokens [B, T]: the top max(1, floor(kl_cov_ratio * N)) by Cov. `num_tokens` = N of
     the whole mini-batch (default: this batch's valid tokens); `centre`, `gather`: over processes."""
     mask = mask.to(torch.bool)
@@ -105,28 +115,44 @@ def kl_cov_selection(logprobs: torch.Tensor, advantages: torch.Tensor, mask: tor
     return select_top(scores, mask, max(1, int(total * kl_cov_ratio)), keys, gather)
 
 
-def clipped_by_ppo(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor,
-                   clip_low: float, clip_high: float) -> torch.Tensor:
+def clipped_by_ppo(
+    logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor, clip_low: float, clip_high: float
+) -> torch.Tensor:
     """Where PPO's clip removes the gradient: -A clip(rho) > -A rho (verl's `clip_by_origin`)."""
     advantages = (advantages[:, None] if advantages.dim() == 1 else advantages).to(logprobs.dtype)
     ratio = torch.exp(logprobs.detach() - old_logprobs)
     return -advantages * torch.clamp(ratio, 1 - clip_low, 1 + clip_high) > -advantages * ratio
 
 
-def clip_cov_selection(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor,
-                       mask: torch.Tensor, *, clip_low: float = 0.2, clip_high: float = 0.28,
-                       clip_cov_ratio: float = 0.0002, clip_cov_lb: float = 1.0, clip_cov_ub: float = 5.0,
-                       num_tokens: int | None = None, centre: tuple[float, float] | None = None,
-                       keys: torch.Tensor | None = None, generator: torch.Generator | None = None,
-                       gather: Gather = _local) -> torch.Tensor:
+def clip_cov_selection(
+    logprobs: torch.Tensor,
+    old_logprobs: torch.Tensor,
+    advantages: torch.Tensor,
+    mask: torch.Tensor,
+    *,
+    clip_low: float = 0.2,
+    clip_high: float = 0.28,
+    clip_cov_ratio: float = 0.0002,
+    clip_cov_lb: float = 1.0,
+    clip_cov_ub: float = 5.0,
+    num_tokens: int | None = None,
+    centre: tuple[float, float] | None = None,
+    keys: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+    gather: Gather = _local,
+) -> torch.Tensor:
     """Clip-Cov's tokens [B, T]: max(1, floor(clip_cov_ratio * N)) drawn uniformly among the valid,
     not PPO-clipped tokens with clip_cov_lb < Cov < clip_cov_ub (all of them if fewer). Without
     `keys` the draw is `torch.randperm(generator=generator)` over the candidates, as verl's."""
     mask = mask.to(torch.bool)
     total = int(mask.sum()) if num_tokens is None else num_tokens
     scores = covariance(logprobs, advantages, mask, centre)
-    candidates = (mask & ~clipped_by_ppo(logprobs, old_logprobs, advantages, clip_low, clip_high)
-                  & (scores > clip_cov_lb) & (scores < clip_cov_ub))
+    candidates = (
+        mask
+        & ~clipped_by_ppo(logprobs, old_logprobs, advantages, clip_low, clip_high)
+        & (scores > clip_cov_lb)
+        & (scores < clip_cov_ub)
+    )
     k = max(1, int(total * clip_cov_ratio))
     if keys is None:
         positions = torch.nonzero(candidates)

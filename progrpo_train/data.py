@@ -119,7 +119,9 @@ def tokenize_prompts(config: DataConfig, tokenizer) -> list[TrainPrompt]:
         if config.limit is not None and len(prompts) >= config.limit:
             break
     if not prompts:
-        raise ValueError(f"no training prompts left from {config.source} (max_prompt_length={config.max_prompt_length})")
+        raise ValueError(
+            f"no training prompts left from {config.source} (max_prompt_length={config.max_prompt_length})"
+        )
     return prompts
 
 

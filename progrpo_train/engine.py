@@ -22,8 +22,10 @@ def micro_batches_per_update(cfg: TrainConfig, world_size: int) -> int:
         )
     per_rank = sequences // world_size
     if per_rank % cfg.optim.micro_batch_size:
-        raise ValueError(f"optim.micro_batch_size={cfg.optim.micro_batch_size} must divide the {per_rank} "
-                         f"sequences each process handles per update")
+        raise ValueError(
+            f"optim.micro_batch_size={cfg.optim.micro_batch_size} must divide the {per_rank} "
+            f"sequences each process handles per update"
+        )
     return per_rank // cfg.optim.micro_batch_size
 
 
@@ -95,11 +97,13 @@ def build_reference(model_dir: str, ds_config: dict):
 def build_engine(model, cfg: TrainConfig, ds_config: dict):
     import deepspeed
 
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr, betas=tuple(cfg.optim.betas),
-                                  weight_decay=cfg.optim.weight_decay)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=cfg.optim.lr, betas=tuple(cfg.optim.betas), weight_decay=cfg.optim.weight_decay
+    )
     warmup = cfg.optim.warmup_steps
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda update: min(1.0, (update + 1) / warmup) if warmup else 1.0)
+        optimizer, lambda update: min(1.0, (update + 1) / warmup) if warmup else 1.0
+    )
     engine, optimizer, _, scheduler = deepspeed.initialize(
         model=model, optimizer=optimizer, lr_scheduler=scheduler, config=ds_config
     )

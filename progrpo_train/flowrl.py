@@ -39,8 +39,12 @@ class LogZHead(torch.nn.Module):
         super().__init__()
         blocks: list[torch.nn.Module] = []
         for _ in range(layers - 1):
-            blocks += [torch.nn.Linear(hidden_size, hidden_size), torch.nn.GELU(), torch.nn.LayerNorm(hidden_size),
-                       torch.nn.Dropout(dropout)]
+            blocks += [
+                torch.nn.Linear(hidden_size, hidden_size),
+                torch.nn.GELU(),
+                torch.nn.LayerNorm(hidden_size),
+                torch.nn.Dropout(dropout),
+            ]
         blocks.append(torch.nn.Linear(hidden_size, 1))
         self.net = torch.nn.Sequential(*blocks)
 
@@ -93,8 +97,9 @@ def flowrl_loss(
     mask = mask.to(torch.bool)
     if sequence_weights is None:
         sequence_weights = torch.full_like(log_z, 1.0 / max(len(log_z), 1))
-    residual = (log_z + _row_mean(logprobs, mask) - beta * advantages.to(logprobs.dtype)
-                - _row_mean(ref_logprobs, mask))  # [B]
+    residual = (
+        log_z + _row_mean(logprobs, mask) - beta * advantages.to(logprobs.dtype) - _row_mean(ref_logprobs, mask)
+    )  # [B]
     log_weight = torch.where(mask, logprobs - old_logprobs, torch.zeros_like(logprobs)).sum(dim=1).detach()
     raw_weight = torch.exp(log_weight)
     weight = torch.clamp(raw_weight, max=weight_cap)
@@ -102,7 +107,9 @@ def flowrl_loss(
     with torch.no_grad():
         valid = mask.sum().clamp(min=1)
         stats = FlowRLStats(
-            log_z_mean=log_z.mean(), residual_mean=residual.mean(), importance_weight_mean=weight.mean(),
+            log_z_mean=log_z.mean(),
+            residual_mean=residual.mean(),
+            importance_weight_mean=weight.mean(),
             capped_fraction=(raw_weight > weight_cap).float().mean(),
             ref_kl=torch.where(mask, ref_logprobs - logprobs, torch.zeros_like(logprobs)).sum() / valid,
         )

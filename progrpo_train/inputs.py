@@ -14,6 +14,7 @@ from progrpo_eval.model_files import load_tokenizer as load_model_tokenizer
 from progrpo_train.config import TINY_MODEL, DataConfig, TrainConfig
 from progrpo_train.run_dir import SetupError
 
+
 def check_model_path(cfg: TrainConfig) -> None:
     """model.path must be a Hugging Face model directory or look like a Hub id (`model_files`' rule)."""
     if cfg.model.path == TINY_MODEL:
@@ -45,7 +46,8 @@ def load_prompts(config: DataConfig, tokenizer) -> list:
             raise SetupError(
                 f"data.source {config.source!r} is a benchmark and loading it from the Hugging Face Hub failed "
                 f"({_first_line(error)}); set PROGRPO_DATA_DIR (or data.data_dir) to the folder holding its "
-                f"offline copy {get_benchmark(config.source).offline_file}") from error
+                f"offline copy {get_benchmark(config.source).offline_file}"
+            ) from error
         raise SetupError(f"data.source {config.source!r}: {_first_line(error)}") from error
 
 

@@ -42,13 +42,26 @@ def _group_fractions(batch) -> dict:
     return {f"{key}_group_fraction": value / len(groups) for key, value in fractions.items()}
 
 
-def step_metrics(step, batch, statuses, base, advantages, prompt_conf, response_conf, entropy, loss_stats, timings,
-                 skipped_updates, lr) -> dict:
+def step_metrics(
+    step,
+    batch,
+    statuses,
+    base,
+    advantages,
+    prompt_conf,
+    response_conf,
+    entropy,
+    loss_stats,
+    timings,
+    skipped_updates,
+    lr,
+) -> dict:
     response_tokens = batch.response_mask.sum()
     lengths = batch.response_mask.sum(dim=1).double()
     mean = lambda name: torch.stack([torch.as_tensor(s[name]).double() for s in loss_stats]).mean().item()  # noqa: E731
-    extra = {name: mean(name) for name in ("selected_fraction", "kl_ref", *FlowRLStats._fields)
-             if name in loss_stats[0]}
+    extra = {
+        name: mean(name) for name in ("selected_fraction", "kl_ref", *FlowRLStats._fields) if name in loss_stats[0]
+    }
     metrics = {
         "step": step,
         "reward_mean": batch.rewards.double().mean().item(),

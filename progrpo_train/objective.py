@@ -44,8 +44,15 @@ class Objective:
     def __init__(self, algorithm: AlgorithmConfig, micro_batch_size: int):
         self.algorithm, self.micro_batch_size = algorithm, micro_batch_size
 
-    def prepare(self, policy, rows: RolloutBatch, old_logprobs: torch.Tensor, advantages: torch.Tensor,
-                ref_logprobs: torch.Tensor | None, salt: tuple) -> PreparedMiniBatch:
+    def prepare(
+        self,
+        policy,
+        rows: RolloutBatch,
+        old_logprobs: torch.Tensor,
+        advantages: torch.Tensor,
+        ref_logprobs: torch.Tensor | None,
+        salt: tuple,
+    ) -> PreparedMiniBatch:
         algorithm, mask = self.algorithm, rows.response_mask
         normaliser = all_reduce_sum(aggregation_normaliser(mask, algorithm.aggregation, rows.group_ids))
         weights = aggregation_weights(mask, algorithm.aggregation, rows.group_ids, normaliser=normaliser)
@@ -58,14 +65,26 @@ class Objective:
         """Cui et al.'s tokens over the whole mini-batch (covariance.py), from the current policy."""
         algorithm, mask = self.algorithm, rows.response_mask
         current = sequence_logprobs(policy, rows, self.micro_batch_size)
-        shared = {"num_tokens": int(all_reduce_sum(float(mask.sum()))), "gather": all_gather,
-                  "centre": mini_batch_means(current, advantages, mask, all_reduce_sum),
-                  "keys": token_keys(rows.row_seeds, mask, algorithm.loss, *salt)}
+        shared = {
+            "num_tokens": int(all_reduce_sum(float(mask.sum()))),
+            "gather": all_gather,
+            "centre": mini_batch_means(current, advantages, mask, all_reduce_sum),
+            "keys": token_keys(rows.row_seeds, mask, algorithm.loss, *salt),
+        }
         if algorithm.loss == "kl_cov":
             return kl_cov_selection(current, advantages, mask, kl_cov_ratio=algorithm.kl_cov_ratio, **shared)
-        return clip_cov_selection(current, old_logprobs, advantages, mask, clip_low=algorithm.clip_low,
-                                  clip_high=algorithm.clip_high, clip_cov_ratio=algorithm.clip_cov_ratio,
-                                  clip_cov_lb=algorithm.clip_cov_lb, clip_cov_ub=algorithm.clip_cov_ub, **shared)
+        return clip_cov_selection(
+            current,
+            old_logprobs,
+            advantages,
+            mask,
+            clip_low=algorithm.clip_low,
+            clip_high=algorithm.clip_high,
+            clip_cov_ratio=algorithm.clip_cov_ratio,
+            clip_cov_lb=algorithm.clip_cov_lb,
+            clip_cov_ub=algorithm.clip_cov_ub,
+            **shared,
+        )
 
     def loss(self, policy, mini: PreparedMiniBatch, part: slice) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The loss of micro-batch `part` of a prepared mini-batch (its gradient adds up to the whole's)."""
@@ -80,16 +99,33 @@ class Objective:
         is_flowrl = algorithm.loss == "flowrl"
         with torch.set_grad_enabled(not is_flowrl):  # FlowRL: the PPO terms are statistics only
             loss, ppo_stats = policy_loss(
-                outputs.logprobs, old, advantages, mask, clip_low=algorithm.clip_low, clip_high=algorithm.clip_high,
-                token_weights=weights, loss="ppo_clip" if is_flowrl else algorithm.loss,
-                kl_cov_ratio=algorithm.kl_cov_ratio, ppo_kl_coef=algorithm.ppo_kl_coef, token_selection=selection)
+                outputs.logprobs,
+                old,
+                advantages,
+                mask,
+                clip_low=algorithm.clip_low,
+                clip_high=algorithm.clip_high,
+                token_weights=weights,
+                loss="ppo_clip" if is_flowrl else algorithm.loss,
+                kl_cov_ratio=algorithm.kl_cov_ratio,
+                ppo_kl_coef=algorithm.ppo_kl_coef,
+                token_selection=selection,
+            )
         stats = dict(ppo_stats._asdict())
         if is_flowrl:
             module = getattr(policy, "module", policy)
             log_z = module.log_z_head(prompt_representation(outputs.hidden, rows.prompt_mask.to(device)))
             loss, flow_stats = flowrl_loss(
-                outputs.logprobs, old, ref, log_z.float(), advantages, mask, beta=algorithm.flowrl_beta,
-                weight_cap=algorithm.flowrl_weight_cap, sequence_weights=weights.sum(dim=1))
+                outputs.logprobs,
+                old,
+                ref,
+                log_z.float(),
+                advantages,
+                mask,
+                beta=algorithm.flowrl_beta,
+                weight_cap=algorithm.flowrl_weight_cap,
+                sequence_weights=weights.sum(dim=1),
+            )
             zero = torch.zeros((), device=device)  # FlowRL clips no ratio (its weight cap: capped_fraction)
             stats.update(flow_stats._asdict(), clip_fraction=zero, clip_fraction_low=zero, clip_fraction_high=zero)
         if algorithm.kl_coef > 0:

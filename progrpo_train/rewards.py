@@ -52,11 +52,19 @@ def scorer_options_for(config: DataConfig) -> dict:
 class RewardFunction:
     """Scores a batch of responses to their problems with the configured scorer."""
 
-    def __init__(self, config: DataConfig, max_tokens: int, *, reasoning: bool, timeout_s: float = 10.0,
-                 workers: int | None = None):
+    def __init__(
+        self,
+        config: DataConfig,
+        max_tokens: int,
+        *,
+        reasoning: bool,
+        timeout_s: float = 10.0,
+        workers: int | None = None,
+    ):
         self.config, self.max_tokens, self.reasoning = config, max_tokens, reasoning
-        self.scorer = build_scorer(config.reward, ScorerSettings(timeout_s=timeout_s, workers=workers),
-                                   **scorer_options_for(config))
+        self.scorer = build_scorer(
+            config.reward, ScorerSettings(timeout_s=timeout_s, workers=workers), **scorer_options_for(config)
+        )
 
     def _value(self, result: ScoreResult) -> float:
         if result.correct:

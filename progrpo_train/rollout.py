@@ -26,8 +26,9 @@ def rollout_seed(seed: int, step: int, prompt_id: str) -> int:
 
 
 def sampling_settings(config: RolloutConfig, seed: int) -> SamplingSettings:
-    return SamplingSettings(n=config.n, temperature=config.temperature, top_p=config.top_p,
-                            max_tokens=config.max_tokens, seed=seed)
+    return SamplingSettings(
+        n=config.n, temperature=config.temperature, top_p=config.top_p, max_tokens=config.max_tokens, seed=seed
+    )
 
 
 class HFRollout:
@@ -35,8 +36,9 @@ class HFRollout:
         self.backend = HFBackend(policy, tokenizer)
         self.backend.max_batch_sequences = batch_sequences
 
-    def generate(self, prompts: list[list[int]], settings: SamplingSettings,
-                 seeds: list[int]) -> list[list[Completion]]:
+    def generate(
+        self, prompts: list[list[int]], settings: SamplingSettings, seeds: list[int]
+    ) -> list[list[Completion]]:
         return self.backend.generate(prompts, settings, seeds=seeds, use_tqdm=False)
 
     def sync(self, policy, zero_stage: int) -> None:
@@ -62,12 +64,17 @@ class VLLMRollout:
         from progrpo_eval.generation.vllm_backend import VLLMBackend
 
         self.backend = VLLMBackend(
-            model_dir, dtype=dtype, seed=seed, tensor_parallel_size=config.tensor_parallel_size,
-            gpu_memory_utilization=config.gpu_memory_utilization, enforce_eager=config.enforce_eager or None,
+            model_dir,
+            dtype=dtype,
+            seed=seed,
+            tensor_parallel_size=config.tensor_parallel_size,
+            gpu_memory_utilization=config.gpu_memory_utilization,
+            enforce_eager=config.enforce_eager or None,
         )
 
-    def generate(self, prompts: list[list[int]], settings: SamplingSettings,
-                 seeds: list[int]) -> list[list[Completion]]:
+    def generate(
+        self, prompts: list[list[int]], settings: SamplingSettings, seeds: list[int]
+    ) -> list[list[Completion]]:
         return self.backend.generate(prompts, settings, seeds=seeds, use_tqdm=False)
 
     def sync(self, policy, zero_stage: int) -> None:

@@ -27,8 +27,15 @@ import yaml
 from progrpo_train.config import TrainConfig, leaf_values, load_config
 
 OUTPUTS = ("config.yaml", "metrics.jsonl", "checkpoints", "tensorboard", "tiny-model")
-MAY_CHANGE_ON_RESUME = ("out_dir", "max_steps", "resume", "overwrite", "logging.*", "checkpoint.save_every",
-                        "checkpoint.keep_last")
+MAY_CHANGE_ON_RESUME = (
+    "out_dir",
+    "max_steps",
+    "resume",
+    "overwrite",
+    "logging.*",
+    "checkpoint.save_every",
+    "checkpoint.keep_last",
+)
 
 
 class SetupError(ValueError):
@@ -36,8 +43,9 @@ class SetupError(ValueError):
 
 
 def may_change_on_resume(key: str) -> bool:
-    return any(key == allowed or (allowed.endswith(".*") and key.startswith(allowed[:-1]))
-               for allowed in MAY_CHANGE_ON_RESUME)
+    return any(
+        key == allowed or (allowed.endswith(".*") and key.startswith(allowed[:-1])) for allowed in MAY_CHANGE_ON_RESUME
+    )
 
 
 def check_out_dir(cfg: TrainConfig) -> None:
@@ -47,8 +55,10 @@ def check_out_dir(cfg: TrainConfig) -> None:
         raise SetupError(f"out_dir {out_dir} is a file, not a directory")
     if cfg.resume or cfg.overwrite or not out_dir.is_dir() or not any(out_dir.iterdir()):
         return
-    raise SetupError(f"out_dir {out_dir} is not empty (a previous run?); continue it with resume=true, "
-                     f"replace it with overwrite=true, or choose another out_dir")
+    raise SetupError(
+        f"out_dir {out_dir} is not empty (a previous run?); continue it with resume=true, "
+        f"replace it with overwrite=true, or choose another out_dir"
+    )
 
 
 def remove_previous_run(out_dir: Path) -> None:
@@ -65,8 +75,11 @@ def config_differences(saved: TrainConfig, current: TrainConfig, compared: set[s
     """'key: old -> new' for every key that differs and may not change on resume; `compared`: only
     these keys (those the run's config.yaml spells out; a key added to progrpo since has no old value)."""
     old, new = leaf_values(saved), leaf_values(current)
-    return [f"{key}: {old[key]!r} -> {new[key]!r}" for key in new
-            if (compared is None or key in compared) and old.get(key) != new[key] and not may_change_on_resume(key)]
+    return [
+        f"{key}: {old[key]!r} -> {new[key]!r}"
+        for key in new
+        if (compared is None or key in compared) and old.get(key) != new[key] and not may_change_on_resume(key)
+    ]
 
 
 def _written_keys(tree: dict, prefix: str = "") -> set[str]:
@@ -80,8 +93,10 @@ def check_resume(cfg: TrainConfig, checkpoint: Path | None) -> None:
     """Refuse resume=true without a checkpoint, or with a config that differs from the run's."""
     out_dir = Path(cfg.out_dir)
     if checkpoint is None:
-        raise SetupError(f"resume=true but {out_dir / 'checkpoints'} holds no complete checkpoint; start without "
-                         f"resume=true (add overwrite=true if {out_dir} is not empty)")
+        raise SetupError(
+            f"resume=true but {out_dir / 'checkpoints'} holds no complete checkpoint; start without "
+            f"resume=true (add overwrite=true if {out_dir} is not empty)"
+        )
     saved_path = out_dir / "config.yaml"
     try:
         saved = load_config(saved_path)
@@ -91,5 +106,7 @@ def check_resume(cfg: TrainConfig, checkpoint: Path | None) -> None:
     changed = config_differences(saved, cfg, written)
     if changed:
         allowed = ", ".join(MAY_CHANGE_ON_RESUME)
-        raise SetupError(f"resume=true with a config that differs from {saved_path}: {'; '.join(changed)} "
-                         f"(only {allowed} may change on resume; use another out_dir for a new run)")
+        raise SetupError(
+            f"resume=true with a config that differs from {saved_path}: {'; '.join(changed)} "
+            f"(only {allowed} may change on resume; use another out_dir for a new run)"
+        )

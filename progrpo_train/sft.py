@@ -37,9 +37,16 @@ from progrpo_eval.benchmarks.toy import TOY_DATA_SEED, reference_response
 from progrpo_eval.problem import Problem
 from progrpo_eval.tiny_model import TinyModelSpec
 
-DEMO_SPEC = TinyModelSpec(vocab_size=1024, hidden_size=128, intermediate_size=512, num_hidden_layers=4,
-                          num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512,
-                          logit_scale=1.0)
+DEMO_SPEC = TinyModelSpec(
+    vocab_size=1024,
+    hidden_size=128,
+    intermediate_size=512,
+    num_hidden_layers=4,
+    num_attention_heads=2,
+    num_key_value_heads=2,
+    max_position_embeddings=512,
+    logit_scale=1.0,
+)
 SFT_RECORD = "sft.json"
 SFT_PROGRESS = "sft_progress.jsonl"  # one {"step", "loss"} line every 10 steps, while training
 

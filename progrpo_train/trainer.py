@@ -65,13 +65,15 @@ class Trainer:
         self.engine, self.optimizer, self.scheduler = build_engine(policy, cfg, self.ds_config)
         self.reference = build_reference(self.model_dir, self.ds_config) if needs_reference(cfg) else None
         self.objective = Objective(cfg.algorithm, cfg.optim.micro_batch_size)
-        self.reward = RewardFunction(cfg.data, cfg.rollout.max_tokens,
-                                     reasoning=is_reasoning_model(self.tokenizer, cfg.data.reasoning))
+        self.reward = RewardFunction(
+            cfg.data, cfg.rollout.max_tokens, reasoning=is_reasoning_model(self.tokenizer, cfg.data.reasoning)
+        )
         self.start_step, self.skipped_updates = 0, 0
         if self.resume_from is not None:
             self._resume(self.resume_from)
-        self.rollout = build_rollout(cfg.rollout, self.engine.module, self.tokenizer, self.model_dir, cfg.model.dtype,
-                                     cfg.seed)
+        self.rollout = build_rollout(
+            cfg.rollout, self.engine.module, self.tokenizer, self.model_dir, cfg.model.dtype, cfg.seed
+        )
         if self.start_step > 0:
             self.rollout.sync(self.engine.module, cfg.deepspeed.zero_stage)
         self.logger = MetricsLogger(self.out_dir, cfg.logging, enabled=self.rank == 0, truncate_after=self.start_step)
@@ -121,11 +123,13 @@ class Trainer:
         flat = [(prompt, completion) for prompt, group in zip(prompts, groups) for completion in group]
         started = time.perf_counter()
         truncated = [c.finish_reason == "length" for _, c in flat]
-        rewards = self.reward([p.problem for p, _ in flat], [c.text for _, c in flat],
-                              [len(c.token_ids) for _, c in flat])
+        rewards = self.reward(
+            [p.problem for p, _ in flat], [c.text for _, c in flat], [len(c.token_ids) for _, c in flat]
+        )
         timings["reward"] = time.perf_counter() - started
-        tensors = pad_rollouts([list(p.token_ids) for p, _ in flat], [c.token_ids for _, c in flat],
-                               self.tokenizer.pad_token_id or 0)
+        tensors = pad_rollouts(
+            [list(p.token_ids) for p, _ in flat], [c.token_ids for _, c in flat], self.tokenizer.pad_token_id or 0
+        )
         batch = RolloutBatch(
             *tensors,
             group_ids=torch.arange(len(prompts)).repeat_interleave(cfg.rollout.n),
@@ -142,8 +146,17 @@ class Trainer:
         if algo.advantage == "grpo":
             return base, base
         reweighted = progrpo_advantages(
-            batch.rewards, batch.group_ids, response_conf, prompt_conf, alpha=algo.alpha, reweight=algo.reweight,
-            gate=algo.gate, correct=batch.correct, preserve_sign=algo.preserve_sign, std=algo.std, eps=algo.eps,
+            batch.rewards,
+            batch.group_ids,
+            response_conf,
+            prompt_conf,
+            alpha=algo.alpha,
+            reweight=algo.reweight,
+            gate=algo.gate,
+            correct=batch.correct,
+            preserve_sign=algo.preserve_sign,
+            std=algo.std,
+            eps=algo.eps,
         )
         return base, reweighted
 
@@ -156,9 +169,14 @@ class Trainer:
         for epoch in range(cfg.optim.ppo_epochs):
             for update, start in enumerate(range(0, len(batch), rows_per_update)):
                 rows = slice(start, start + rows_per_update)
-                mini = self.objective.prepare(self.engine, batch.rows(rows), old_logprobs[rows], advantages[rows],
-                                              None if ref_logprobs is None else ref_logprobs[rows],
-                                              salt=(step, epoch, update))
+                mini = self.objective.prepare(
+                    self.engine,
+                    batch.rows(rows),
+                    old_logprobs[rows],
+                    advantages[rows],
+                    None if ref_logprobs is None else ref_logprobs[rows],
+                    salt=(step, epoch, update),
+                )
                 poisoned = False
                 offsets = range(0, len(mini.rows), micro)
                 for offset in offsets:
@@ -174,7 +192,7 @@ class Trainer:
 
     def _step(self, poisoned: bool) -> None:
         if all_reduce_sum(float(poisoned)) > 0:
-            warnings.warn("non-finite loss: this update is skipped (learning rate 0 for one step)")
+            warnings.warn("non-finite loss: this update is skipped (learning rate 0 for one step)", stacklevel=2)
             self.skipped_updates += 1
             saved = [group["lr"] for group in self.optimizer.param_groups]
             for group in self.optimizer.param_groups:
@@ -191,7 +209,8 @@ class Trainer:
         batch, statuses, timings = self._collect(step)
         phase = time.perf_counter()
         old_logprobs, prompt_conf, response_conf, entropy = score_with_policy(
-            self.engine.module, batch, cfg.optim.micro_batch_size, cfg.algorithm.low_prob_fraction)
+            self.engine.module, batch, cfg.optim.micro_batch_size, cfg.algorithm.low_prob_fraction
+        )
         ref_logprobs = None
         if self.reference is not None:
             ref_logprobs = sequence_logprobs(self.reference, batch, cfg.optim.micro_batch_size)
@@ -204,36 +223,67 @@ class Trainer:
         self.rollout.sync(self.engine.module, cfg.deepspeed.zero_stage)
         timings["sync"] = time.perf_counter() - phase
         timings["step"] = time.perf_counter() - started
-        return step_metrics(step + 1, batch, statuses, base, advantages, prompt_conf, response_conf, entropy,
-                            loss_stats, timings, self.skipped_updates, self.optimizer.param_groups[0]["lr"])
+        return step_metrics(
+            step + 1,
+            batch,
+            statuses,
+            base,
+            advantages,
+            prompt_conf,
+            response_conf,
+            entropy,
+            loss_stats,
+            timings,
+            self.skipped_updates,
+            self.optimizer.param_groups[0]["lr"],
+        )
 
     def train(self) -> None:
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
         cfg = self.cfg
-        columns = (TextColumn("step {task.completed}/{task.total}"), BarColumn(), TextColumn("{task.fields[info]}"),
-                   TimeRemainingColumn())
+        columns = (
+            TextColumn("step {task.completed}/{task.total}"),
+            BarColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeRemainingColumn(),
+        )
         with Progress(*columns, disable=self.rank != 0) as progress:
             task = progress.add_task("train", total=cfg.max_steps, completed=self.start_step, info="")
             for step in range(self.start_step, cfg.max_steps):
                 metrics = self.train_step(step)
                 self.logger.log(metrics)
                 self._maybe_save(step + 1)
-                progress.update(task, advance=1, info=f"reward {metrics['reward_mean']:.3f}  "
-                                f"entropy {metrics['entropy']:.3f}  {metrics['time_step']:.1f} s/step")
+                progress.update(
+                    task,
+                    advance=1,
+                    info=f"reward {metrics['reward_mean']:.3f}  "
+                    f"entropy {metrics['entropy']:.3f}  {metrics['time_step']:.1f} s/step",
+                )
         self.close()
 
     def _maybe_save(self, done: int) -> None:
         cfg = self.cfg
         if (cfg.checkpoint.save_every and done % cfg.checkpoint.save_every == 0) or done == cfg.max_steps:
             state = {"data": self.order.state(), "skipped_updates": self.skipped_updates}
-            prompt = training_prompt_record(self.tokenizer, instruction=training_instruction(cfg.data),
-                                            apply_chat_template=cfg.data.apply_chat_template,
-                                            reasoning=cfg.data.reasoning, source=cfg.data.source)
-            ckpt.save_checkpoint(self.engine, self.tokenizer, self.out_dir, done, state, cfg.deepspeed.zero_stage,
-                                 cfg.checkpoint.keep_last,
-                                 exclude_from_hf=LOG_Z_PREFIX if cfg.algorithm.loss == "flowrl" else None,
-                                 hf_files={TRAINING_PROMPT_FILE: prompt})
+            prompt = training_prompt_record(
+                self.tokenizer,
+                instruction=training_instruction(cfg.data),
+                apply_chat_template=cfg.data.apply_chat_template,
+                reasoning=cfg.data.reasoning,
+                source=cfg.data.source,
+            )
+            ckpt.save_checkpoint(
+                self.engine,
+                self.tokenizer,
+                self.out_dir,
+                done,
+                state,
+                cfg.deepspeed.zero_stage,
+                cfg.checkpoint.keep_last,
+                exclude_from_hf=LOG_Z_PREFIX if cfg.algorithm.loss == "flowrl" else None,
+                hf_files={TRAINING_PROMPT_FILE: prompt},
+            )
 
     def close(self) -> None:
         self.rollout.close()

@@ -47,8 +47,17 @@ def vllm_backend(tiny_model_dir):
 # --- planted run directories (reports, comparisons, analysis) ----------------------------------
 
 
-def write_run(root: Path, model: str, benchmark: str, problems: dict, *, seed: int = 0, complete: bool = True,
-              temperature: float = 0.6, model_path: str | None = None) -> Path:
+def write_run(
+    root: Path,
+    model: str,
+    benchmark: str,
+    problems: dict,
+    *,
+    seed: int = 0,
+    complete: bool = True,
+    temperature: float = 0.6,
+    model_path: str | None = None,
+) -> Path:
     """A run directory with planted samples: problems = {problem_id: [(correct, probabilities), ...]}.
 
     complete=False leaves it as a killed run leaves it: samples on disk, no summary. The manifest's
@@ -59,22 +68,38 @@ def write_run(root: Path, model: str, benchmark: str, problems: dict, *, seed: i
 
     run_dir = root / model / benchmark
     num_samples = len(next(iter(problems.values())))
-    manifest = {"model": model_path or f"/models/{model}", "benchmark": benchmark, "data_checksum": "ab" * 32,
-                "data_source": "planted", "backend": "hf", "versions": {"python": "3.11", "progrpo": "0.1.0"},
-                "sampling": {"n": num_samples, "temperature": temperature, "top_p": 0.95, "max_tokens": 16,
-                             "seed": seed}}
+    manifest = {
+        "model": model_path or f"/models/{model}",
+        "benchmark": benchmark,
+        "data_checksum": "ab" * 32,
+        "data_source": "planted",
+        "backend": "hf",
+        "versions": {"python": "3.11", "progrpo": "0.1.0"},
+        "sampling": {"n": num_samples, "temperature": temperature, "top_p": 0.95, "max_tokens": 16, "seed": seed},
+    }
     store.prepare_run_dir(run_dir, manifest)
     records = []
     for problem_id, rollouts in problems.items():
         for index, (correct, probabilities) in enumerate(rollouts):
-            records.append({
-                "problem_id": problem_id, "sample_index": index, "answer_text": "",
-                "text": f"solution {index} of {problem_id}: we add {index} and {index + 1} then check the result",
-                "prompt_token_ids": [1, 2], "token_ids": list(range(len(probabilities))),
-                "logprobs": [math.log(p) for p in probabilities], "top_logprobs": None, "finish_reason": "stop",
-                "truncated": False, "num_tokens": len(probabilities), "correct": correct, "score_status": "ok",
-                "extracted": "1" if correct else "2", "score_detail": "",
-            })
+            records.append(
+                {
+                    "problem_id": problem_id,
+                    "sample_index": index,
+                    "answer_text": "",
+                    "text": f"solution {index} of {problem_id}: we add {index} and {index + 1} then check the result",
+                    "prompt_token_ids": [1, 2],
+                    "token_ids": list(range(len(probabilities))),
+                    "logprobs": [math.log(p) for p in probabilities],
+                    "top_logprobs": None,
+                    "finish_reason": "stop",
+                    "truncated": False,
+                    "num_tokens": len(probabilities),
+                    "correct": correct,
+                    "score_status": "ok",
+                    "extracted": "1" if correct else "2",
+                    "score_detail": "",
+                }
+            )
     store.write_chunk(run_dir, records)
     if complete:
         summary = summarize(store.load_samples(run_dir), list(problems), num_samples=num_samples)
@@ -88,9 +113,12 @@ def plant_entropy(run_dir: Path, per_token: dict, temperature: float = 1.0, logp
     from progrpo_eval import store
 
     keys = sorted(per_token)
-    columns = {"problem_id": [k[0] for k in keys], "sample_index": pa.array([k[1] for k in keys], pa.int32()),
-               "entropy": pa.array([per_token[k] for k in keys], pa.list_(pa.float32())),
-               "mean_entropy": [float(np.mean(per_token[k])) for k in keys]}
+    columns = {
+        "problem_id": [k[0] for k in keys],
+        "sample_index": pa.array([k[1] for k in keys], pa.int32()),
+        "entropy": pa.array([per_token[k] for k in keys], pa.list_(pa.float32())),
+        "mean_entropy": [float(np.mean(per_token[k])) for k in keys],
+    }
     if logprobs is not None:
         columns["logprobs"] = pa.array([logprobs[k] for k in keys], pa.list_(pa.float32()))
     store.write_extra(run_dir, "entropy", pa.table(columns), {"method": "exact", "temperature": temperature})

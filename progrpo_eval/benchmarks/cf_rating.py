@@ -37,15 +37,16 @@ _CF_PROBLEM = re.compile(r"(\d+)([A-Za-z]\w*)")
 
 
 def split_problem_id(cf_id: str) -> tuple[int, str]:
-    """"2024A" -> (2024, "A"), "1999B1" -> (1999, "B1"); ValueError otherwise."""
+    """ "2024A" -> (2024, "A"), "1999B1" -> (1999, "B1"); ValueError otherwise."""
     match = _CF_PROBLEM.fullmatch(str(cf_id).strip())
     if not match:
         raise ValueError(f"not a CodeForces problem id: {cf_id!r} (expected e.g. 2024A)")
     return int(match.group(1)), match.group(2)
 
 
-def contest_score(problems: Sequence[Mapping[str, Any]],
-                  submissions: Mapping[str, Sequence[bool]]) -> tuple[float, int]:
+def contest_score(
+    problems: Sequence[Mapping[str, Any]], submissions: Mapping[str, Sequence[bool]]
+) -> tuple[float, int]:
     """(points, penalty) of the model in one contest; `submissions` maps "2024A" to its samples' verdicts."""
     score, penalty = 0.0, 0
     for problem in problems:
@@ -86,8 +87,9 @@ def rating_for_rank(rank: float, old_ratings: Sequence[float]) -> int:
     return low
 
 
-def contest_rating(contest: Mapping[str, Any], submissions: Mapping[str, Sequence[bool]], *,
-                   min_participants: int | None = None) -> int | None:
+def contest_rating(
+    contest: Mapping[str, Any], submissions: Mapping[str, Sequence[bool]], *, min_participants: int | None = None
+) -> int | None:
     """The model's rating in one contest, or None when it has `min_participants` (default 200) or fewer rated."""
     min_participants = MIN_PARTICIPANTS if min_participants is None else min_participants
     standings, changes = contest["standings"], contest["rating_changes"]
@@ -138,8 +140,9 @@ class StandingsDir:
         return sorted(float(rating) for rating in ratings) if ratings else None
 
 
-def estimate_rating(submissions: Mapping[str, Sequence[bool]], standings: StandingsDir, *,
-                    min_participants: int | None = None) -> dict[str, Any]:
+def estimate_rating(
+    submissions: Mapping[str, Sequence[bool]], standings: StandingsDir, *, min_participants: int | None = None
+) -> dict[str, Any]:
     """Per-contest ratings and the estimates of the module docstring; `submissions`: CodeForces id -> verdicts."""
     by_contest: dict[int, dict[str, Sequence[bool]]] = {}
     for cf_id, verdicts in submissions.items():
@@ -158,10 +161,12 @@ def estimate_rating(submissions: Mapping[str, Sequence[bool]], standings: Standi
     result: dict[str, Any] = {
         "method": "CodeElo / DeepCoder: Elo inverse of the expected rank in each contest's standings",
         "contest_ratings": {str(contest_id): rating for contest_id, rating in ratings.items()},
-        "contests_rated": len(ratings), "contests_without_standings": missing,
+        "contests_rated": len(ratings),
+        "contests_without_standings": missing,
         "contests_skipped_too_few_participants": skipped,
         "rating": round(sum(ratings.values()) / len(ratings)) if ratings else None,
-        "percentile": None, "rating_from_percentile": None,
+        "percentile": None,
+        "rating_from_percentile": None,
     }
     distribution = standings.sorted_ratings()
     if ratings and distribution:

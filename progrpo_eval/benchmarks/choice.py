@@ -30,13 +30,12 @@ from .registry import Benchmark, Problem, RowContext, RowError, register, requir
 
 LETTERS = string.ascii_uppercase
 OPTION_LINE = re.compile(r"^[ \t]*([A-Z])[).][ \t]", re.MULTILINE)
-GPQA_OPTION_FIELDS = ("Correct Answer", "Incorrect Answer 1", "Incorrect Answer 2",
-                      "Incorrect Answer 3")
+GPQA_OPTION_FIELDS = ("Correct Answer", "Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3")
 
 
 def option_permutation(seed: int, problem_id: str, num_options: int) -> list[int]:
     """A permutation of range(num_options) determined by (seed, problem_id) alone."""
-    digest = hashlib.sha256(f"{seed}:{problem_id}".encode("utf-8")).digest()
+    digest = hashlib.sha256(f"{seed}:{problem_id}".encode()).digest()
     generator = np.random.default_rng(int.from_bytes(digest[:8], "big"))
     return [int(index) for index in generator.permutation(num_options)]
 
@@ -55,7 +54,7 @@ def option_letters_in_text(question: str) -> str:
     letters = [match.group(1) for match in OPTION_LINE.finditer(question)]
     if "A" not in letters:
         return ""
-    run = letters[len(letters) - 1 - letters[::-1].index("A"):]
+    run = letters[len(letters) - 1 - letters[::-1].index("A") :]
     found = ""
     for letter in run:
         if letter != LETTERS[len(found)]:
@@ -72,10 +71,14 @@ def gold_letter(answer: Any, choices: str) -> str:
         raise RowError(str(error)) from error
 
 
-def choice_metadata(choices: str, gold: str, permutation: list[int] | None,
-                    **extra: Any) -> dict[str, Any]:
-    return {"choices": choices, "gold_letter": gold, "permutation": permutation,
-            "shuffled_by": "source" if permutation is None else "seed", **extra}
+def choice_metadata(choices: str, gold: str, permutation: list[int] | None, **extra: Any) -> dict[str, Any]:
+    return {
+        "choices": choices,
+        "gold_letter": gold,
+        "permutation": permutation,
+        "shuffled_by": "source" if permutation is None else "seed",
+        **extra,
+    }
 
 
 def parse_prerendered(row: Mapping[str, Any], context: RowContext) -> Problem:
@@ -85,8 +88,9 @@ def parse_prerendered(row: Mapping[str, Any], context: RowContext) -> Problem:
     if len(choices) < 2:
         raise RowError("no option lines ('A) ...' or 'A. ...') in field 'question'")
     gold = gold_letter(require(row, "answer"), choices)
-    return Problem(context.problem_id(row, "id", "question_id"), question, gold,
-                   metadata=choice_metadata(choices, gold, None))
+    return Problem(
+        context.problem_id(row, "id", "question_id"), question, gold, metadata=choice_metadata(choices, gold, None)
+    )
 
 
 def parse_gpqa_hub(row: Mapping[str, Any], context: RowContext) -> Problem:
@@ -97,19 +101,23 @@ def parse_gpqa_hub(row: Mapping[str, Any], context: RowContext) -> Problem:
     shown_options = [source_options[index] for index in permutation]
     gold = LETTERS[permutation.index(0)]
     question = render_options(str(require(row, "Question")), shown_options)
-    metadata = choice_metadata(LETTERS[:len(shown_options)], gold, permutation,
-                               domain=row.get("High-level domain"), subdomain=row.get("Subdomain"))
+    metadata = choice_metadata(
+        LETTERS[: len(shown_options)],
+        gold,
+        permutation,
+        domain=row.get("High-level domain"),
+        subdomain=row.get("Subdomain"),
+    )
     return Problem(problem_id, question, gold, metadata=metadata)
 
 
 def parse_mmlu_pro_hub(row: Mapping[str, Any], context: RowContext) -> Problem:
     """The Hub's MMLU-Pro columns: question, options (list), answer (letter), question_id."""
     options = [str(option).strip() for option in require(row, "options")]
-    choices = LETTERS[:len(options)]
+    choices = LETTERS[: len(options)]
     gold = gold_letter(require(row, "answer"), choices)
     question = render_options(str(require(row, "question")), options)
-    metadata = choice_metadata(choices, gold, None, category=row.get("category"),
-                               src=row.get("src"))
+    metadata = choice_metadata(choices, gold, None, category=row.get("category"), src=row.get("src"))
     return Problem(context.problem_id(row, "question_id"), question, gold, metadata=metadata)
 
 
@@ -125,15 +133,36 @@ def parse_mmlu_pro(row: Mapping[str, Any], context: RowContext) -> Problem:
     return parse_prerendered(row, context)
 
 
-GPQA_DIAMOND = register(Benchmark(
-    name="gpqa_diamond", display_name="GPQA-Diamond", family="choice", scorer="choice",
-    hub_id="Idavidrein/gpqa", hub_config="gpqa_diamond", split="train", offline_file="gpqa_diamond.jsonl",
-    parse_row=parse_gpqa, scorer_options={"letters": "ABCD"},
-    description="GPQA-Diamond, 198 graduate-level science questions, options A-D "
-                "(gated on the Hub: accept its terms and set HF_TOKEN)"))
-MMLU_PRO = register(Benchmark(
-    name="mmlu_pro", display_name="MMLU-Pro", family="choice", scorer="choice",
-    hub_id="TIGER-Lab/MMLU-Pro", hub_config=None, split="test", offline_file="mmlu_pro_300.jsonl",
-    parse_row=parse_mmlu_pro, offline_is_subset=True, scorer_options={"letters": "ABCDEFGHIJ"},
-    description="MMLU-Pro, up to 10 options A-J; the Hub split has 12,032 questions, the offline "
-                "copy a 300-question subset"))
+GPQA_DIAMOND = register(
+    Benchmark(
+        name="gpqa_diamond",
+        display_name="GPQA-Diamond",
+        family="choice",
+        scorer="choice",
+        hub_id="Idavidrein/gpqa",
+        hub_config="gpqa_diamond",
+        split="train",
+        offline_file="gpqa_diamond.jsonl",
+        parse_row=parse_gpqa,
+        scorer_options={"letters": "ABCD"},
+        description="GPQA-Diamond, 198 graduate-level science questions, options A-D "
+        "(gated on the Hub: accept its terms and set HF_TOKEN)",
+    )
+)
+MMLU_PRO = register(
+    Benchmark(
+        name="mmlu_pro",
+        display_name="MMLU-Pro",
+        family="choice",
+        scorer="choice",
+        hub_id="TIGER-Lab/MMLU-Pro",
+        hub_config=None,
+        split="test",
+        offline_file="mmlu_pro_300.jsonl",
+        parse_row=parse_mmlu_pro,
+        offline_is_subset=True,
+        scorer_options={"letters": "ABCDEFGHIJ"},
+        description="MMLU-Pro, up to 10 options A-J; the Hub split has 12,032 questions, the offline "
+        "copy a 300-question subset",
+    )
+)

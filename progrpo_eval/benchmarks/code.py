@@ -41,7 +41,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from .code_sources import (
-    LCB_HUB_ID, LCB_RELEASES, decode_lcb_tests, fetch_lcb_release, literal_tests, read_gzip_jsonl, read_json_list,
+    LCB_HUB_ID,
+    LCB_RELEASES,
+    decode_lcb_tests,
+    fetch_lcb_release,
+    literal_tests,
+    read_gzip_jsonl,
+    read_json_list,
     windowed_jsonl_reader,
 )
 from .registry import Benchmark, Problem, RowContext, RowError, register, require
@@ -91,9 +97,16 @@ def parse_humaneval_plus(row: Mapping[str, Any], context: RowContext) -> Problem
         base, plus = None, list(literal_assignment(str(require(row, "test")), "inputs"))
     if not plus or not all(isinstance(inputs, list) for inputs in plus + (base or [])):
         raise RowError("inputs must be a non-empty list of argument lists")
-    metadata = {"judge": "evalplus", "mode": "function", "function_name": entry_point,
-                "task_id": str(require(row, "task_id")), "reference_program": program, "base_input": base,
-                "plus_input": plus, "atol": float(row.get("atol") or 0.0)}
+    metadata = {
+        "judge": "evalplus",
+        "mode": "function",
+        "function_name": entry_point,
+        "task_id": str(require(row, "task_id")),
+        "reference_program": program,
+        "base_input": base,
+        "plus_input": plus,
+        "atol": float(row.get("atol") or 0.0),
+    }
     question = f"{FUNCTION_FORMAT}\n{fenced(prompt)}"
     return Problem(context.problem_id(row, "task_id"), question, program, metadata=metadata)
 
@@ -127,8 +140,13 @@ def lcb_tests(row: Mapping[str, Any], functional: bool) -> list[dict[str, Any]]:
     if not functional:
         return [{"input": str(test["input"]), "output": str(test["output"])} for test in tests]
     try:
-        return [{"input": [json.loads(line) for line in str(test["input"]).split("\n")],
-                 "output": json.loads(test["output"])} for test in tests]
+        return [
+            {
+                "input": [json.loads(line) for line in str(test["input"]).split("\n")],
+                "output": json.loads(test["output"]),
+            }
+            for test in tests
+        ]
     except (KeyError, json.JSONDecodeError) as error:
         raise RowError(f"functional tests are not JSON lines ({error})") from error
 
@@ -144,9 +162,14 @@ def parse_livecodebench(row: Mapping[str, Any], context: RowContext) -> Problem:
     else:
         question = stdio_question(statement)
         metadata = {"judge": "lcb", "mode": "stdio"}
-    metadata.update(tests=tests, difficulty=row.get("difficulty"), platform=row.get("platform"),
-                    contest_id=row.get("contest_id"), contest_date=row.get("contest_date"),
-                    title=row.get("question_title"))
+    metadata.update(
+        tests=tests,
+        difficulty=row.get("difficulty"),
+        platform=row.get("platform"),
+        contest_id=row.get("contest_id"),
+        contest_date=row.get("contest_date"),
+        title=row.get("question_title"),
+    )
     return Problem(context.problem_id(row, "question_id"), question, "", metadata=metadata)
 
 
@@ -156,11 +179,20 @@ def livecodebench_benchmark(name: str, release: str, start: str | None, end: str
         raise ValueError(f"unknown LiveCodeBench release {release!r}; known: {', '.join(LCB_RELEASES)}")
     window = f"{start or 'start'} .. {end or 'end'}"
     return Benchmark(
-        name=name, display_name="LiveCodeBench", family="code", scorer="code", hub_id=LCB_HUB_ID,
-        hub_config=release, split="test", offline_file=f"livecodebench_{release}.jsonl", parse_row=parse_livecodebench,
-        scorer_options=dict(LCB_OPTIONS), read_rows=windowed_jsonl_reader(start, end),
+        name=name,
+        display_name="LiveCodeBench",
+        family="code",
+        scorer="code",
+        hub_id=LCB_HUB_ID,
+        hub_config=release,
+        split="test",
+        offline_file=f"livecodebench_{release}.jsonl",
+        parse_row=parse_livecodebench,
+        scorer_options=dict(LCB_OPTIONS),
+        read_rows=windowed_jsonl_reader(start, end),
         fetch_rows=lambda benchmark: fetch_lcb_release(release, start, end),
-        description=f"LiveCodeBench code generation, {release}, contest dates {window} (inclusive)")
+        description=f"LiveCodeBench code generation, {release}, contest dates {window} (inclusive)",
+    )
 
 
 # --- CodeForces -------------------------------------------------------------------------------------------------
@@ -201,8 +233,12 @@ def parse_codeforces(row: Mapping[str, Any], context: RowContext) -> Problem:
     if "official_tests" in row:  # open-r1/codeforces
         statement = codeforces_hub_statement(row)
         tests = _stdio_tests(list(row.get("official_tests") or row.get("examples") or []))  # examples: no official
-        contest = {"contest_id": row.get("contest_id"), "index": row.get("index"), "rating": row.get("rating"),
-                   "tags": list(row.get("tags") or [])}
+        contest = {
+            "contest_id": row.get("contest_id"),
+            "index": row.get("index"),
+            "rating": row.get("rating"),
+            "tags": list(row.get("tags") or []),
+        }
     else:  # DeepCoder's copy
         statement = str(require(row, "problem"))
         try:
@@ -213,22 +249,51 @@ def parse_codeforces(row: Mapping[str, Any], context: RowContext) -> Problem:
     if not tests:
         raise RowError("no tests")
     seconds, megabytes = statement_limits(statement)
-    metadata = {"judge": "lcb", "mode": "stdio", "tests": tests, "statement_time_limit_s": seconds,
-                "statement_memory_limit_mb": megabytes, **contest}
+    metadata = {
+        "judge": "lcb",
+        "mode": "stdio",
+        "tests": tests,
+        "statement_time_limit_s": seconds,
+        "statement_memory_limit_mb": megabytes,
+        **contest,
+    }
     return Problem(context.problem_id(row, "id"), stdio_question(statement), "", metadata=metadata)
 
 
-HUMANEVAL_PLUS = register(Benchmark(
-    name="humaneval_plus", display_name="HumanEval+", family="code", scorer="code", hub_id="evalplus/humanevalplus",
-    hub_config=None, split="test", offline_file="humanevalplus.jsonl.gz", parse_row=parse_humaneval_plus,
-    read_rows=read_gzip_jsonl, scorer_options={"min_time_limit_s": 1.0, "gt_time_limit_factor": 4.0},
-    description="HumanEval+ (EvalPlus v0.1.10), 164 functions; base and plus tests, EvalPlus's time limits"))
+HUMANEVAL_PLUS = register(
+    Benchmark(
+        name="humaneval_plus",
+        display_name="HumanEval+",
+        family="code",
+        scorer="code",
+        hub_id="evalplus/humanevalplus",
+        hub_config=None,
+        split="test",
+        offline_file="humanevalplus.jsonl.gz",
+        parse_row=parse_humaneval_plus,
+        read_rows=read_gzip_jsonl,
+        scorer_options={"min_time_limit_s": 1.0, "gt_time_limit_factor": 4.0},
+        description="HumanEval+ (EvalPlus v0.1.10), 164 functions; base and plus tests, EvalPlus's time limits",
+    )
+)
 LIVECODEBENCH = register(livecodebench_benchmark("livecodebench", *LCB_DEFAULT_WINDOW))
-LIVECODEBENCH_RELEASES = [register(livecodebench_benchmark(f"livecodebench_v{n}", f"release_v{n}", None, None))
-                          for n in range(1, 7)]
-CODEFORCES = register(Benchmark(
-    name="codeforces", display_name="CodeForces", family="code", scorer="code", hub_id="open-r1/codeforces",
-    hub_config=None, split="test", offline_file="codeforces_deepcoder.json", parse_row=parse_codeforces,
-    read_rows=read_json_list, scorer_options=dict(LCB_OPTIONS),
-    description="CodeForces stdin/stdout problems (offline: DeepCoder's 408-problem test set); pass rates, and a "
-                "rating estimate given contest standings (PROGRPO_CF_STANDINGS)"))
+LIVECODEBENCH_RELEASES = [
+    register(livecodebench_benchmark(f"livecodebench_v{n}", f"release_v{n}", None, None)) for n in range(1, 7)
+]
+CODEFORCES = register(
+    Benchmark(
+        name="codeforces",
+        display_name="CodeForces",
+        family="code",
+        scorer="code",
+        hub_id="open-r1/codeforces",
+        hub_config=None,
+        split="test",
+        offline_file="codeforces_deepcoder.json",
+        parse_row=parse_codeforces,
+        read_rows=read_json_list,
+        scorer_options=dict(LCB_OPTIONS),
+        description="CodeForces stdin/stdout problems (offline: DeepCoder's 408-problem test set); pass rates, and a "
+        "rating estimate given contest standings (PROGRPO_CF_STANDINGS)",
+    )
+)

@@ -37,8 +37,9 @@ from progrpo_eval.jsonl import parse_jsonl
 
 MAX_DECOMPRESSED_BYTES = 2 << 30  # 2 GiB: LiveCodeBench's largest hidden test sets are a few hundred MB
 LCB_HUB_ID = "livecodebench/code_generation_lite"
-LCB_RELEASES = {f"release_v{n}": tuple("test.jsonl" if i == 1 else f"test{i}.jsonl" for i in range(1, n + 1))
-                for n in range(1, 7)}
+LCB_RELEASES = {
+    f"release_v{n}": tuple("test.jsonl" if i == 1 else f"test{i}.jsonl" for i in range(1, n + 1)) for n in range(1, 7)
+}
 _PLAIN_TYPES = (str, int, float, bool, type(None))
 
 
@@ -192,8 +193,10 @@ def fetch_lcb_release(release: str, start: str | None, end: str | None) -> list[
     try:
         from huggingface_hub import hf_hub_download
     except ImportError as error:
-        raise ImportError("loading LiveCodeBench from the Hub needs `huggingface_hub`; install it, or pass "
-                          "data_dir to a folder holding the release as one JSONL file") from error
+        raise ImportError(
+            "loading LiveCodeBench from the Hub needs `huggingface_hub`; install it, or pass "
+            "data_dir to a folder holding the release as one JSONL file"
+        ) from error
     rows = []
     for filename in LCB_RELEASES[release]:
         path = hf_hub_download(LCB_HUB_ID, filename, repo_type="dataset")

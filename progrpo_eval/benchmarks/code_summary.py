@@ -41,8 +41,11 @@ def pass_rates(correct: pd.Series, problem_ids: Sequence[str], num_samples: int)
     ks = default_ks(num_samples)
     table = pass_at_k_table(counts["size"].to_numpy(), counts["sum"].to_numpy(), ks)
     accuracy = (counts["sum"] / counts["size"]).to_numpy(dtype=np.float64)
-    return {"num_problems": len(counts), "pass_at_k": {str(k): float(table[k].mean()) for k in ks},
-            "mean_accuracy": float(accuracy.mean())}
+    return {
+        "num_problems": len(counts),
+        "pass_at_k": {str(k): float(table[k].mean()) for k in ks},
+        "mean_accuracy": float(accuracy.mean()),
+    }
 
 
 def _indexed(samples: pd.DataFrame, values: Sequence[Any]) -> pd.Series:
@@ -53,18 +56,23 @@ def humaneval_extra(samples: pd.DataFrame, problem_ids: list[str], num_samples: 
     verdicts = [_BASE_VERDICT.match(detail or "") for detail in samples["score_detail"]]
     plus = pass_rates(_indexed(samples, samples["correct"]), problem_ids, num_samples)
     if any(match is not None and match.group(1) == "n/a" for match in verdicts):
-        return {"humaneval_plus": {"plus": plus, "base": None, "base_reason": "the data source has no base test set"},
-                "notes": ["humaneval_plus: the table counts base + plus tests; this source has no separate base set"]}
+        return {
+            "humaneval_plus": {"plus": plus, "base": None, "base_reason": "the data source has no base test set"},
+            "notes": ["humaneval_plus: the table counts base + plus tests; this source has no separate base set"],
+        }
     base = pass_rates(_indexed(samples, [bool(m and m.group(1) == "pass") for m in verdicts]), problem_ids, num_samples)
     ks = sorted({min(base["pass_at_k"], key=int), max(base["pass_at_k"], key=int)}, key=int)
     rates = ", ".join(f"Pass@{k} {100 * base['pass_at_k'][k]:.1f}" for k in ks)
-    note = ("humaneval_plus: the table counts base + plus tests (EvalPlus's HumanEval+); base tests only (HumanEval): "
-            + rates)
+    note = (
+        "humaneval_plus: the table counts base + plus tests (EvalPlus's HumanEval+); base tests only (HumanEval): "
+        + rates
+    )
     return {"humaneval_plus": {"plus": plus, "base": base}, "notes": [note]}
 
 
-def by_difficulty(samples: pd.DataFrame, problems: Sequence[Problem] | None, num_samples: int,
-                  field: str) -> dict[str, Any]:
+def by_difficulty(
+    samples: pd.DataFrame, problems: Sequence[Problem] | None, num_samples: int, field: str
+) -> dict[str, Any]:
     levels = {p.problem_id: p.metadata.get(field) for p in problems or ()}
     if not levels or any(level is None for level in levels.values()):
         return {"by_difficulty": None, "by_difficulty_reason": f"the problems carry no {field!r}"}
@@ -77,8 +85,9 @@ def by_difficulty(samples: pd.DataFrame, problems: Sequence[Problem] | None, num
     return {"by_difficulty": result}
 
 
-def codeforces_ids(problem_ids: Sequence[str], problems: Sequence[Problem] | None,
-                   standings: StandingsDir) -> tuple[dict[str, str], str | None]:
+def codeforces_ids(
+    problem_ids: Sequence[str], problems: Sequence[Problem] | None, standings: StandingsDir
+) -> tuple[dict[str, str], str | None]:
     """Our problem id -> CodeForces id ("2024A"), and what is missing when not all are known."""
     known = {}
     for problem in problems or ():
@@ -97,19 +106,24 @@ def codeforces_ids(problem_ids: Sequence[str], problems: Sequence[Problem] | Non
                 known[problem_id] = str(mapping[row])
     unknown = [pid for pid in problem_ids if pid not in known]
     if unknown:
-        return known, (f"{len(unknown)} problems have no CodeForces contest id and index (e.g. {unknown[0]}): they "
-                       "come with the Hub's open-r1/codeforces rows, or from problems.json in the standings folder")
+        return known, (
+            f"{len(unknown)} problems have no CodeForces contest id and index (e.g. {unknown[0]}): they "
+            "come with the Hub's open-r1/codeforces rows, or from problems.json in the standings folder"
+        )
     return known, None
 
 
-def codeforces_extra(samples: pd.DataFrame, problem_ids: list[str], problems: Sequence[Problem] | None,
-                     num_samples: int) -> dict[str, Any]:
+def codeforces_extra(
+    samples: pd.DataFrame, problem_ids: list[str], problems: Sequence[Problem] | None, num_samples: int
+) -> dict[str, Any]:
     extra = by_difficulty(samples, problems, num_samples, "rating")
     folder = os.environ.get(STANDINGS_ENV)
     reason = None
     if not folder:
-        reason = (f"no rating: it needs each problem's contest id and index and the contests' standings; set "
-                  f"{STANDINGS_ENV} to a folder of cached standings (README: Code benchmarks)")
+        reason = (
+            f"no rating: it needs each problem's contest id and index and the contests' standings; set "
+            f"{STANDINGS_ENV} to a folder of cached standings (README: Code benchmarks)"
+        )
     else:
         standings = StandingsDir(folder)
         cf_ids, reason = codeforces_ids(problem_ids, problems, standings)
@@ -121,16 +135,19 @@ def codeforces_extra(samples: pd.DataFrame, problem_ids: list[str], problems: Se
                 reason = "no rating: no contest had cached standings with enough rated participants"
             else:
                 extra["codeforces_rating"] = rating
-                extra["notes"] = [f"codeforces: estimated rating {rating['rating']} over {rating['contests_rated']} "
-                                  "contests (CodeElo / DeepCoder method)"]
+                extra["notes"] = [
+                    f"codeforces: estimated rating {rating['rating']} over {rating['contests_rated']} "
+                    "contests (CodeElo / DeepCoder method)"
+                ]
                 return extra
     extra["codeforces_rating"] = {"rating": None, "reason": reason}
     extra["notes"] = [f"codeforces: pass rates only; {reason}"]
     return extra
 
 
-def benchmark_summary_extra(samples: pd.DataFrame, problem_ids: list[str], num_samples: int,
-                            problems: Sequence[Problem] | None = None) -> dict[str, Any]:
+def benchmark_summary_extra(
+    samples: pd.DataFrame, problem_ids: list[str], num_samples: int, problems: Sequence[Problem] | None = None
+) -> dict[str, Any]:
     """The additions for the benchmark these problem ids belong to ("<benchmark>/..."); {} for the others."""
     names = {problem_id.split("/", 1)[0] for problem_id in problem_ids}
     if len(names) != 1:

@@ -39,13 +39,13 @@ def question_text(row: Mapping[str, Any]) -> str:
 
 
 def strip_leading_zeros(answer: str) -> str:
-    """"025" -> "25", "000" -> "0"; anything that is not digits is returned unchanged."""
+    """ "025" -> "25", "000" -> "0"; anything that is not digits is returned unchanged."""
     answer = answer.strip()
     return re.sub(r"^0+(?=\d)", "", answer) if answer.isdigit() else answer
 
 
 def integral_float_to_int(answer: Any) -> str:
-    """"27.0" -> "27", "-1.00" -> "-1"; "0.5" and non-numbers are returned as written."""
+    """ "27.0" -> "27", "-1.00" -> "-1"; "0.5" and non-numbers are returned as written."""
     text = str(answer).strip()
     match = re.fullmatch(r"(-?\d+)\.0*", text)
     return match.group(1) if match else text
@@ -92,10 +92,10 @@ def parse_amc(row: Mapping[str, Any], context: RowContext) -> Problem:
 
 
 def parse_math500(row: Mapping[str, Any], context: RowContext) -> Problem:
-    metadata = {"subject": row.get("subject"), "level": row.get("level"),
-                "unique_id": row.get("unique_id")}
-    return Problem(context.problem_id(row, "unique_id"), question_text(row),
-                   str(require(row, "answer")).strip(), metadata=metadata)
+    metadata = {"subject": row.get("subject"), "level": row.get("level"), "unique_id": row.get("unique_id")}
+    return Problem(
+        context.problem_id(row, "unique_id"), question_text(row), str(require(row, "answer")).strip(), metadata=metadata
+    )
 
 
 def parse_minerva(row: Mapping[str, Any], context: RowContext) -> Problem:
@@ -105,8 +105,7 @@ def parse_minerva(row: Mapping[str, Any], context: RowContext) -> Problem:
         gold = extract_boxed(str(require(row, "solution")))
         if not gold:
             raise RowError("no balanced, non-empty \\boxed{} in field 'solution'")
-    return Problem(context.problem_id(row, "idx", "id"), question_text(row), gold,
-                   metadata={"type": row.get("type")})
+    return Problem(context.problem_id(row, "idx", "id"), question_text(row), gold, metadata={"type": row.get("type")})
 
 
 def parse_olympiadbench(row: Mapping[str, Any], context: RowContext) -> Problem:
@@ -121,35 +120,101 @@ def parse_olympiadbench(row: Mapping[str, Any], context: RowContext) -> Problem:
     question = str(require(row, "question")).strip()
     if row.get("context"):
         question = f"{str(row['context']).strip()}\n{question}"
-    metadata = {"unit": unit, "answer_type": row.get("answer_type"),
-                "subfield": row.get("subfield"), "is_multiple_answer": is_multiple_answer,
-                "error": row.get("error")}
-    return Problem(context.problem_id(row, "id"), question, ", ".join(golds), golds, metadata,
-                   golds_mode="all" if is_multiple_answer else "any")
+    metadata = {
+        "unit": unit,
+        "answer_type": row.get("answer_type"),
+        "subfield": row.get("subfield"),
+        "is_multiple_answer": is_multiple_answer,
+        "error": row.get("error"),
+    }
+    return Problem(
+        context.problem_id(row, "id"),
+        question,
+        ", ".join(golds),
+        golds,
+        metadata,
+        golds_mode="all" if is_multiple_answer else "any",
+    )
 
 
-AIME24 = register(Benchmark(
-    name="aime24", display_name="AIME 2024", family="math", scorer="math",
-    hub_id="HuggingFaceH4/aime_2024", hub_config=None, split="train", offline_file="aime24.jsonl",
-    parse_row=parse_aime, description="AIME 2024, 30 integer-answer problems"))
-AIME25 = register(replace(
-    AIME24, name="aime25", display_name="AIME 2025", hub_id="math-ai/aime25", split="test",
-    offline_file="aime25.jsonl", description="AIME 2025 (I and II), 30 integer-answer problems"))
-AMC23 = register(Benchmark(
-    name="amc23", display_name="AMC 23", family="math", scorer="math",
-    hub_id="math-ai/amc23", hub_config=None, split="test", offline_file="amc23.jsonl",
-    parse_row=parse_amc, description="AMC 2023, 40 problems with numeric answers"))
-MATH500 = register(Benchmark(
-    name="math500", display_name="MATH500", family="math", scorer="math",
-    hub_id="HuggingFaceH4/MATH-500", hub_config=None, split="test", offline_file="math500.jsonl",
-    parse_row=parse_math500,
-    description="MATH-500, the 500-problem MATH test subset of 'Let's Verify Step by Step'"))
-MINERVA = register(Benchmark(
-    name="minerva", display_name="Minerva", family="math", scorer="math",
-    hub_id="math-ai/minervamath", hub_config=None, split="test", offline_file="minerva.jsonl",
-    parse_row=parse_minerva, description="Minerva Math, 272 MIT OCW science and engineering problems"))
-OLYMPIADBENCH = register(Benchmark(
-    name="olympiadbench", display_name="OlympiadBench", family="math", scorer="math",
-    hub_id="Hothan/OlympiadBench", hub_config="OE_TO_maths_en_COMP", split="train",
-    offline_file="olympiadbench.jsonl", parse_row=parse_olympiadbench,
-    description="OlympiadBench, 675 open-ended text-only English competition maths problems"))
+AIME24 = register(
+    Benchmark(
+        name="aime24",
+        display_name="AIME 2024",
+        family="math",
+        scorer="math",
+        hub_id="HuggingFaceH4/aime_2024",
+        hub_config=None,
+        split="train",
+        offline_file="aime24.jsonl",
+        parse_row=parse_aime,
+        description="AIME 2024, 30 integer-answer problems",
+    )
+)
+AIME25 = register(
+    replace(
+        AIME24,
+        name="aime25",
+        display_name="AIME 2025",
+        hub_id="math-ai/aime25",
+        split="test",
+        offline_file="aime25.jsonl",
+        description="AIME 2025 (I and II), 30 integer-answer problems",
+    )
+)
+AMC23 = register(
+    Benchmark(
+        name="amc23",
+        display_name="AMC 23",
+        family="math",
+        scorer="math",
+        hub_id="math-ai/amc23",
+        hub_config=None,
+        split="test",
+        offline_file="amc23.jsonl",
+        parse_row=parse_amc,
+        description="AMC 2023, 40 problems with numeric answers",
+    )
+)
+MATH500 = register(
+    Benchmark(
+        name="math500",
+        display_name="MATH500",
+        family="math",
+        scorer="math",
+        hub_id="HuggingFaceH4/MATH-500",
+        hub_config=None,
+        split="test",
+        offline_file="math500.jsonl",
+        parse_row=parse_math500,
+        description="MATH-500, the 500-problem MATH test subset of 'Let's Verify Step by Step'",
+    )
+)
+MINERVA = register(
+    Benchmark(
+        name="minerva",
+        display_name="Minerva",
+        family="math",
+        scorer="math",
+        hub_id="math-ai/minervamath",
+        hub_config=None,
+        split="test",
+        offline_file="minerva.jsonl",
+        parse_row=parse_minerva,
+        description="Minerva Math, 272 MIT OCW science and engineering problems",
+    )
+)
+OLYMPIADBENCH = register(
+    Benchmark(
+        name="olympiadbench",
+        display_name="OlympiadBench",
+        family="math",
+        scorer="math",
+        hub_id="Hothan/OlympiadBench",
+        hub_config="OE_TO_maths_en_COMP",
+        split="train",
+        offline_file="olympiadbench.jsonl",
+        parse_row=parse_olympiadbench,
+        description="OlympiadBench, 675 open-ended text-only English competition maths problems",
+    )
+)

@@ -81,7 +81,7 @@ class RowContext:
     seed: int = 0
 
     def problem_id(self, row: Mapping[str, Any], *id_fields: str) -> str:
-        """"<benchmark>/<first id field present>", else "<benchmark>/<row index>"."""
+        """ "<benchmark>/<first id field present>", else "<benchmark>/<row index>"."""
         for id_field in id_fields:
             value = row.get(id_field)
             if value is not None and str(value) != "":
@@ -125,8 +125,9 @@ class Benchmark:
 
     def __post_init__(self) -> None:
         if self.family not in INSTRUCTIONS:
-            raise ValueError(f"benchmark {self.name!r}: unknown family {self.family!r}; known: "
-                             f"{', '.join(INSTRUCTIONS)}")
+            raise ValueError(
+                f"benchmark {self.name!r}: unknown family {self.family!r}; known: {', '.join(INSTRUCTIONS)}"
+            )
         scorer_class(self.scorer)  # an unknown scorer name raises here, at declaration
         if not self.display_name:
             object.__setattr__(self, "display_name", self.name)
@@ -137,7 +138,7 @@ class Benchmark:
 
     @property
     def hub_source(self) -> str:
-        """"hub_id@split", with ":config" after the id when there is one."""
+        """ "hub_id@split", with ":config" after the id when there is one."""
         config = f":{self.hub_config}" if self.hub_config else ""
         return f"{self.hub_id}{config}@{self.split}"
 
@@ -208,19 +209,20 @@ def fetch_hub_rows(benchmark: Benchmark) -> list[dict[str, Any]]:
     except ImportError as error:
         raise ImportError(
             f"loading {benchmark.name!r} from the Hub needs the `datasets` package; install it, "
-            f"or pass data_dir / set {DATA_DIR_ENV} to a folder of offline copies") from error
+            f"or pass data_dir / set {DATA_DIR_ENV} to a folder of offline copies"
+        ) from error
     dataset = datasets.load_dataset(benchmark.hub_id, benchmark.hub_config, split=benchmark.split)
     return [dict(row) for row in dataset]
 
 
 def canonical_rows_sha256(rows: Iterable[Mapping[str, Any]]) -> str:
-    canonical = json.dumps(list(rows), sort_keys=True, ensure_ascii=False, separators=(",", ":"),
-                           default=str)
+    canonical = json.dumps(list(rows), sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def parse_rows(benchmark: Benchmark, numbered_rows: list[tuple[int, dict[str, Any]]],
-               where: str, seed: int) -> list[Problem]:
+def parse_rows(
+    benchmark: Benchmark, numbered_rows: list[tuple[int, dict[str, Any]]], where: str, seed: int
+) -> list[Problem]:
     """Parse every row; `where` prefixes errors, e.g. "math500.jsonl line"."""
     problems: list[Problem] = []
     first_seen_at: dict[str, int] = {}
@@ -233,8 +235,10 @@ def parse_rows(benchmark: Benchmark, numbered_rows: list[tuple[int, dict[str, An
             raise ValueError(f"{where} {number}: nested too deeply to parse") from error
         _check_sizes(problem, f"{where} {number}")
         if problem.problem_id in first_seen_at:
-            raise ValueError(f"{where} {number}: duplicate problem id {problem.problem_id!r} "
-                             f"(first at {where} {first_seen_at[problem.problem_id]})")
+            raise ValueError(
+                f"{where} {number}: duplicate problem id {problem.problem_id!r} "
+                f"(first at {where} {first_seen_at[problem.problem_id]})"
+            )
         first_seen_at[problem.problem_id] = number
         problems.append(problem)
     return problems
@@ -242,16 +246,26 @@ def parse_rows(benchmark: Benchmark, numbered_rows: list[tuple[int, dict[str, An
 
 def _check_sizes(problem: Problem, where: str) -> None:
     if len(problem.question) > MAX_QUESTION_CHARS:
-        raise ValueError(f"{where} ({problem.problem_id}): the question is {len(problem.question):,} characters, "
-                         f"over the limit of {MAX_QUESTION_CHARS:,}")
+        raise ValueError(
+            f"{where} ({problem.problem_id}): the question is {len(problem.question):,} characters, "
+            f"over the limit of {MAX_QUESTION_CHARS:,}"
+        )
     longest = max((len(gold) for gold in problem.golds), default=0)
     if longest > MAX_GOLD_CHARS:
-        raise ValueError(f"{where} ({problem.problem_id}): the gold answer is {longest:,} characters, over the "
-                         f"limit of {MAX_GOLD_CHARS:,}")
+        raise ValueError(
+            f"{where} ({problem.problem_id}): the gold answer is {longest:,} characters, over the "
+            f"limit of {MAX_GOLD_CHARS:,}"
+        )
 
 
-def load_problems(benchmark: Benchmark | str, data_dir: str | Path | None = None, *, seed: int = 0,
-                  limit: int | None = None, split: str | None = None) -> LoadedBenchmark:
+def load_problems(
+    benchmark: Benchmark | str,
+    data_dir: str | Path | None = None,
+    *,
+    seed: int = 0,
+    limit: int | None = None,
+    split: str | None = None,
+) -> LoadedBenchmark:
     """Load a benchmark's problems from `data_dir`, $PROGRPO_DATA_DIR or the Hub, in that order
     (a benchmark that generates its rows makes them, `split` choosing among its splits).
 
@@ -281,8 +295,9 @@ def load_problems(benchmark: Benchmark | str, data_dir: str | Path | None = None
         numbered_rows, checksum = read_offline_file(path, benchmark.read_rows)
         source, where = str(path), f"{path} line"
     problems = parse_rows(benchmark, numbered_rows, where, seed)
-    return LoadedBenchmark(benchmark=benchmark, problems=problems[:limit], source=source,
-                           checksum=checksum, num_rows=len(numbered_rows))
+    return LoadedBenchmark(
+        benchmark=benchmark, problems=problems[:limit], source=source, checksum=checksum, num_rows=len(numbered_rows)
+    )
 
 
 def count_offline_rows(path: Path, reader: RowReader | None = None) -> int | None:
@@ -308,11 +323,18 @@ def describe_benchmarks(data_dir: str | Path | None = None) -> list[dict[str, An
             size = len(benchmark.generate_rows(benchmark.split))
         else:
             size = count_offline_rows(directory / benchmark.offline_file, benchmark.read_rows) if directory else None
-        descriptions.append({
-            "name": benchmark.name, "family": benchmark.family, "size": size,
-            "source": benchmark.hub_id, "hub_config": benchmark.hub_config,
-            "split": benchmark.split, "offline_file": benchmark.offline_file or "(generated in code)",
-            "offline_is_subset": benchmark.offline_is_subset, "version": benchmark.version,
-            "description": benchmark.description,
-        })
+        descriptions.append(
+            {
+                "name": benchmark.name,
+                "family": benchmark.family,
+                "size": size,
+                "source": benchmark.hub_id,
+                "hub_config": benchmark.hub_config,
+                "split": benchmark.split,
+                "offline_file": benchmark.offline_file or "(generated in code)",
+                "offline_is_subset": benchmark.offline_is_subset,
+                "version": benchmark.version,
+                "description": benchmark.description,
+            }
+        )
     return descriptions

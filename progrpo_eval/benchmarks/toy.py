@@ -60,8 +60,13 @@ def reference_response(k: int, value: int) -> str:
 
 @functools.lru_cache(maxsize=4)
 def _pool(seed: int) -> tuple[tuple[int, int, int], ...]:
-    triples = [(k, low, low + width) for k in DIVISORS for low in LOWS for width in WIDTHS
-               if len(multiples(k, low, low + width)) >= MIN_ANSWERS]
+    triples = [
+        (k, low, low + width)
+        for k in DIVISORS
+        for low in LOWS
+        for width in WIDTHS
+        if len(multiples(k, low, low + width)) >= MIN_ANSWERS
+    ]
     random.Random(seed).shuffle(triples)
     return tuple(triples)
 
@@ -73,8 +78,10 @@ def generate_rows(split: str, seed: int = TOY_DATA_SEED) -> list[dict[str, Any]]
     if split not in ranges:
         raise ValueError(f"the toy benchmark has splits {', '.join(ranges)}, not {split!r}")
     start, stop = ranges[split]
-    return [{"id": f"{split}-{index:04d}", "question": question(k, low, high), "k": k, "low": low, "high": high}
-            for index, (k, low, high) in enumerate(pool[start:stop])]
+    return [
+        {"id": f"{split}-{index:04d}", "question": question(k, low, high), "k": k, "low": low, "high": high}
+        for index, (k, low, high) in enumerate(pool[start:stop])
+    ]
 
 
 def parse_toy(row: Mapping[str, Any], context: RowContext) -> Problem:
@@ -83,13 +90,30 @@ def parse_toy(row: Mapping[str, Any], context: RowContext) -> Problem:
     if not answers:
         raise RowError(f"no multiple of {k} between {low} and {high}")
     golds = tuple(str(value) for value in answers)
-    return Problem(context.problem_id(row, "id"), str(require(row, "question")), ", ".join(golds), golds,
-                   metadata={"k": k, "low": low, "high": high}, golds_mode="any")
+    return Problem(
+        context.problem_id(row, "id"),
+        str(require(row, "question")),
+        ", ".join(golds),
+        golds,
+        metadata={"k": k, "low": low, "high": high},
+        golds_mode="any",
+    )
 
 
-TOY = register(Benchmark(
-    name="toy", display_name="Toy (multiples)", family="math", scorer="toy",
-    hub_id="progrpo_eval.benchmarks.toy", hub_config=None, split="test", offline_file="", parse_row=parse_toy,
-    generate_rows=generate_rows, train_split="train",
-    description=f"Name a multiple of K between A and B: generated in code (seed {TOY_DATA_SEED}), 3-21 correct "
-                f"answers per prompt; {EVAL_ROWS} evaluation prompts, {TRAIN_ROWS} training prompts"))
+TOY = register(
+    Benchmark(
+        name="toy",
+        display_name="Toy (multiples)",
+        family="math",
+        scorer="toy",
+        hub_id="progrpo_eval.benchmarks.toy",
+        hub_config=None,
+        split="test",
+        offline_file="",
+        parse_row=parse_toy,
+        generate_rows=generate_rows,
+        train_split="train",
+        description=f"Name a multiple of K between A and B: generated in code (seed {TOY_DATA_SEED}), 3-21 correct "
+        f"answers per prompt; {EVAL_ROWS} evaluation prompts, {TRAIN_ROWS} training prompts",
+    )
+)

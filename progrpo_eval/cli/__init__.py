@@ -1,6 +1,6 @@
 """progrpo-eval, the command line: one Typer app, its commands registered by the modules below.
 
-    progrpo-eval run | score | benchmarks | tiny-model | lm-eval | lm-eval-tasks | rescore | report | compare | repair
+progrpo-eval run | score | benchmarks | tiny-model | lm-eval | lm-eval-tasks | rescore | report | compare | repair
 """
 
 # Importing a module registers its commands; `--help` lists them in this order.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -13,28 +12,51 @@ from progrpo_eval.cli.common import USER_ERRORS, app, check_model, fail, fail_wi
 @app.command("run")
 def run(
     model: str = typer.Option(..., "--model", "-m", help="Model directory (Hugging Face format) or Hub id."),
-    bench: str = typer.Option(..., "--bench", "-b", help="Benchmark name(s), comma-separated, e.g. aime24,aime25,amc23."),
+    bench: str = typer.Option(
+        ..., "--bench", "-b", help="Benchmark name(s), comma-separated, e.g. aime24,aime25,amc23."
+    ),
     k: int = typer.Option(..., "--k", help="Samples per problem (N); Pass@k is reported for k = 1, 2, 4, ..., N."),
     backend: str = typer.Option("vllm", help="Generation backend: vllm (default) or hf (transformers generate)."),
     temperature: float = typer.Option(0.6, help="Sampling temperature (the paper's evaluation: 0.6)."),
     top_p: float = typer.Option(0.95, "--top-p", help="Nucleus sampling threshold (the paper: 0.95)."),
-    max_tokens: Optional[int] = typer.Option(
-        None, "--max-tokens", help="Maximum new tokens per sample; default by model family, as the paper: 32768 for a "
-        "reasoning model (chat template with </think>, or --reasoning on) on math, else 8192."),
+    max_tokens: int | None = typer.Option(
+        None,
+        "--max-tokens",
+        help="Maximum new tokens per sample; default by model family, as the paper: 32768 for a "
+        "reasoning model (chat template with </think>, or --reasoning on) on math, else 8192.",
+    ),
     seed: int = typer.Option(0, help="Run seed; each problem samples with a seed derived from (seed, problem id)."),
-    top_logprobs: int = typer.Option(0, "--top-logprobs", help="Also keep the top-k log-probs per token (0: only the sampled token's)."),
-    limit: Optional[int] = typer.Option(None, help="Evaluate only the first N problems of each benchmark (quick runs)."),
-    data_dir: Optional[Path] = typer.Option(None, envvar="PROGRPO_DATA_DIR", help="Offline benchmark copies; default: the Hugging Face Hub."),
+    top_logprobs: int = typer.Option(
+        0, "--top-logprobs", help="Also keep the top-k log-probs per token (0: only the sampled token's)."
+    ),
+    limit: int | None = typer.Option(None, help="Evaluate only the first N problems of each benchmark (quick runs)."),
+    data_dir: Path | None = typer.Option(
+        None, envvar="PROGRPO_DATA_DIR", help="Offline benchmark copies; default: the Hugging Face Hub."
+    ),
     out: Path = typer.Option(Path("runs"), help="Root of the run directories: OUT/<model>/<benchmark>."),
     overwrite: bool = typer.Option(False, help="Replace an existing run directory whose settings differ."),
-    instruction: Optional[str] = typer.Option(None, help="Replace the task family's standard instruction appended to each question; \"train\": the one the checkpoint was trained with."),
-    reasoning: str = typer.Option("auto", help="Score only the text after </think>: auto (if the chat template uses it), on, off."),
+    instruction: str | None = typer.Option(
+        None,
+        help="Replace the task family's standard instruction appended to each question; "
+        '"train": the one the checkpoint was trained with.',
+    ),
+    reasoning: str = typer.Option(
+        "auto", help="Score only the text after </think>: auto (if the chat template uses it), on, off."
+    ),
     dtype: str = typer.Option("auto", help="Model dtype for the backend (auto, bfloat16, float16, float32)."),
-    max_model_len: Optional[int] = typer.Option(None, "--max-model-len", help="vLLM context length (default: the model's)."),
-    tensor_parallel_size: int = typer.Option(1, "--tensor-parallel-size", help="vLLM tensor parallelism (GPUs per model copy)."),
-    data_parallel_size: int = typer.Option(1, "--data-parallel-size", help="Model copies generating in parallel (one process each)."),
+    max_model_len: int | None = typer.Option(
+        None, "--max-model-len", help="vLLM context length (default: the model's)."
+    ),
+    tensor_parallel_size: int = typer.Option(
+        1, "--tensor-parallel-size", help="vLLM tensor parallelism (GPUs per model copy)."
+    ),
+    data_parallel_size: int = typer.Option(
+        1, "--data-parallel-size", help="Model copies generating in parallel (one process each)."
+    ),
     chunk_samples: int = typer.Option(2048, help="Samples generated, scored and written per atomic chunk."),
-    score_timeout: float = typer.Option(10.0, help="Seconds per answer before math-verify is stopped (counted as a timeout)."),
+    score_timeout: float = typer.Option(
+        10.0, help="Seconds per answer before math-verify is stopped (counted as a timeout)."
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show vLLM's own INFO and WARNING log lines."),
 ) -> None:
     """Sample N answers per problem, score them, and report Pass@k (resumable; one directory per benchmark)."""
@@ -60,8 +82,14 @@ def run(
     try:
         for name in names:
             get_benchmark(name)
-        settings = SamplingSettings(n=k, temperature=temperature, top_p=top_p, seed=seed, top_logprobs=top_logprobs,
-                                    max_tokens=DEFAULT_MAX_TOKENS if max_tokens is None else max_tokens)
+        settings = SamplingSettings(
+            n=k,
+            temperature=temperature,
+            top_p=top_p,
+            seed=seed,
+            top_logprobs=top_logprobs,
+            max_tokens=DEFAULT_MAX_TOKENS if max_tokens is None else max_tokens,
+        )
     except ValueError as error:
         fail(str(error))
     check_model(model)
@@ -71,10 +99,21 @@ def run(
     if data_parallel_size > 1:
         backend_options["data_parallel_size"] = data_parallel_size
     options = RunOptions(
-        model=model, benchmarks=names, settings=settings, backend=backend, out=out,
-        data_dir=str(data_dir) if data_dir else None, limit=limit, overwrite=overwrite, instruction=instruction,
-        reasoning=reasoning, chunk_samples=chunk_samples, score_timeout_s=score_timeout, backend_options=backend_options,
-        max_tokens_given=max_tokens is not None, verbose=verbose,
+        model=model,
+        benchmarks=names,
+        settings=settings,
+        backend=backend,
+        out=out,
+        data_dir=str(data_dir) if data_dir else None,
+        limit=limit,
+        overwrite=overwrite,
+        instruction=instruction,
+        reasoning=reasoning,
+        chunk_samples=chunk_samples,
+        score_timeout_s=score_timeout,
+        backend_options=backend_options,
+        max_tokens_given=max_tokens is not None,
+        verbose=verbose,
     )
     console = wide_console(stderr=True)
     try:
@@ -85,17 +124,28 @@ def run(
         interrupted("run", stop)
     print_results(console, results)
 
+
 @app.command("score")
 def score(
     bench: str = typer.Option(..., "--bench", "-b", help="The benchmark the samples answer, e.g. aime24."),
-    samples: Path = typer.Option(..., "--samples", help="JSONL: one {problem_id, text[, sample_index, finish_reason]} per line."),
+    samples: Path = typer.Option(
+        ..., "--samples", help="JSONL: one {problem_id, text[, sample_index, finish_reason]} per line."
+    ),
     out: Path = typer.Option(Path("runs"), help="Root of the run directories: OUT/<model>/<benchmark>."),
-    model: Optional[str] = typer.Option(None, help="Name of the model that wrote the samples (default: the file's stem)."),
-    data_dir: Optional[Path] = typer.Option(None, envvar="PROGRPO_DATA_DIR", help="Offline benchmark copies; default: the Hugging Face Hub."),
-    reasoning: str = typer.Option("auto", help="Score only the text after </think>: auto (if any sample has one), on, off."),
-    instruction: Optional[str] = typer.Option(None, help="The instruction the samples were prompted with, for the manifest."),
+    model: str | None = typer.Option(None, help="Name of the model that wrote the samples (default: the file's stem)."),
+    data_dir: Path | None = typer.Option(
+        None, envvar="PROGRPO_DATA_DIR", help="Offline benchmark copies; default: the Hugging Face Hub."
+    ),
+    reasoning: str = typer.Option(
+        "auto", help="Score only the text after </think>: auto (if any sample has one), on, off."
+    ),
+    instruction: str | None = typer.Option(
+        None, help="The instruction the samples were prompted with, for the manifest."
+    ),
     overwrite: bool = typer.Option(False, help="Replace an existing run directory made from other samples."),
-    score_timeout: float = typer.Option(10.0, help="Seconds per answer before the scorer is stopped (counted as a timeout)."),
+    score_timeout: float = typer.Option(
+        10.0, help="Seconds per answer before the scorer is stopped (counted as a timeout)."
+    ),
 ) -> None:
     """Score completions made elsewhere with the benchmark's own scorer; writes a normal run directory."""
     from progrpo_eval.benchmarks import get_benchmark
@@ -104,9 +154,17 @@ def score(
     from progrpo_eval.summary import markdown_table
     from progrpo_eval.ui import wide_console
 
-    options = ImportOptions(benchmark=bench, samples_file=samples, out=out, model=model,
-                            data_dir=str(data_dir) if data_dir else None, reasoning=reasoning,
-                            instruction=instruction, overwrite=overwrite, score_timeout_s=score_timeout)
+    options = ImportOptions(
+        benchmark=bench,
+        samples_file=samples,
+        out=out,
+        model=model,
+        data_dir=str(data_dir) if data_dir else None,
+        reasoning=reasoning,
+        instruction=instruction,
+        overwrite=overwrite,
+        score_timeout_s=score_timeout,
+    )
     console = wide_console(stderr=True)
     try:
         get_benchmark(bench)
@@ -118,9 +176,10 @@ def score(
     console.print(f"{bench}: {run_dir}")
     typer.echo(markdown_table([(bench, summary)]))
 
+
 @app.command("benchmarks")
 def benchmarks(
-    data_dir: Optional[Path] = typer.Option(
+    data_dir: Path | None = typer.Option(
         None, envvar="PROGRPO_DATA_DIR", help="Offline benchmark copies; sizes are counted from them when given."
     ),
 ) -> None:
@@ -141,11 +200,12 @@ def benchmarks(
         table.add_row(row["name"], row["family"], size, source, row["offline_file"])
     wide_console().print(table)
 
+
 @app.command("tiny-model")
 def tiny_model(
     out_dir: Path = typer.Argument(..., help="Directory to write the model into (created if missing)."),
     seed: int = typer.Option(0, help="Seed for the random weights; the same seed gives the same files."),
-    text: Optional[list[Path]] = typer.Option(
+    text: list[Path] | None = typer.Option(
         None, help="Text file(s) to train the BPE tokenizer on (repeatable); default: a built-in math corpus."
     ),
     vocab_size: int = typer.Option(1024, help="Tokenizer vocabulary size, special tokens included."),

@@ -77,8 +77,14 @@ class Completion:
 class Backend(Protocol):
     name: str
 
-    def generate(self, prompts: list[list[int]], settings: SamplingSettings, *, seeds: list[int] | None = None,
-                 use_tqdm: bool = True) -> list[list[Completion]]:
+    def generate(
+        self,
+        prompts: list[list[int]],
+        settings: SamplingSettings,
+        *,
+        seeds: list[int] | None = None,
+        use_tqdm: bool = True,
+    ) -> list[list[Completion]]:
         """settings.n completions for each tokenised prompt, in prompt order; seeds[i] seeds prompt i."""
         ...
 
@@ -98,18 +104,24 @@ def check_sampling(name: str, settings: SamplingSettings) -> None:
     if name not in BACKENDS:
         raise ValueError(f"unknown backend {name!r}; known: {', '.join(BACKENDS)}")
     if settings.temperature == 0 and settings.n > 1:
-        raise ValueError(f"--temperature 0 is greedy decoding: every sample would be the same, so --k must be 1 "
-                         f"(got --k {settings.n})")
+        raise ValueError(
+            f"--temperature 0 is greedy decoding: every sample would be the same, so --k must be 1 "
+            f"(got --k {settings.n})"
+        )
     if name == "vllm":
         from progrpo_eval.generation.vllm_backend import sampling_limits
 
         limits = sampling_limits()
         if settings.n > limits["n"]:
-            raise ValueError(f"--k {settings.n} is above vLLM's limit of {limits['n']} samples per prompt "
-                             "(VLLM_MAX_N_SEQUENCES raises it)")
+            raise ValueError(
+                f"--k {settings.n} is above vLLM's limit of {limits['n']} samples per prompt "
+                "(VLLM_MAX_N_SEQUENCES raises it)"
+            )
         if settings.top_logprobs > limits["logprobs"]:
-            raise ValueError(f"--top-logprobs {settings.top_logprobs} is above vLLM's limit of {limits['logprobs']} "
-                             "log-probs per token")
+            raise ValueError(
+                f"--top-logprobs {settings.top_logprobs} is above vLLM's limit of {limits['logprobs']} "
+                "log-probs per token"
+            )
 
 
 def load_backend(name: str, model: str, *, data_parallel_size: int = 1, **options) -> Backend:

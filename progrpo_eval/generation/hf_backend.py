@@ -73,7 +73,7 @@ class HFBackend:
         self.context_length = config_context_length(model.config)
 
     @classmethod
-    def from_pretrained(cls, model: str, *, dtype: str = "auto", device: str | None = None, **_ignored) -> "HFBackend":
+    def from_pretrained(cls, model: str, *, dtype: str = "auto", device: str | None = None, **_ignored) -> HFBackend:
         """Load a local directory or Hub id (the evaluator's backend)."""
         from transformers import AutoModelForCausalLM
 
@@ -91,8 +91,15 @@ class HFBackend:
         return ids
 
     @torch.no_grad()
-    def generate(self, prompts: list[list[int]], settings: SamplingSettings, *, seeds: list[int] | None = None,
-                 use_tqdm: bool = True, **_):
+    def generate(
+        self,
+        prompts: list[list[int]],
+        settings: SamplingSettings,
+        *,
+        seeds: list[int] | None = None,
+        use_tqdm: bool = True,
+        **_,
+    ):
         """settings.n completions per prompt, `max_batch_sequences` sequences per `generate` call.
 
         Prompts are left-padded into one batch per call; each call is seeded from the seeds of its
@@ -106,8 +113,9 @@ class HFBackend:
         self.model.eval()
         results: list[list[Completion]] = []
         try:
-            for start in tqdm(range(0, len(prompts), per_call), desc="hf generate", unit="batch", disable=not use_tqdm,
-                              leave=False):
+            for start in tqdm(
+                range(0, len(prompts), per_call), desc="hf generate", unit="batch", disable=not use_tqdm, leave=False
+            ):
                 batch_seed = derived_seed(*seeds[start : start + per_call])
                 results.extend(self._sample(prompts[start : start + per_call], settings, batch_seed))
         finally:
@@ -147,13 +155,15 @@ class HFBackend:
         top = None
         if settings.top_logprobs > 0:
             top = (torch.stack(recorder.top_values, dim=1).cpu(), torch.stack(recorder.top_indices, dim=1).cpu())
-        completions = [self._completion(new_tokens[i].cpu(), sampled[i],
-                                        None if top is None else (top[0][i], top[1][i]))
-                       for i in range(new_tokens.shape[0])]
+        completions = [
+            self._completion(new_tokens[i].cpu(), sampled[i], None if top is None else (top[0][i], top[1][i]))
+            for i in range(new_tokens.shape[0])
+        ]
         return [completions[i * settings.n : (i + 1) * settings.n] for i in range(len(prompts))]
 
-    def _completion(self, tokens: torch.Tensor, sampled: torch.Tensor,
-                    top: tuple[torch.Tensor, torch.Tensor] | None) -> Completion:
+    def _completion(
+        self, tokens: torch.Tensor, sampled: torch.Tensor, top: tuple[torch.Tensor, torch.Tensor] | None
+    ) -> Completion:
         """One sequence: tokens [L], their log-probs [L], top-k (values, indices) [L, k] or None."""
         token_list = tokens.tolist()
         length = len(token_list)
@@ -168,8 +178,13 @@ class HFBackend:
             values, indices = top[0][:length], top[1][:length]
             top_logprobs = [dict(zip(i.tolist(), v.tolist())) for i, v in zip(indices, values)]
         text = self.tokenizer.decode(token_list, skip_special_tokens=True)
-        return Completion(token_ids=token_list, text=text, logprobs=sampled[:length].tolist(), finish_reason=finish,
-                          top_logprobs=top_logprobs)
+        return Completion(
+            token_ids=token_list,
+            text=text,
+            logprobs=sampled[:length].tolist(),
+            finish_reason=finish,
+            top_logprobs=top_logprobs,
+        )
 
     def prompt_logprobs(self, prompts: list[list[int]]) -> list[list[float]]:
         from progrpo_eval.logprobs import prompt_response_logprobs

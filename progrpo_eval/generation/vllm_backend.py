@@ -47,7 +47,6 @@ import torch
 from progrpo_eval.generation.base import Completion, SamplingSettings
 from progrpo_eval.model_files import context_length
 
-
 MAX_LOGPROBS = 20  # top-k log-probs per token the engine is built for (vLLM's default max_logprobs)
 
 
@@ -99,7 +98,7 @@ def _spawned_in_own_group():
 
     def fork_exec_in_own_group(*arguments):
         if len(arguments) > PGID_ARGUMENT and arguments[PGID_ARGUMENT] == -1:  # -1: "leave the group as it is"
-            arguments = (*arguments[:PGID_ARGUMENT], 0, *arguments[PGID_ARGUMENT + 1:])
+            arguments = (*arguments[:PGID_ARGUMENT], 0, *arguments[PGID_ARGUMENT + 1 :])
         return fork_exec(*arguments)
 
     def spawn_in_own_group(path, args, passfds):
@@ -131,8 +130,13 @@ def _generation_bar(*args, desc: str = "", **kwargs):
     """vLLM's progress bars as `use_tqdm`: only "Processed prompts", and gone when it is done."""
     from tqdm.auto import tqdm
 
-    return tqdm(*args, desc="generating" if desc == "Processed prompts" else desc,
-                disable=desc != "Processed prompts", leave=False, **kwargs)
+    return tqdm(
+        *args,
+        desc="generating" if desc == "Processed prompts" else desc,
+        disable=desc != "Processed prompts",
+        leave=False,
+        **kwargs,
+    )
 
 
 def sampling_limits() -> dict[str, int]:
@@ -183,14 +187,23 @@ class VLLMBackend:
         children_before = {child.pid for child in multiprocessing.active_children()}
         try:
             with _spawned_in_own_group():
-                self.llm = LLM(model=str(model), dtype=dtype, seed=seed, max_model_len=max_model_len,
-                               tensor_parallel_size=tensor_parallel_size,
-                               gpu_memory_utilization=gpu_memory_utilization, enforce_eager=enforce_eager,
-                               **engine_options)
+                self.llm = LLM(
+                    model=str(model),
+                    dtype=dtype,
+                    seed=seed,
+                    max_model_len=max_model_len,
+                    tensor_parallel_size=tensor_parallel_size,
+                    gpu_memory_utilization=gpu_memory_utilization,
+                    enforce_eager=enforce_eager,
+                    **engine_options,
+                )
         finally:
             _ENGINE_BUILDER_PID = None
-        self._engine_groups = [child.pid for child in multiprocessing.active_children()
-                               if child.pid not in children_before and _leads_own_group(child.pid)]
+        self._engine_groups = [
+            child.pid
+            for child in multiprocessing.active_children()
+            if child.pid not in children_before and _leads_own_group(child.pid)
+        ]
 
     def _params(self, settings: SamplingSettings, *, seed: int | None = None, prompt_only: bool = False):
         from vllm import SamplingParams
@@ -215,7 +228,12 @@ class VLLMBackend:
         return self.llm.generate(requests, params, use_tqdm=use_tqdm)
 
     def generate(
-        self, prompts: list[list[int]], settings: SamplingSettings, *, seeds: list[int] | None = None, use_tqdm: bool = True
+        self,
+        prompts: list[list[int]],
+        settings: SamplingSettings,
+        *,
+        seeds: list[int] | None = None,
+        use_tqdm: bool = True,
     ):
         """settings.n completions per prompt; `seeds` gives each prompt its own sampling seed."""
         params = [self._params(settings, seed=seed) for seed in seeds] if seeds else self._params(settings)
@@ -274,7 +292,11 @@ def _completion(choice, top_k: int) -> Completion:
     top = None
     if top_k > 0:
         top = [
-            {token: entry.logprob for token, entry in position.items() if entry.rank is not None and entry.rank <= top_k}
+            {
+                token: entry.logprob
+                for token, entry in position.items()
+                if entry.rank is not None and entry.rank <= top_k
+            }
             for position in positions
         ]
     return Completion(

@@ -128,18 +128,23 @@ def load_tasks(options: LmEvalOptions) -> dict:
     unknown = [name for name in options.tasks if name not in manager.all_tasks]
     if unknown:
         where = f" (also searched {options.include_path})" if options.include_path else ""
-        raise ValueError(f"unknown lm-eval task(s) {', '.join(unknown)}{where}; "
-                         f"{len(manager.all_tasks)} are known, e.g. {', '.join(sorted(manager.all_tasks)[:3])}")
+        raise ValueError(
+            f"unknown lm-eval task(s) {', '.join(unknown)}{where}; "
+            f"{len(manager.all_tasks)} are known, e.g. {', '.join(sorted(manager.all_tasks)[:3])}"
+        )
     try:
         tasks = manager.load(list(options.tasks))["tasks"]
     except Exception as error:  # a task's own utils module or dataset failed: the task cannot run here
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        raise ValueError(f"lm-eval could not load {', '.join(options.tasks)}: {type(error).__name__}: "
-                         f"{first_line[:300]}") from error
+        raise ValueError(
+            f"lm-eval could not load {', '.join(options.tasks)}: {type(error).__name__}: {first_line[:300]}"
+        ) from error
     for name, task in tasks.items():
         if task.get_config("output_type") != "generate_until":
-            raise ValueError(f"lm-eval task {name!r} is {task.get_config('output_type')!r}; "
-                             "Pass@k needs generated answers (output_type generate_until)")
+            raise ValueError(
+                f"lm-eval task {name!r} is {task.get_config('output_type')!r}; "
+                "Pass@k needs generated answers (output_type generate_until)"
+            )
     return tasks
 
 
@@ -154,15 +159,24 @@ def _task_manifest(options: LmEvalOptions, task, docs: list, tokenizer, chat: bo
     }
     dataset = task.get_config("dataset_path")
     return store.run_manifest(
-        origin="lm-eval", model=str(Path(options.model).resolve()) if Path(options.model).exists() else options.model,
-        benchmark=task.config.task, benchmark_version=str((task.get_config("metadata") or {}).get("version")),
+        origin="lm-eval",
+        model=str(Path(options.model).resolve()) if Path(options.model).exists() else options.model,
+        benchmark=task.config.task,
+        benchmark_version=str((task.get_config("metadata") or {}).get("version")),
         data_source=f"{dataset}:{task.get_config('dataset_name')}" if task.get_config("dataset_name") else str(dataset),
-        data_checksum=canonical_rows_sha256(docs), data_rows=len(docs), family="lm-eval", scorer="lm-eval",
+        data_checksum=canonical_rows_sha256(docs),
+        data_rows=len(docs),
+        family="lm-eval",
+        scorer="lm-eval",
         scorer_options={"task": task.config.task, "filter": options.filter_name, "metric": options.metric},
-        instruction=None, prompt_format=prompt, reasoning_model=reasoning, sampling=asdict(options.settings),
-        seed_rule="lm-eval's: random/numpy/torch seeded with --seed, vLLM engine seed --seed", backend=f"lm-eval:{options.backend}",
-        backend_options=dict(options.model_options), lm_eval={"version": lm_eval_version(), "task_config": config,
-                                                               "task_config_sha256": config_sha},
+        instruction=None,
+        prompt_format=prompt,
+        reasoning_model=reasoning,
+        sampling=asdict(options.settings),
+        seed_rule="lm-eval's: random/numpy/torch seeded with --seed, vLLM engine seed --seed",
+        backend=f"lm-eval:{options.backend}",
+        backend_options=dict(options.model_options),
+        lm_eval={"version": lm_eval_version(), "task_config": config, "task_config_sha256": config_sha},
     )
 
 
@@ -189,23 +203,35 @@ def evaluate_task(options: LmEvalOptions, lm, name: str, task, tokenizer, consol
     docs = list(task.eval_docs)[: options.limit] if options.limit is not None else list(task.eval_docs)
     if not docs:
         raise ValueError(f"lm-eval task {name!r} has no documents to evaluate")
-    chat = options.chat_template == "on" or (options.chat_template == "auto" and bool(getattr(tokenizer, "chat_template", None)))
+    chat = options.chat_template == "on" or (
+        options.chat_template == "auto" and bool(getattr(tokenizer, "chat_template", None))
+    )
     reasoning = is_reasoning_model(tokenizer, options.reasoning)
     task.set_config("repeats", settings.n)  # before the manifest, so it records what lm-eval will use
     task.set_config("generation_kwargs", generation_kwargs(settings), update=True)
     scorer = LmEvalTaskScorer(task, filter_name=options.filter_name, metric=options.metric)
     run_dir = task_run_dir(options, name)
-    store.prepare_run_dir(run_dir, _task_manifest(options, task, docs, tokenizer, chat, reasoning),
-                          overwrite=options.overwrite)
+    store.prepare_run_dir(
+        run_dir, _task_manifest(options, task, docs, tokenizer, chat, reasoning), overwrite=options.overwrite
+    )
     ids = [f"{name}/{doc_id}" for doc_id in range(len(docs))]
     done = store.completed_problem_ids(run_dir)
     todo = [doc_id for doc_id, problem_id in enumerate(ids) if problem_id not in done]
     if todo:
         console.print(f"{name}: sampling {len(todo)} documents x {settings.n} with lm-eval ({options.backend})")
-        result = simple_evaluate(model=lm, tasks=[task], samples={name: todo}, gen_kwargs=generation_kwargs(settings),
-                                 apply_chat_template=chat, log_samples=True, bootstrap_iters=0,
-                                 random_seed=settings.seed, numpy_random_seed=settings.seed,
-                                 torch_random_seed=settings.seed, fewshot_random_seed=settings.seed)
+        result = simple_evaluate(
+            model=lm,
+            tasks=[task],
+            samples={name: todo},
+            gen_kwargs=generation_kwargs(settings),
+            apply_chat_template=chat,
+            log_samples=True,
+            bootstrap_iters=0,
+            random_seed=settings.seed,
+            numpy_random_seed=settings.seed,
+            torch_random_seed=settings.seed,
+            fewshot_random_seed=settings.seed,
+        )
         used = result["configs"][name]["generation_kwargs"]
         wanted = generation_kwargs(settings)
         if any(used.get(key) != value for key, value in wanted.items()):
@@ -214,17 +240,26 @@ def evaluate_task(options: LmEvalOptions, lm, name: str, task, tokenizer, consol
         missing = [doc_id for doc_id in todo if doc_id not in logged or len(logged[doc_id][1]) != settings.n]
         if missing:
             raise RuntimeError(f"lm-eval returned no {settings.n} responses for documents {missing[:5]} of {name}")
-        problems = [Problem(ids[doc_id], logged[doc_id][0], str(task.doc_to_target(docs[doc_id])),
-                            metadata={"doc": docs[doc_id]}) for doc_id in todo]
+        problems = [
+            Problem(
+                ids[doc_id], logged[doc_id][0], str(task.doc_to_target(docs[doc_id])), metadata={"doc": docs[doc_id]}
+            )
+            for doc_id in todo
+        ]
         texts = [logged[doc_id][1] for doc_id in todo]
         scored = score_samples(scorer, problems, texts, reasoning=reasoning)
         prompts = [tokenizer(problem.question, add_special_tokens=False)["input_ids"] for problem in problems]
         completions = [[_completion(tokenizer, text, settings.max_tokens) for text in group] for group in texts]
         store.write_chunk(run_dir, sample_records(problems, prompts, completions, scored))
     summary = summarize(store.load_samples(run_dir), ids, num_samples=settings.n, seed=settings.seed)
-    summary.update(benchmark=name, model=options.model, run_dir=str(run_dir), lm_eval_metric=scorer.metric,
-                   lm_eval_filter=scorer.ensemble.name,
-                   lm_eval_generation_kwargs=task.get_config("generation_kwargs"))
+    summary.update(
+        benchmark=name,
+        model=options.model,
+        run_dir=str(run_dir),
+        lm_eval_metric=scorer.metric,
+        lm_eval_filter=scorer.ensemble.name,
+        lm_eval_generation_kwargs=task.get_config("generation_kwargs"),
+    )
     store.write_summary(run_dir, summary, markdown_table([(name, summary)]))
     return run_dir, summary
 
@@ -250,7 +285,11 @@ def run_lm_eval(options: LmEvalOptions, console) -> list[tuple[str, Path, dict]]
         try:
             return [(name, *evaluate_task(options, lm, name, task, tokenizer, console)) for name, task in tasks.items()]
         except KeyboardInterrupt:
-            on_disk = ", ".join(f"{name} {len(store.completed_problem_ids(task_run_dir(options, name)))} documents"
-                                for name in tasks if (task_run_dir(options, name) / store.MANIFEST).is_file())
-            raise RunInterrupted(f"on disk: {on_disk or 'nothing yet'} (a task is written when all its "
-                                 "documents are sampled)") from None
+            on_disk = ", ".join(
+                f"{name} {len(store.completed_problem_ids(task_run_dir(options, name)))} documents"
+                for name in tasks
+                if (task_run_dir(options, name) / store.MANIFEST).is_file()
+            )
+            raise RunInterrupted(
+                f"on disk: {on_disk or 'nothing yet'} (a task is written when all its documents are sampled)"
+            ) from None

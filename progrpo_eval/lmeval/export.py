@@ -54,9 +54,18 @@ def load_docs(benchmark: str, data_dir: str | None = None) -> list[dict]:
 
     loaded = load_problems(benchmark, data_dir)
     family = loaded.benchmark.family
-    return [{"benchmark": benchmark, "problem_id": problem.problem_id, "prompt": user_message(problem, family),
-             "gold": problem.gold, "golds": list(problem.golds), "golds_mode": problem.golds_mode,
-             "metadata": json.dumps(problem.metadata, default=str)} for problem in loaded.problems]
+    return [
+        {
+            "benchmark": benchmark,
+            "problem_id": problem.problem_id,
+            "prompt": user_message(problem, family),
+            "gold": problem.gold,
+            "golds": list(problem.golds),
+            "golds_mode": problem.golds_mode,
+            "metadata": json.dumps(problem.metadata, default=str),
+        }
+        for problem in loaded.problems
+    ]
 
 
 _scorers: dict[str, object] = {}
@@ -73,16 +82,23 @@ def pass_at_k_results(doc: dict, responses: list[str]) -> dict[str, float]:
     benchmark = get_benchmark(doc["benchmark"])
     if benchmark.name not in _scorers:
         _scorers[benchmark.name] = build_scorer(benchmark.scorer, ScorerSettings(), **benchmark.scorer_options)
-    problem = Problem(doc["problem_id"], doc["prompt"], doc["gold"], tuple(doc["golds"]), json.loads(doc["metadata"]),
-                      golds_mode=doc["golds_mode"])
+    problem = Problem(
+        doc["problem_id"],
+        doc["prompt"],
+        doc["gold"],
+        tuple(doc["golds"]),
+        json.loads(doc["metadata"]),
+        golds_mode=doc["golds_mode"],
+    )
     reasoning = any("</think>" in response for response in responses)
     (scored,) = score_samples(_scorers[benchmark.name], [problem], [list(responses)], reasoning=reasoning)
     correct = sum(sample.result.correct for sample in scored)
     return {f"pass@{k}": pass_at_k(len(responses), correct, k) for k in default_ks(len(responses))}
 
 
-def task_config(benchmark: str, k: int, *, temperature: float = 0.6, top_p: float = 0.95,
-                max_tokens: int = 8192) -> dict:
+def task_config(
+    benchmark: str, k: int, *, temperature: float = 0.6, top_p: float = 0.95, max_tokens: int = 8192
+) -> dict:
     """The lm-eval task config of one progrpo benchmark (YAML-ready; `!function` tags added on writing)."""
     return {
         "task": f"progrpo_{benchmark}",
@@ -92,21 +108,32 @@ def task_config(benchmark: str, k: int, *, temperature: float = 0.6, top_p: floa
         "doc_to_text": "{{prompt}}",
         "doc_to_target": "{{gold}}",
         "repeats": k,
-        "generation_kwargs": {"until": [], "do_sample": temperature > 0, "temperature": temperature,
-                              "top_p": top_p, "max_gen_toks": max_tokens},
+        "generation_kwargs": {
+            "until": [],
+            "do_sample": temperature > 0,
+            "temperature": temperature,
+            "top_p": top_p,
+            "max_gen_toks": max_tokens,
+        },
         "filter_list": [{"name": "all_samples", "filter": [{"function": "take_first_k", "k": k}]}],
         "process_results": f"!function {MODULE}.process_results",
-        "metric_list": [{"metric": f"pass@{j}", "aggregation": "mean", "higher_is_better": True}
-                        for j in default_ks(k)],
-        "metadata": {"version": get_benchmark(benchmark).version,
-                     "description": f"progrpo's {get_benchmark(benchmark).display_name}, Pass@k by progrpo's scorer"},
+        "metric_list": [
+            {"metric": f"pass@{j}", "aggregation": "mean", "higher_is_better": True} for j in default_ks(k)
+        ],
+        "metadata": {
+            "version": get_benchmark(benchmark).version,
+            "description": f"progrpo's {get_benchmark(benchmark).display_name}, Pass@k by progrpo's scorer",
+        },
     }
 
 
 def _yaml(config: dict) -> str:
     text = yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
-    return text.replace("'!function ", "!function ").replace("_docs'", "_docs").replace("process_results'",
-                                                                                          "process_results")
+    return (
+        text.replace("'!function ", "!function ")
+        .replace("_docs'", "_docs")
+        .replace("process_results'", "process_results")
+    )
 
 
 def write_task_folder(out: str | Path, k: int, benchmarks: list[str] | None = None, **sampling) -> list[Path]:

@@ -27,8 +27,9 @@ from progrpo_eval.scoring.base import Scorer, ScorerSettings
 
 def _materialise(value):
     """Filters may hand back iterators (map objects); make them lists, recursively at the top."""
-    return list(value) if not isinstance(value, (str, bytes, list, tuple, dict)) and hasattr(value, "__iter__") \
-        else value
+    return (
+        list(value) if not isinstance(value, (str, bytes, list, tuple, dict)) and hasattr(value, "__iter__") else value
+    )
 
 
 class LmEvalTaskScorer(Scorer):
@@ -36,8 +37,9 @@ class LmEvalTaskScorer(Scorer):
 
     name = "lm-eval"
 
-    def __init__(self, task, settings: ScorerSettings | None = None, *, filter_name: str | None = None,
-                 metric: str | None = None) -> None:
+    def __init__(
+        self, task, settings: ScorerSettings | None = None, *, filter_name: str | None = None, metric: str | None = None
+    ) -> None:
         super().__init__(settings)
         self.task = task
         ensembles = {ensemble.name: ensemble for ensemble in task._filters}

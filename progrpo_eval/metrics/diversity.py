@@ -37,9 +37,19 @@ from progrpo_eval.generation.base import derived_seed
 from progrpo_eval.metrics.bleu import Tokenizer, self_bleu, self_bleu_scores, tokenize
 from progrpo_eval.metrics.semantic import default_embedding_model, semantic_cosine, semantic_cosine_details
 
-__all__ = ["dataset_diversity", "default_embedding_model", "distinct_n", "expected_distinct_n", "fair_subsample",
-           "resolve_metric", "self_bleu", "self_bleu_scores", "semantic_cosine", "semantic_cosine_details",
-           "tokenize"]
+__all__ = [
+    "dataset_diversity",
+    "default_embedding_model",
+    "distinct_n",
+    "expected_distinct_n",
+    "fair_subsample",
+    "resolve_metric",
+    "self_bleu",
+    "self_bleu_scores",
+    "semantic_cosine",
+    "semantic_cosine_details",
+    "tokenize",
+]
 
 
 # ---------------------------------------------------------------- Distinct-n
@@ -87,8 +97,10 @@ def expected_distinct_n(
 
 DiversityMetric = Callable[[Sequence[str]], float]
 METRICS: dict[str, Callable[..., float]] = {
-    "distinct": distinct_n, "expected-distinct": expected_distinct_n,
-    "self-bleu": self_bleu, "semantic-cosine": semantic_cosine,
+    "distinct": distinct_n,
+    "expected-distinct": expected_distinct_n,
+    "self-bleu": self_bleu,
+    "semantic-cosine": semantic_cosine,
 }
 
 
@@ -112,7 +124,9 @@ AGGREGATIONS = ("pooled", "per-problem")
 
 
 def dataset_diversity(
-    problems: Mapping[Hashable, Sequence[str]], metric: str | DiversityMetric, min_texts: int = 2,
+    problems: Mapping[Hashable, Sequence[str]],
+    metric: str | DiversityMetric,
+    min_texts: int = 2,
     aggregation: str = "pooled",
 ) -> dict[str, Any]:
     """A diversity metric over a benchmark's texts (Tab. 5), pooled or per problem.
@@ -134,9 +148,15 @@ def dataset_diversity(
         texts = [text for group in problems.values() for text in group]
         value = float(function(texts)) if len(texts) >= min_texts else math.nan
         contributing = sum(len(group) > 0 for group in problems.values())
-        return {"metric": name, "aggregation": aggregation, "value": value,
-                "num_problems": contributing if not math.isnan(value) else 0, "num_texts": len(texts),
-                "num_skipped": len(problems) - contributing, "num_undefined": int(math.isnan(value) and bool(texts))}
+        return {
+            "metric": name,
+            "aggregation": aggregation,
+            "value": value,
+            "num_problems": contributing if not math.isnan(value) else 0,
+            "num_texts": len(texts),
+            "num_skipped": len(problems) - contributing,
+            "num_undefined": int(math.isnan(value) and bool(texts)),
+        }
     per_problem = {
         problem_id: float(function(list(texts))) for problem_id, texts in problems.items() if len(texts) >= min_texts
     }
@@ -153,8 +173,9 @@ def dataset_diversity(
     }
 
 
-def fair_subsample(solutions: Mapping[str, Mapping[str, Sequence[str]]], m: int, seed: int = 0
-                   ) -> dict[str, dict[str, list[str]]]:
+def fair_subsample(
+    solutions: Mapping[str, Mapping[str, Sequence[str]]], m: int, seed: int = 0
+) -> dict[str, dict[str, list[str]]]:
     """Tab. 5's fair comparison: the same problems and as many texts of each, for every run.
 
     `solutions` is run → problem → correct texts. Kept: the problems every run solves at least `m`
@@ -165,8 +186,11 @@ def fair_subsample(solutions: Mapping[str, Mapping[str, Sequence[str]]], m: int,
     if m < 1:
         raise ValueError(f"the fair comparison needs m >= 1 correct solutions per problem, got {m}")
     runs = list(solutions)
-    common = [problem for problem in (solutions[runs[0]] if runs else {})
-              if all(len(solutions[run].get(problem, ())) >= m for run in runs)]
+    common = [
+        problem
+        for problem in (solutions[runs[0]] if runs else {})
+        if all(len(solutions[run].get(problem, ())) >= m for run in runs)
+    ]
     chosen: dict[str, dict[str, list[str]]] = {}
     for run in runs:
         chosen[run] = {}

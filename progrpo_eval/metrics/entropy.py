@@ -72,7 +72,10 @@ def _merge(running, block):
 
 
 def streaming_entropy(
-    logit_blocks: Iterable[torch.Tensor], *, temperature: float = 1.0, targets: torch.Tensor | None = None,
+    logit_blocks: Iterable[torch.Tensor],
+    *,
+    temperature: float = 1.0,
+    targets: torch.Tensor | None = None,
     overwrite_blocks: bool = False,
 ) -> StreamedEntropy:
     """Exact entropy at `temperature` per row from consecutive vocabulary blocks [N, Vb] of raw logits.
@@ -94,8 +97,9 @@ def streaming_entropy(
             picked[rows] = raw[rows, targets[rows] - offset]
         if temperature != 1.0:
             block_normalizer = torch.logsumexp(raw, dim=-1)
-            raw_normalizer = (block_normalizer if raw_normalizer is None
-                              else torch.logaddexp(raw_normalizer, block_normalizer))
+            raw_normalizer = (
+                block_normalizer if raw_normalizer is None else torch.logaddexp(raw_normalizer, block_normalizer)
+            )
         if raw.data_ptr() == block.data_ptr() and not overwrite_blocks:
             scaled = raw / temperature  # a copy: the caller's logits stay as they are
         else:
@@ -131,8 +135,11 @@ class OutputHead:
         use each block before asking for the next; the consumer may overwrite it.
         """
         vocab_size, rows = self.weight.shape[0], hidden.shape[0]
-        buffer = (torch.empty(rows * min(block_size, vocab_size), device=hidden.device)
-                  if hidden.dtype == torch.float32 else None)
+        buffer = (
+            torch.empty(rows * min(block_size, vocab_size), device=hidden.device)
+            if hidden.dtype == torch.float32
+            else None
+        )
         for start in range(0, vocab_size, block_size):
             weight = self.weight[start : start + block_size]  # [Vb, H]
             if buffer is None:
@@ -151,8 +158,9 @@ class OutputHead:
 def output_head(model) -> OutputHead:
     head = model.get_output_embeddings()
     if not isinstance(head, torch.nn.Linear):
-        raise ValueError(f"exact rescoring needs a linear output layer; {type(model).__name__} has "
-                         f"{type(head).__name__}")
+        raise ValueError(
+            f"exact rescoring needs a linear output layer; {type(model).__name__} has {type(head).__name__}"
+        )
     config = model.config.get_text_config()
     scale = float(getattr(config, "logit_scale", None) or 1.0) / float(getattr(config, "logits_scaling", None) or 1.0)
     return OutputHead(head.weight, head.bias, scale, getattr(config, "final_logit_softcapping", None))

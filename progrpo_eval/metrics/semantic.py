@@ -106,17 +106,33 @@ def semantic_cosine_details(
     max_pieces = _window_pieces(model, window if long_texts == "window" else model.max_seq_length)
     details: dict[str, Any] = {"value": math.nan, "num_texts": len(texts), "long_texts": long_texts}
     if long_texts == "truncate":
-        details.update(num_truncated_texts=0, policy=f"the model's encode: texts truncated at {model.max_seq_length} "
-                       f"word pieces ({max_pieces} plus [CLS] and [SEP])")
+        details.update(
+            num_truncated_texts=0,
+            policy=f"the model's encode: texts truncated at {model.max_seq_length} "
+            f"word pieces ({max_pieces} plus [CLS] and [SEP])",
+        )
     else:
-        details.update(num_windowed_texts=0, num_windows=0, policy=(
-            f"texts over {max_pieces} word pieces are cut at word starts into windows of at most {max_pieces}; "
-            "the windows' normalized embeddings are averaged and renormalized"))
+        details.update(
+            num_windowed_texts=0,
+            num_windows=0,
+            policy=(
+                f"texts over {max_pieces} word pieces are cut at word starts into windows of at most {max_pieces}; "
+                "the windows' normalized embeddings are averaged and renormalized"
+            ),
+        )
     if len(texts) < 2:
         return details
     if long_texts == "truncate":
-        embeddings = np.asarray(model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
-                                             convert_to_numpy=True, show_progress_bar=False), dtype=np.float64)
+        embeddings = np.asarray(
+            model.encode(
+                list(texts),
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            ),
+            dtype=np.float64,
+        )
         pieces = model.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
         lengths = [len(ids) for ids in pieces]
         details["num_truncated_texts"] = sum(length > max_pieces for length in lengths)
@@ -128,11 +144,13 @@ def semantic_cosine_details(
     return details
 
 
-def semantic_cosine(texts: Sequence[str], *, model: Any = None, batch_size: int = 64, long_texts: str = "truncate",
-                    window: int = 256) -> float:
+def semantic_cosine(
+    texts: Sequence[str], *, model: Any = None, batch_size: int = 64, long_texts: str = "truncate", window: int = 256
+) -> float:
     """Mean pairwise cosine (i < j) of all-MiniLM-L6-v2 normalized embeddings; NaN below 2 texts.
 
     long_texts: "truncate" (default, the model's plain encode) or "window" (see semantic_cosine_details).
     """
-    return semantic_cosine_details(texts, model=model, batch_size=batch_size, long_texts=long_texts,
-                                   window=window)["value"]
+    return semantic_cosine_details(texts, model=model, batch_size=batch_size, long_texts=long_texts, window=window)[
+        "value"
+    ]

@@ -60,8 +60,10 @@ def _checked_counts(run_a: Path, run_b: Path) -> tuple[str, pd.DataFrame, pd.Dat
         raise ValueError(f"{run_a if counts_a.empty else run_b} has no samples")
     common = counts_a.index.intersection(counts_b.index)
     if len(common) != len(counts_a) or len(common) != len(counts_b):
-        raise ValueError(f"the runs cover different problems: {len(counts_a)} in A, {len(counts_b)} in B, "
-                         f"{len(common)} in common; compare runs made with the same benchmark data and --limit")
+        raise ValueError(
+            f"the runs cover different problems: {len(counts_a)} in A, {len(counts_b)} in B, "
+            f"{len(common)} in common; compare runs made with the same benchmark data and --limit"
+        )
     return bench_a, counts_a, counts_b
 
 
@@ -96,8 +98,14 @@ def compare_runs(run_a: str | Path, run_b: str | Path, *, num_resamples: int = 1
     return comparison
 
 
-def compare_models(runs_a: Mapping[str, Path], runs_b: Mapping[str, Path], *, num_resamples: int = 10_000,
-                   seed: int = 0, on_error: str = "raise") -> tuple[list[Comparison], list[str]]:
+def compare_models(
+    runs_a: Mapping[str, Path],
+    runs_b: Mapping[str, Path],
+    *,
+    num_resamples: int = 10_000,
+    seed: int = 0,
+    on_error: str = "raise",
+) -> tuple[list[Comparison], list[str]]:
     """Two models (benchmark → run directory each) on every benchmark they share, plus the Avg.
 
     Returns the comparisons (Holm over k × benchmark, module docstring) and, with on_error="note",
@@ -121,11 +129,20 @@ def compare_models(runs_a: Mapping[str, Path], runs_b: Mapping[str, Path], *, nu
     tests = sum(name.startswith("pass@") for c in comparisons for name in c.metrics)
     comparisons = _holm(comparisons, f"{tests} tests: Pass@k × {len(comparisons)} benchmark(s)")
     if len(values_by_benchmark) >= 2:
-        common = [name for name in next(iter(values_by_benchmark.values()))[0]
-                  if all(name in names for names, _ in values_by_benchmark.values())]
-        results = tuple(stratified_paired_bootstrap([values[name][0] for _, values in values_by_benchmark.values()],
-                                                    [values[name][1] for _, values in values_by_benchmark.values()],
-                                                    num_resamples=num_resamples, seed=seed) for name in common)
+        common = [
+            name
+            for name in next(iter(values_by_benchmark.values()))[0]
+            if all(name in names for names, _ in values_by_benchmark.values())
+        ]
+        results = tuple(
+            stratified_paired_bootstrap(
+                [values[name][0] for _, values in values_by_benchmark.values()],
+                [values[name][1] for _, values in values_by_benchmark.values()],
+                num_resamples=num_resamples,
+                seed=seed,
+            )
+            for name in common
+        )
         average = Comparison(AVERAGE, tuple(common), results, benchmarks=tuple(values_by_benchmark))
         comparisons += _holm([average], f"the {len(common) - 1} Pass@k rows of the average")
     return comparisons, notes
@@ -142,8 +159,9 @@ def runs_by_benchmark(path: str | Path) -> dict[str, Path]:
     return {store.read_run_manifest(run)["benchmark"]: run for run in below}
 
 
-def compare_paths(path_a: str | Path, path_b: str | Path, *, num_resamples: int = 10_000, seed: int = 0
-                  ) -> list[Comparison]:
+def compare_paths(
+    path_a: str | Path, path_b: str | Path, *, num_resamples: int = 10_000, seed: int = 0
+) -> list[Comparison]:
     """`compare_runs` of two run directories, or `compare_models` of two models' directories."""
     runs_a, runs_b = runs_by_benchmark(path_a), runs_by_benchmark(path_b)
     if (Path(path_a) / store.MANIFEST).is_file() and (Path(path_b) / store.MANIFEST).is_file():
@@ -162,19 +180,39 @@ def comparison_json(comparison: Comparison | Sequence[Comparison], run_a: str | 
     comparisons = [comparison] if isinstance(comparison, Comparison) else list(comparison)
 
     def rows(item: Comparison) -> list[dict]:
-        return [{"metric": name, "a": result.mean_a, "b": result.mean_b, "difference": result.difference,
-                 "ci95": [result.low, result.high], "p_value": result.p_value,
-                 "p_holm": item.p_holm[index] if item.p_holm else None, "num_problems": result.num_problems}
-                for index, (name, result) in enumerate(zip(item.metrics, item.results))]
+        return [
+            {
+                "metric": name,
+                "a": result.mean_a,
+                "b": result.mean_b,
+                "difference": result.difference,
+                "ci95": [result.low, result.high],
+                "p_value": result.p_value,
+                "p_holm": item.p_holm[index] if item.p_holm else None,
+                "num_problems": result.num_problems,
+            }
+            for index, (name, result) in enumerate(zip(item.metrics, item.results))
+        ]
 
     first = comparisons[0].results[0]
-    payload = {"run_a": str(run_a), "run_b": str(run_b), "num_resamples": first.num_resamples,
-               "confidence": first.confidence}
+    payload = {
+        "run_a": str(run_a),
+        "run_b": str(run_b),
+        "num_resamples": first.num_resamples,
+        "confidence": first.confidence,
+    }
     if isinstance(comparison, Comparison):
         payload.update(benchmark=comparison.benchmark, holm_family=comparison.family, rows=rows(comparison))
     else:
-        payload["comparisons"] = [{"benchmark": item.benchmark, "benchmarks": list(item.benchmarks) or None,
-                                   "holm_family": item.family, "rows": rows(item)} for item in comparisons]
+        payload["comparisons"] = [
+            {
+                "benchmark": item.benchmark,
+                "benchmarks": list(item.benchmarks) or None,
+                "holm_family": item.family,
+                "rows": rows(item),
+            }
+            for item in comparisons
+        ]
     return json.dumps(payload, indent=2)
 
 
@@ -183,14 +221,36 @@ def comparison_table(comparison: Comparison, label_a: str = "A", label_b: str = 
     rows = []
     for index, (name, result) in enumerate(zip(comparison.metrics, comparison.results)):
         interval = f"[{100 * result.low:+.1f}, {100 * result.high:+.1f}]"
-        cells = ((100 * result.mean_a,), (100 * result.mean_b,), (100 * result.difference,), (interval,),
-                 (result.p_value,), (comparison.p_holm[index] if comparison.p_holm else None,),
-                 (result.num_problems,))
+        cells = (
+            (100 * result.mean_a,),
+            (100 * result.mean_b,),
+            (100 * result.difference,),
+            (interval,),
+            (result.p_value,),
+            (comparison.p_holm[index] if comparison.p_holm else None,),
+            (result.num_problems,),
+        )
         rows.append((name.replace("pass@", "Pass@"), cells))
-    how = ("paired bootstrap over problems, resampled within each benchmark" if comparison.benchmark == AVERAGE
-           else "paired bootstrap over problems")
+    how = (
+        "paired bootstrap over problems, resampled within each benchmark"
+        if comparison.benchmark == AVERAGE
+        else "paired bootstrap over problems"
+    )
     title = f"{comparison_name(comparison)[0].upper()}{comparison_name(comparison)[1:]}: B − A, {how}"
-    return Table(title=title, columns=("metric", f"A: {label_a} (%)", f"B: {label_b} (%)", "B − A (points)", "95% CI",
-                                       "p-value", "p (Holm)", "#problems"),
-                 rows=tuple(rows), formats=(".1f", ".1f", "+.1f", "", ".4f", ".4f", "d"), directions=(0,) * 7,
-                 notes=f"p (Holm): Holm's correction over {comparison.family}." if comparison.family else "")
+    return Table(
+        title=title,
+        columns=(
+            "metric",
+            f"A: {label_a} (%)",
+            f"B: {label_b} (%)",
+            "B − A (points)",
+            "95% CI",
+            "p-value",
+            "p (Holm)",
+            "#problems",
+        ),
+        rows=tuple(rows),
+        formats=(".1f", ".1f", "+.1f", "", ".4f", ".4f", "d"),
+        directions=(0,) * 7,
+        notes=f"p (Holm): Holm's correction over {comparison.family}." if comparison.family else "",
+    )

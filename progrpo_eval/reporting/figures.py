@@ -59,7 +59,7 @@ def passk_curves(runs: RunsLike, *, colors=None, figsize=None, max_columns: int 
         ax.minorticks_off()
         ax.set_ylim(0, 101 if top > 92 else max(5.0, top * 1.1 + 1))
         ax.set(title=display_name(benchmark), xlabel="k", ylabel="Pass@k (%)")
-    for ax in list(axes.flat)[len(benchmarks):]:
+    for ax in list(axes.flat)[len(benchmarks) :]:
         ax.set_visible(False)
     add_legend(figure, labels, colors)
     return figure
@@ -81,8 +81,10 @@ def read_metrics(path: str | Path, key: str = "entropy") -> pd.DataFrame:
 def metrics_labels(paths: Sequence[str | Path]) -> list[str]:
     """The training run directory's name; the two last folders where names repeat."""
     names = [Path(path).resolve().parent.name for path in paths]
-    return [f"{Path(path).resolve().parent.parent.name}/{name}" if names.count(name) > 1 else name
-            for path, name in zip(paths, names)]
+    return [
+        f"{Path(path).resolve().parent.parent.name}/{name}" if names.count(name) > 1 else name
+        for path, name in zip(paths, names)
+    ]
 
 
 @styled
@@ -94,13 +96,21 @@ def training_entropy(metrics, *, key: str = "entropy", smooth: int = 1, colors=N
     figure, [[ax]] = new_figure(figsize or (5.2, 3.4))
     for label, path in sources.items():
         frame = read_metrics(path, key)
-        ax.plot(frame["step"], frame[key], color=colors[label], lw=1.4 if smooth <= 1 else 0.8,
-                alpha=1.0 if smooth <= 1 else 0.3)
+        ax.plot(
+            frame["step"],
+            frame[key],
+            color=colors[label],
+            lw=1.4 if smooth <= 1 else 0.8,
+            alpha=1.0 if smooth <= 1 else 0.3,
+        )
         if smooth > 1:
             smoothed = frame[key].rolling(smooth, min_periods=1, center=True).mean()
             ax.plot(frame["step"], smoothed, color=colors[label], lw=1.6)
-    ax.set(xlabel="training step", ylabel="mean token entropy (nats)" if key == "entropy" else key,
-           title="Training entropy" if key == "entropy" else key)
+    ax.set(
+        xlabel="training step",
+        ylabel="mean token entropy (nats)" if key == "entropy" else key,
+        title="Training entropy" if key == "entropy" else key,
+    )
     add_legend(figure, list(sources), colors, marker="")
     return figure
 
@@ -145,12 +155,19 @@ def ablation_bars(runs: RunsLike, k: int | None = None, *, colors=None, figsize=
             if any(str(kk) not in summaries[(label, b)]["pass_at_k"] for b in benchmarks):
                 raise ValueError(f"{label} does not report Pass@{kk} on every benchmark")
             heights.append(100 * float(np.mean([summaries[(label, b)]["pass_at_k"][str(kk)] for b in benchmarks])))
-        bars = ax.bar(np.arange(len(ks)) + (i - (len(labels) - 1) / 2) * width, heights, width * 0.92,
-                      color=colors[label], label=label)
+        bars = ax.bar(
+            np.arange(len(ks)) + (i - (len(labels) - 1) / 2) * width,
+            heights,
+            width * 0.92,
+            color=colors[label],
+            label=label,
+        )
         ax.bar_label(bars, fmt="%.1f", fontsize="small", padding=1)
     ax.set_xticks(np.arange(len(ks)), [f"Pass@{kk}" for kk in ks])
     ax.set_ylim(0, max(5.0, ax.get_ylim()[1] * 1.08))
-    ax.set(ylabel="mean over benchmarks (%)",
-           title=f"Mean over {len(benchmarks)} benchmark(s): " + ", ".join(display_name(b) for b in benchmarks))
+    ax.set(
+        ylabel="mean over benchmarks (%)",
+        title=f"Mean over {len(benchmarks)} benchmark(s): " + ", ".join(display_name(b) for b in benchmarks),
+    )
     add_legend(figure, labels, colors, patches=True)
     return figure

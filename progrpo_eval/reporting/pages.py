@@ -27,11 +27,14 @@ REPORT_FONT_SCALE = 1.3  # figures fill a whole page
 
 def text_pages(title: str, lines: Sequence[str]) -> list[Figure]:
     """Monospace text pages; the first carries the title, long text is wrapped."""
-    wrapped = [piece for line in lines
-               for piece in (textwrap.wrap(line, MONOSPACE_WIDTH, subsequent_indent="    ") or [""])]
+    wrapped = [
+        piece for line in lines for piece in (textwrap.wrap(line, MONOSPACE_WIDTH, subsequent_indent="    ") or [""])
+    ]
     first_page_lines = MONOSPACE_LINES_PER_PAGE - 5  # the title's room
-    chunks = [wrapped[:first_page_lines]] + [wrapped[i: i + MONOSPACE_LINES_PER_PAGE]
-                                            for i in range(first_page_lines, len(wrapped), MONOSPACE_LINES_PER_PAGE)]
+    chunks = [wrapped[:first_page_lines]] + [
+        wrapped[i : i + MONOSPACE_LINES_PER_PAGE]
+        for i in range(first_page_lines, len(wrapped), MONOSPACE_LINES_PER_PAGE)
+    ]
     pages = []
     for number, chunk in enumerate(chunks):
         figure = Figure(figsize=CONTENT)
@@ -47,8 +50,10 @@ def text_pages(title: str, lines: Sequence[str]) -> list[Figure]:
 def table_widths(table: Table, rows: list[list[str]], fontsize: float, max_width: float) -> list[float]:
     """Column widths in inches from the longest text of each column, shrunk to fit max_width."""
     char = fontsize / 72 * 0.62
-    widths = [max(len(text) for text in [header] + [row[j] for row in rows]) * char + 0.22
-              for j, header in enumerate(table.header())]
+    widths = [
+        max(len(text) for text in [header] + [row[j] for row in rows]) * char + 0.22
+        for j, header in enumerate(table.header())
+    ]
     scale = min(1.0, max_width / sum(widths))
     return [width * scale for width in widths]
 
@@ -62,11 +67,17 @@ def place_table(figure: Figure, table: Table, top: float, *, fontsize: float = 8
     figure.text(left / page_width, 1 - top / page_height, table.title, fontsize=10, weight="bold", va="top")
     top += 0.3
     height = row_height * (len(rows) + 1)
-    ax = figure.add_axes([left / page_width, 1 - (top + height) / page_height, sum(widths) / page_width,
-                          height / page_height])
+    ax = figure.add_axes(
+        [left / page_width, 1 - (top + height) / page_height, sum(widths) / page_width, height / page_height]
+    )
     ax.axis("off")
-    drawn = ax.table(cellText=rows, colLabels=table.header(), cellLoc="center", bbox=[0, 0, 1, 1],
-                     colWidths=[width / sum(widths) for width in widths])
+    drawn = ax.table(
+        cellText=rows,
+        colLabels=table.header(),
+        cellLoc="center",
+        bbox=[0, 0, 1, 1],
+        colWidths=[width / sum(widths) for width in widths],
+    )
     drawn.auto_set_font_size(False)
     drawn.set_fontsize(fontsize)
     for (row, _), cell in drawn.get_celld().items():
@@ -104,21 +115,33 @@ def comparison_page(comparison: Comparison, label_a: str, label_b: str) -> Figur
     figure = Figure(figsize=CONTENT)
     top = place_table(figure, comparison_table(comparison, label_a, label_b), 0.0)
     left, bottom = 1.2, 0.5
-    plot_ax = figure.add_axes([left / CONTENT[0], bottom / CONTENT[1], (CONTENT[0] - left - 0.6) / CONTENT[0],
-                               (CONTENT[1] - top - bottom - 0.3) / CONTENT[1]])
+    plot_ax = figure.add_axes(
+        [
+            left / CONTENT[0],
+            bottom / CONTENT[1],
+            (CONTENT[0] - left - 0.6) / CONTENT[0],
+            (CONTENT[1] - top - bottom - 0.3) / CONTENT[1],
+        ]
+    )
     names = [name.replace("pass@", "Pass@") for name in comparison.metrics]
     positions = np.arange(len(names))[::-1]
     differences = np.array([100 * result.difference for result in comparison.results])
-    errors = np.array([[100 * (result.difference - result.low), 100 * (result.high - result.difference)]
-                       for result in comparison.results]).T
+    errors = np.array(
+        [
+            [100 * (result.difference - result.low), 100 * (result.high - result.difference)]
+            for result in comparison.results
+        ]
+    ).T
     plot_ax.errorbar(differences, positions, xerr=errors, fmt="o", color="0.2", capsize=3)
     plot_ax.axvline(0, color="0.5", ls="--", lw=1)
     plot_ax.set_yticks(positions, names)
     plot_ax.set_ylim(-0.6, len(names) - 0.4)
     if not np.any(errors) and not np.any(differences):
         plot_ax.set_xlim(-1, 1)
-    plot_ax.set(xlabel=f"B − A (percentage points), 95% CI        A: {label_a}        B: {label_b}",
-                title="Difference per metric (paired bootstrap over problems)")
+    plot_ax.set(
+        xlabel=f"B − A (percentage points), 95% CI        A: {label_a}        B: {label_b}",
+        title="Difference per metric (paired bootstrap over problems)",
+    )
     return figure
 
 

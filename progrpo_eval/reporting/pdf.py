@@ -61,27 +61,40 @@ class Report(NamedTuple):
     notes: tuple[str, ...]
 
 
-def _title_lines(refs: Sequence[RunRef], metrics: Sequence[Path], notes: Sequence[str], pages: Sequence[str],
-                 first_number: int, temperature: float = 1.0) -> list[str]:
+def _title_lines(
+    refs: Sequence[RunRef],
+    metrics: Sequence[Path],
+    notes: Sequence[str],
+    pages: Sequence[str],
+    first_number: int,
+    temperature: float = 1.0,
+) -> list[str]:
     manifests = [store.read_run_manifest(ref.path) for ref in refs]
     summaries = [store.read_run_summary(ref.path) for ref in refs]
     width = max(len(ref.label) for ref in refs)
-    lines = [f"{len(refs)} runs: {len(labels_of(refs))} model(s) × {len({r.benchmark for r in refs})} benchmark(s)", "",
-             "RUNS", f"  {'model':<{width}}  {'benchmark':<13} {'problems×n':>10} {'T':>5} {'top-p':>5} "
-                     f"{'max tok':>7} {'seed':>5}  {'backend':<7}  entropy (T={temperature:g})"]
+    lines = [
+        f"{len(refs)} runs: {len(labels_of(refs))} model(s) × {len({r.benchmark for r in refs})} benchmark(s)",
+        "",
+        "RUNS",
+        f"  {'model':<{width}}  {'benchmark':<13} {'problems×n':>10} {'T':>5} {'top-p':>5} "
+        f"{'max tok':>7} {'seed':>5}  {'backend':<7}  entropy (T={temperature:g})",
+    ]
     for ref, manifest, summary in zip(refs, manifests, summaries):
         sampling, entropy = sampling_of(manifest), entropy_source(ref.path, temperature)
         size = f"{summary['num_problems']}×{summary['num_samples_per_problem']}"
-        lines.append(f"  {ref.label:<{width}}  {ref.benchmark:<13} {size:>10} {sampling.get('temperature', '?'):>5} "
-                     f"{sampling.get('top_p', '?'):>5} {sampling.get('max_tokens', '?'):>7} "
-                     f"{sampling.get('seed', '?'):>5}  "
-                     f"{manifest.get('backend') or '?':<7}  {entropy.method if entropy else 'none'}")
+        lines.append(
+            f"  {ref.label:<{width}}  {ref.benchmark:<13} {size:>10} {sampling.get('temperature', '?'):>5} "
+            f"{sampling.get('top_p', '?'):>5} {sampling.get('max_tokens', '?'):>7} "
+            f"{sampling.get('seed', '?'):>5}  "
+            f"{manifest.get('backend') or '?':<7}  {entropy.method if entropy else 'none'}"
+        )
     lines += ["", "RUN DIRECTORIES"] + [f"  {ref.label} · {ref.benchmark}: {ref.path}" for ref in refs]
     models = dict.fromkeys((ref.label, manifest.get("model")) for ref, manifest in zip(refs, manifests))
     lines += ["", "MODELS"] + [f"  {label}: {model}" for label, model in models]
     lines += ["", "BENCHMARK DATA (sha256 of the data the run saw; source)"]
-    data = dict.fromkeys((m["benchmark"], str(m.get("data_checksum", "?"))[:16], m.get("data_source", "?"))
-                         for m in manifests)
+    data = dict.fromkeys(
+        (m["benchmark"], str(m.get("data_checksum", "?"))[:16], m.get("data_source", "?")) for m in manifests
+    )
     lines += [f"  {name:<13} {checksum}  {source}" for name, checksum, source in data]
     versions: dict[str, dict[str, list[str]]] = {}
     for ref, manifest in zip(refs, manifests):
@@ -105,11 +118,17 @@ def _pages(refs: list[RunRef], metrics: list[Path], options: PlanOptions, num_re
     planned, notes = plan_items(refs, metrics=metrics, options=options)
     tables = [item for item in planned if item.kind == "table"]
     plan: list[tuple[str, Callable[[], Figure]]] = [
-        ("Tables: " + ", ".join(item.title for item in tables) if number == 0 else "Tables (continued)",
-         lambda page=page: page) for number, page in enumerate(table_pages([item.make() for item in tables]))
+        (
+            "Tables: " + ", ".join(item.title for item in tables) if number == 0 else "Tables (continued)",
+            lambda page=page: page,
+        )
+        for number, page in enumerate(table_pages([item.make() for item in tables]))
     ]
-    plan += [(item.title, lambda item=item: add_caption(item.make(), item.caption))
-             for item in planned if item.kind == "figure"]
+    plan += [
+        (item.title, lambda item=item: add_caption(item.make(), item.caption))
+        for item in planned
+        if item.kind == "figure"
+    ]
     for label_a, label_b in itertools.combinations(labels_of(refs), 2):
         runs_a = {ref.benchmark: ref.path for ref in refs if ref.label == label_a}
         runs_b = {ref.benchmark: ref.path for ref in refs if ref.label == label_b}
@@ -117,18 +136,34 @@ def _pages(refs: list[RunRef], metrics: list[Path], options: PlanOptions, num_re
             continue
         comparisons, failed = compare_models(runs_a, runs_b, num_resamples=num_resamples, seed=seed, on_error="note")
         notes += [f"{label_a} vs {label_b} on {note}" for note in failed]
-        plan += [(f"Comparison on {comparison_name(comparison)}: {label_b} − {label_a}",
-                  partial(comparison_page, comparison, label_a, label_b)) for comparison in comparisons]
-    if not any(title.startswith("Comparison on") for title, _ in plan) and not any(" not compared: " in note
-                                                                                 for note in notes):
+        plan += [
+            (
+                f"Comparison on {comparison_name(comparison)}: {label_b} − {label_a}",
+                partial(comparison_page, comparison, label_a, label_b),
+            )
+            for comparison in comparisons
+        ]
+    if not any(title.startswith("Comparison on") for title, _ in plan) and not any(
+        " not compared: " in note for note in notes
+    ):
         notes.append("No comparison pages: they need two models on one benchmark.")
     return plan, notes
 
 
-def build_report(run_dirs: RunsLike, out_pdf: str | Path, *,
-                 metrics_jsonl: str | Path | Sequence[str | Path] | None = None, title: str | None = None,
-                 semantic: bool = True, num_resamples: int = 10_000, seed: int = 0, diversity: str = "pooled",
-                 diversity_fair: int | None = None, long_texts: str = "truncate", temperature: float = 1.0) -> Report:
+def build_report(
+    run_dirs: RunsLike,
+    out_pdf: str | Path,
+    *,
+    metrics_jsonl: str | Path | Sequence[str | Path] | None = None,
+    title: str | None = None,
+    semantic: bool = True,
+    num_resamples: int = 10_000,
+    seed: int = 0,
+    diversity: str = "pooled",
+    diversity_fair: int | None = None,
+    long_texts: str = "truncate",
+    temperature: float = 1.0,
+) -> Report:
     """Write the multi-page PDF report of `run_dirs` (module docstring) atomically to `out_pdf`.
 
     diversity, diversity_fair and long_texts choose Tab. 5's aggregation, fair mode and semantic
@@ -146,16 +181,25 @@ def build_report(run_dirs: RunsLike, out_pdf: str | Path, *,
         if not path.is_file():
             raise ValueError(f"training metrics file not found: {path}")
     title = title or "progrpo-eval report"
-    options = PlanOptions(semantic=semantic, colors=color_map(labels_of(refs)), figsize=CONTENT, diversity=diversity,
-                          diversity_fair=diversity_fair, long_texts=long_texts, seed=seed, temperature=temperature,
-                          num_resamples=num_resamples)
+    options = PlanOptions(
+        semantic=semantic,
+        colors=color_map(labels_of(refs)),
+        figsize=CONTENT,
+        diversity=diversity,
+        diversity_fair=diversity_fair,
+        long_texts=long_texts,
+        seed=seed,
+        temperature=temperature,
+        num_resamples=num_resamples,
+    )
     with font_scale(REPORT_FONT_SCALE), mpl.rc_context(current_style()):
         plan, notes = _pages(refs, metrics, options, num_resamples, seed)
         page_titles = [page for page, _ in plan]
         title_pages = text_pages(title, _title_lines(refs, metrics, notes, page_titles, 2, temperature))
         if len(title_pages) > 1:  # number the pages after a title that takes several
-            title_pages = text_pages(title, _title_lines(refs, metrics, notes, page_titles, len(title_pages) + 1,
-                                                         temperature))
+            title_pages = text_pages(
+                title, _title_lines(refs, metrics, notes, page_titles, len(title_pages) + 1, temperature)
+            )
         total = len(title_pages) + len(plan)
         buffer = io.BytesIO()
         with PdfPages(buffer, metadata={"Title": title, "Creator": "progrpo-eval report", "CreationDate": None}) as pdf:

@@ -114,74 +114,219 @@ TRAINING_CURVES = ("reward_mean", "entropy", "response_length")  # progrpo-train
 
 def _logged(metrics: Sequence[Path] | Mapping[str, Path], keys: Sequence[str]) -> list[str]:
     """The `keys` every metrics.jsonl logs (files from other trainers may log fewer)."""
-    rows = [[row for _, row in read_jsonl(Path(path))] for path in (metrics.values() if isinstance(metrics, Mapping)
-                                                                      else metrics)]
+    rows = [
+        [row for _, row in read_jsonl(Path(path))]
+        for path in (metrics.values() if isinstance(metrics, Mapping) else metrics)
+    ]
     return [key for key in keys if all(any(key in row for row in file_rows) for file_rows in rows)] or ["entropy"]
 
 
 PLAN: tuple[PlanItem, ...] = (
-    PlanItem("tab2_math", "Tab. 2", "results (Tab. 2 layout)",
-             "Main results across six mathematical reasoning benchmarks", "table", _results,
-             benchmarks=MATH, k=32),
-    PlanItem("avg_ci", "", "Avg with 95% CI (stratified)", "The Avg column with 95% CIs, stratified by benchmark",
-             "table", lambda context: average_ci_table(context.runs, _k(context),
-                                                       num_resamples=context.options.num_resamples,
-                                                       seed=context.options.seed),
-             benchmarks=MATH, needs=("two benchmarks", "complete row"), k=32),
-    PlanItem("runs", "", "every run", "Every run: Pass@k at every k with 95% CIs", "table",
-             lambda context: run_detail_table(context.refs), in_paper=False),
-    PlanItem("tab3_code", "Tab. 3", "code results", "Code reasoning benchmarks (Avg@16 = Pass@1 over 16 samples)",
-             "table", _results, benchmarks=CODE, k=16, in_report=False),
-    PlanItem("tab4_ood", "Tab. 4", "out-of-distribution results",
-             "Out-of-distribution general-domain benchmarks", "table", _results,
-             benchmarks=OOD, in_report=False),
-    PlanItem("tab5_diversity", "Tab. 5", "diversity (Tab. 5)",
-             "Dataset-level evaluation on AIME 2024: accuracy and diversity of correct solutions", "table",
-             lambda context: diversity_table(context.runs, semantic=context.options.semantic,
-                                             aggregation=context.options.diversity, fair=context.options.diversity_fair,
-                                             seed=context.options.seed, long_texts=context.options.long_texts),
-             benchmarks=("aime24",)),
-    PlanItem("tab6_alpha", "Tab. 6", "α sweep", "Impact of α in Eq. 4, averaged over six benchmarks", "table",
-             lambda context: average_table(context.runs, _k(context)), benchmarks=MATH, rows="alpha", k=32,
-             in_report=False),
-    PlanItem("tab7_formulation", "Tab. 7", "reward formulation ablation",
-             "Ablation study on reward formulation (Acc = Pass@1)", "table", _results, benchmarks=MATH,
-             rows="formulation", k=32, in_report=False),
-    PlanItem("fig1_passk", "Fig. 1", "Fig. 1: Pass@k curves", "Pass@k against k, 95% bootstrap bands", "figure",
-             lambda context: passk_curves(context.runs, **_figure_options(context)),
-             benchmarks=("aime24", "aime25", "amc23")),
-    PlanItem("fig2_training_entropy", "Fig. 2", "Fig. 2: training entropy", "entropy during training", "figure",
-             lambda context: training_entropy(context.metrics, figsize=context.options.figsize), needs=("metrics",)),
-    PlanItem("training_curves", "", "training curves: reward, entropy, response length", "", "figure",
-             lambda context: training_curves(context.metrics, keys=_logged(context.metrics, TRAINING_CURVES),
-                                             figsize=context.options.figsize), needs=("metrics",), in_paper=False),
-    PlanItem("fig3_token_probs", "Fig. 3", "Fig. 3: per-problem token probabilities, {benchmark}", "", "figure",
-             lambda context: token_probability_distributions(context.runs, **_token_figure_options(context)),
-             benchmarks=("aime24",), per_benchmark=True, warns=("entropy",)),
-    PlanItem("fig4_token_entropy", "Fig. 4", "Fig. 4: rollout token {entropy}, {benchmark}", "", "figure",
-             lambda context: entropy_kde(context.runs, **_token_figure_options(context)),
-             benchmarks=("aime24",), per_benchmark=True, warns=("entropy",)),
-    PlanItem("fig5_ablation", "Fig. 5", "Fig. 5: Pass@1 and Pass@k per model", "Pass@1 and Pass@k per model",
-             "figure", lambda context: ablation_bars(context.runs, _k(context), **_figure_options(context)),
-             benchmarks=MATH, rows="formulation", needs=("two labels", "shared benchmark"), k=32),
-    PlanItem("fig6_kl_cov_training", "Fig. 6", "Fig. 6: KL-Cov training curves",
-             "Reproduction of KL-Cov (Cui et al., 2025): accuracy and entropy during training", "figure",
-             lambda context: training_curves(context.metrics, figsize=context.options.figsize), rows="kl_cov",
-             needs=("metrics",), in_report=False),
-    PlanItem("fig7_token_entropy", "Fig. 7", "Fig. 7: rollout token {entropy}, {benchmark}", "", "figure",
-             lambda context: entropy_kde(context.runs, **_token_figure_options(context)),
-             benchmarks=("math500",), per_benchmark=True, warns=("entropy",), in_report=False),
-    PlanItem("fig8_rollouts", "Fig. 8", "Fig. 8: one problem's rollouts, {benchmark}", "", "figure",
-             lambda context: rollout_probabilities(context.runs, context.options.problem,
-                                                   temperature=context.options.temperature,
-                                                   figsize=context.options.figsize),
-             benchmarks=("aime24",), per_benchmark=True),
+    PlanItem(
+        "tab2_math",
+        "Tab. 2",
+        "results (Tab. 2 layout)",
+        "Main results across six mathematical reasoning benchmarks",
+        "table",
+        _results,
+        benchmarks=MATH,
+        k=32,
+    ),
+    PlanItem(
+        "avg_ci",
+        "",
+        "Avg with 95% CI (stratified)",
+        "The Avg column with 95% CIs, stratified by benchmark",
+        "table",
+        lambda context: average_ci_table(
+            context.runs, _k(context), num_resamples=context.options.num_resamples, seed=context.options.seed
+        ),
+        benchmarks=MATH,
+        needs=("two benchmarks", "complete row"),
+        k=32,
+    ),
+    PlanItem(
+        "runs",
+        "",
+        "every run",
+        "Every run: Pass@k at every k with 95% CIs",
+        "table",
+        lambda context: run_detail_table(context.refs),
+        in_paper=False,
+    ),
+    PlanItem(
+        "tab3_code",
+        "Tab. 3",
+        "code results",
+        "Code reasoning benchmarks (Avg@16 = Pass@1 over 16 samples)",
+        "table",
+        _results,
+        benchmarks=CODE,
+        k=16,
+        in_report=False,
+    ),
+    PlanItem(
+        "tab4_ood",
+        "Tab. 4",
+        "out-of-distribution results",
+        "Out-of-distribution general-domain benchmarks",
+        "table",
+        _results,
+        benchmarks=OOD,
+        in_report=False,
+    ),
+    PlanItem(
+        "tab5_diversity",
+        "Tab. 5",
+        "diversity (Tab. 5)",
+        "Dataset-level evaluation on AIME 2024: accuracy and diversity of correct solutions",
+        "table",
+        lambda context: diversity_table(
+            context.runs,
+            semantic=context.options.semantic,
+            aggregation=context.options.diversity,
+            fair=context.options.diversity_fair,
+            seed=context.options.seed,
+            long_texts=context.options.long_texts,
+        ),
+        benchmarks=("aime24",),
+    ),
+    PlanItem(
+        "tab6_alpha",
+        "Tab. 6",
+        "α sweep",
+        "Impact of α in Eq. 4, averaged over six benchmarks",
+        "table",
+        lambda context: average_table(context.runs, _k(context)),
+        benchmarks=MATH,
+        rows="alpha",
+        k=32,
+        in_report=False,
+    ),
+    PlanItem(
+        "tab7_formulation",
+        "Tab. 7",
+        "reward formulation ablation",
+        "Ablation study on reward formulation (Acc = Pass@1)",
+        "table",
+        _results,
+        benchmarks=MATH,
+        rows="formulation",
+        k=32,
+        in_report=False,
+    ),
+    PlanItem(
+        "fig1_passk",
+        "Fig. 1",
+        "Fig. 1: Pass@k curves",
+        "Pass@k against k, 95% bootstrap bands",
+        "figure",
+        lambda context: passk_curves(context.runs, **_figure_options(context)),
+        benchmarks=("aime24", "aime25", "amc23"),
+    ),
+    PlanItem(
+        "fig2_training_entropy",
+        "Fig. 2",
+        "Fig. 2: training entropy",
+        "entropy during training",
+        "figure",
+        lambda context: training_entropy(context.metrics, figsize=context.options.figsize),
+        needs=("metrics",),
+    ),
+    PlanItem(
+        "training_curves",
+        "",
+        "training curves: reward, entropy, response length",
+        "",
+        "figure",
+        lambda context: training_curves(
+            context.metrics, keys=_logged(context.metrics, TRAINING_CURVES), figsize=context.options.figsize
+        ),
+        needs=("metrics",),
+        in_paper=False,
+    ),
+    PlanItem(
+        "fig3_token_probs",
+        "Fig. 3",
+        "Fig. 3: per-problem token probabilities, {benchmark}",
+        "",
+        "figure",
+        lambda context: token_probability_distributions(context.runs, **_token_figure_options(context)),
+        benchmarks=("aime24",),
+        per_benchmark=True,
+        warns=("entropy",),
+    ),
+    PlanItem(
+        "fig4_token_entropy",
+        "Fig. 4",
+        "Fig. 4: rollout token {entropy}, {benchmark}",
+        "",
+        "figure",
+        lambda context: entropy_kde(context.runs, **_token_figure_options(context)),
+        benchmarks=("aime24",),
+        per_benchmark=True,
+        warns=("entropy",),
+    ),
+    PlanItem(
+        "fig5_ablation",
+        "Fig. 5",
+        "Fig. 5: Pass@1 and Pass@k per model",
+        "Pass@1 and Pass@k per model",
+        "figure",
+        lambda context: ablation_bars(context.runs, _k(context), **_figure_options(context)),
+        benchmarks=MATH,
+        rows="formulation",
+        needs=("two labels", "shared benchmark"),
+        k=32,
+    ),
+    PlanItem(
+        "fig6_kl_cov_training",
+        "Fig. 6",
+        "Fig. 6: KL-Cov training curves",
+        "Reproduction of KL-Cov (Cui et al., 2025): accuracy and entropy during training",
+        "figure",
+        lambda context: training_curves(context.metrics, figsize=context.options.figsize),
+        rows="kl_cov",
+        needs=("metrics",),
+        in_report=False,
+    ),
+    PlanItem(
+        "fig7_token_entropy",
+        "Fig. 7",
+        "Fig. 7: rollout token {entropy}, {benchmark}",
+        "",
+        "figure",
+        lambda context: entropy_kde(context.runs, **_token_figure_options(context)),
+        benchmarks=("math500",),
+        per_benchmark=True,
+        warns=("entropy",),
+        in_report=False,
+    ),
+    PlanItem(
+        "fig8_rollouts",
+        "Fig. 8",
+        "Fig. 8: one problem's rollouts, {benchmark}",
+        "",
+        "figure",
+        lambda context: rollout_probabilities(
+            context.runs,
+            context.options.problem,
+            temperature=context.options.temperature,
+            figsize=context.options.figsize,
+        ),
+        benchmarks=("aime24",),
+        per_benchmark=True,
+    ),
 )
 LEFT_OUT = {  # the report's notes for an item its runs cannot support (kept word for word)
-    ("fig2_training_entropy", "metrics"):
-        "Fig. 2 (training entropy) left out: no training metrics.jsonl given (--metrics).",
-    ("training_curves", "metrics"):
-        "Training curves (reward, entropy, response length) left out: no training metrics.jsonl given (--metrics).",
+    (
+        "fig2_training_entropy",
+        "metrics",
+    ): "Fig. 2 (training entropy) left out: no training metrics.jsonl given (--metrics).",
+    (
+        "training_curves",
+        "metrics",
+    ): "Training curves (reward, entropy, response length) left out: no training metrics.jsonl given (--metrics).",
     ("fig5_ablation", "two labels"): "Fig. 5 (ablation bars) left out: it compares two or more models.",
     ("fig5_ablation", "shared benchmark"): "Fig. 5 (ablation bars) left out: the models share no benchmark.",
     ("avg_ci", "complete row"): "Avg with 95% CI left out: no model has a run on every benchmark.",
@@ -209,9 +354,12 @@ def _entropy_note(refs: Sequence[RunRef], temperature: float) -> str | None:
     if not missing:
         return None
     at = "" if temperature == 1.0 else f" at T={temperature:g}"
-    return (f"No stored entropy{at} for {', '.join(missing)}: Fig. 3 has no entropy panel and Fig. 4 shows the "
-            "sampled tokens' surprisal -log p, NOT entropy. `progrpo-eval rescore RUN_DIR --entropy exact"
-            + ("" if temperature == 1.0 else f" --temperature {temperature:g}") + "` adds it.")
+    return (
+        f"No stored entropy{at} for {', '.join(missing)}: Fig. 3 has no entropy panel and Fig. 4 shows the "
+        "sampled tokens' surprisal -log p, NOT entropy. `progrpo-eval rescore RUN_DIR --entropy exact"
+        + ("" if temperature == 1.0 else f" --temperature {temperature:g}")
+        + "` adds it."
+    )
 
 
 def _missing(item: PlanItem, refs: Sequence[RunRef], metrics) -> str | None:
@@ -225,11 +373,15 @@ def _missing(item: PlanItem, refs: Sequence[RunRef], metrics) -> str | None:
         if need == "two benchmarks" and len({ref.benchmark for ref in refs}) < 2:
             return need
         benchmarks = {ref.benchmark for ref in refs}
-        if need == "complete row" and not any({ref.benchmark for ref in refs if ref.label == label} == benchmarks
-                                              for label in labels):
+        if need == "complete row" and not any(
+            {ref.benchmark for ref in refs if ref.label == label} == benchmarks for label in labels
+        ):
             return need
-        if need == "shared benchmark" and labels and not set.intersection(
-                *({ref.benchmark for ref in refs if ref.label == label} for label in labels)):
+        if (
+            need == "shared benchmark"
+            and labels
+            and not set.intersection(*({ref.benchmark for ref in refs if ref.label == label} for label in labels))
+        ):
             return need
     return None
 
@@ -244,8 +396,13 @@ class PaperRuns:
     seeds: Mapping[str, Sequence[RunRef]] = field(default_factory=dict)  # methods label → its runs over several seeds
 
 
-def plan_items(refs: Sequence[RunRef] = (), *, metrics: Sequence[Path] | Mapping[str, Path] = (),
-               options: PlanOptions = PlanOptions(), paper: PaperRuns | None = None) -> tuple[list[Planned], list[str]]:
+def plan_items(
+    refs: Sequence[RunRef] = (),
+    *,
+    metrics: Sequence[Path] | Mapping[str, Path] = (),
+    options: PlanOptions = PlanOptions(),
+    paper: PaperRuns | None = None,
+) -> tuple[list[Planned], list[str]]:
     """PLAN's items: the report's for `refs` and `metrics`, or (with `paper`) the paper's reproduction.
 
     The report uses every item marked in_report, on every benchmark of its runs, with every label.
@@ -270,25 +427,46 @@ def plan_items(refs: Sequence[RunRef] = (), *, metrics: Sequence[Path] | Mapping
         if missing == "two benchmarks":  # an average over one benchmark is that benchmark: nothing to say
             continue
         if missing:
-            needed = {"metrics": f"no training metrics.jsonl of the {item.rows} runs",
-                      "two labels": f"it compares two or more {item.rows} runs",
-                      "shared benchmark": f"the {item.rows} runs share no benchmark",
-                      "complete row": f"no {item.rows} run on every benchmark"}[missing]
-            notes.append(LEFT_OUT.get((item.key, missing), f"{name} left out: {needed}") if not paper
-                         else f"{name} left out: {needed}")
+            needed = {
+                "metrics": f"no training metrics.jsonl of the {item.rows} runs",
+                "two labels": f"it compares two or more {item.rows} runs",
+                "shared benchmark": f"the {item.rows} runs share no benchmark",
+                "complete row": f"no {item.rows} run on every benchmark",
+            }[missing]
+            notes.append(
+                LEFT_OUT.get((item.key, missing), f"{name} left out: {needed}")
+                if not paper
+                else f"{name} left out: {needed}"
+            )
             continue
         if "entropy" in item.warns and (note := _entropy_note(chosen, options.temperature)) and note not in notes:
             notes.append(note)
-        for benchmark in (ordered_benchmarks(ref.benchmark for ref in chosen) if item.per_benchmark else [None]):
+        for benchmark in ordered_benchmarks(ref.benchmark for ref in chosen) if item.per_benchmark else [None]:
             subset = [ref for ref in chosen if benchmark is None or ref.benchmark == benchmark]
-            context = Context(runs=by_label(subset), refs=tuple(subset), benchmark=benchmark, metrics=item_metrics,
-                              options=options, groups=dict(paper.groups) if paper else {},
-                              k=item.k if paper else None)
-            title = item.title.format(benchmark=display_name(benchmark) if benchmark else "",
-                                      entropy=_entropy_shown(subset, options.temperature)
-                                      if "{entropy}" in item.title else "")
+            context = Context(
+                runs=by_label(subset),
+                refs=tuple(subset),
+                benchmark=benchmark,
+                metrics=item_metrics,
+                options=options,
+                groups=dict(paper.groups) if paper else {},
+                k=item.k if paper else None,
+            )
+            title = item.title.format(
+                benchmark=display_name(benchmark) if benchmark else "",
+                entropy=_entropy_shown(subset, options.temperature) if "{entropy}" in item.title else "",
+            )
             caption = f"{item.number} — {item.caption}" if item.caption and item.kind == "figure" else item.number
             key = f"{item.key}_{benchmark}" if item.per_benchmark and not paper else item.key
-            planned.append(Planned(key=key, number=item.number, title=title, caption=caption or item.caption,
-                                   kind=item.kind, make=partial(item.make, context), description=item.caption))
+            planned.append(
+                Planned(
+                    key=key,
+                    number=item.number,
+                    title=title,
+                    caption=caption or item.caption,
+                    kind=item.kind,
+                    make=partial(item.make, context),
+                    description=item.caption,
+                )
+            )
     return planned, notes

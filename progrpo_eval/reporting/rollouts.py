@@ -84,8 +84,10 @@ def logprobs_at(run_dir: str | Path, temperature: float = 1.0) -> pd.DataFrame:
         return samples
     exact = _exact_at(run_dir, temperature)
     if exact is None or "logprobs" not in exact[0]:
-        raise ValueError(f"{run_dir}: token probabilities at T={temperature:g} need `progrpo-eval rescore {run_dir} "
-                         f"--entropy exact --temperature {temperature:g}` (the stored log-probs are at T=1)")
+        raise ValueError(
+            f"{run_dir}: token probabilities at T={temperature:g} need `progrpo-eval rescore {run_dir} "
+            f"--entropy exact --temperature {temperature:g}` (the stored log-probs are at T=1)"
+        )
     scaled = exact[0][["problem_id", "sample_index", "logprobs"]]
     return samples.drop(columns=["logprobs"]).merge(scaled, on=["problem_id", "sample_index"], how="left")
 
@@ -100,14 +102,16 @@ def rollout_statistics(run_dir: str | Path, fraction: float = 0.2, temperature: 
     exact = _exact_at(run_dir, temperature)
     if exact is not None:
         frame, provenance = exact
-        table = table.merge(frame[["problem_id", "sample_index", "mean_entropy"]], on=["problem_id", "sample_index"],
-                            how="left")
+        table = table.merge(
+            frame[["problem_id", "sample_index", "mean_entropy"]], on=["problem_id", "sample_index"], how="left"
+        )
         methods.append(f"exact:T={provenance['temperature']:g}")
     topk = read_entropy(run_dir, "topk") if same_temperature(temperature, 1.0) else None
     if topk is not None:
         frame, provenance = topk
         bounds = frame[["problem_id", "sample_index", "mean_entropy_low", "mean_entropy_high"]].rename(
-            columns={"mean_entropy_low": "entropy_low", "mean_entropy_high": "entropy_high"})
+            columns={"mean_entropy_low": "entropy_low", "mean_entropy_high": "entropy_high"}
+        )
         table = table.merge(bounds, on=["problem_id", "sample_index"], how="left")
         methods.append(f"topk:k={provenance['k']},T=1")
     table["entropy_method"] = "+".join(methods) or "none"
@@ -127,13 +131,18 @@ def entropy_source(run_dir: str | Path, temperature: float = 1.0) -> EntropySour
     exact = _exact_at(run_dir, temperature)
     if exact is not None:
         frame, provenance = exact
-        return EntropySource("exact", "mean_entropy", frame["entropy"],
-                             f"token entropy at T={provenance['temperature']:g} (nats)")
+        return EntropySource(
+            "exact", "mean_entropy", frame["entropy"], f"token entropy at T={provenance['temperature']:g} (nats)"
+        )
     topk = read_entropy(run_dir, "topk") if same_temperature(temperature, 1.0) else None
     if topk is not None:
         frame, provenance = topk
-        return EntropySource("topk", "entropy_low", frame["entropy_low"],
-                             f"token entropy at T=1, top-{provenance['k']} lower bound (nats)")
+        return EntropySource(
+            "topk",
+            "entropy_low",
+            frame["entropy_low"],
+            f"token entropy at T=1, top-{provenance['k']} lower bound (nats)",
+        )
     return None
 
 

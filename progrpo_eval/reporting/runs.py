@@ -51,7 +51,7 @@ def display_name(benchmark: str) -> str:
 def ordered_benchmarks(names) -> list[str]:
     """Benchmarks in registration (the paper's column) order, unknown names after, in first-seen order."""
     unique, order = list(dict.fromkeys(names)), list(_registered())
-    return sorted(unique, key=lambda name: (order.index(name) if name in order else len(order) + unique.index(name)))
+    return sorted(unique, key=lambda name: order.index(name) if name in order else len(order) + unique.index(name))
 
 
 def sampling_of(manifest: dict) -> dict:
@@ -64,8 +64,13 @@ def sampling_of(manifest: dict) -> dict:
 
 def _model_identity(manifest: dict, run_dir: Path) -> tuple:
     sampling = sampling_of(manifest)
-    return (manifest.get("model"), sampling.get("temperature"), sampling.get("top_p"), sampling.get("seed"),
-            str(run_dir.resolve().parent.parent))
+    return (
+        manifest.get("model"),
+        sampling.get("temperature"),
+        sampling.get("top_p"),
+        sampling.get("seed"),
+        str(run_dir.resolve().parent.parent),
+    )
 
 
 def _identity_labels(identities: list[tuple]) -> dict[tuple, str]:
@@ -77,8 +82,11 @@ def _identity_labels(identities: list[tuple]) -> dict[tuple, str]:
         if len(clashing) == 1:
             labels[identity] = base[identity]
             continue
-        differing = [(name, position) for name, position in (("T", 1), ("top-p", 2), ("seed", 3))
-                     if len({other[position] for other in clashing}) > 1]
+        differing = [
+            (name, position)
+            for name, position in (("T", 1), ("top-p", 2), ("seed", 3))
+            if len({other[position] for other in clashing}) > 1
+        ]
         suffix = ", ".join(f"{name}={identity[position]}" for name, position in differing)
         labels[identity] = f"{base[identity]} ({suffix or Path(identity[4]).name})"
     counts, seen = Counter(labels.values()), Counter()
@@ -96,8 +104,9 @@ def resolve_runs(runs: RunsLike) -> list[RunRef]:
     if isinstance(runs, Mapping):
         pairs = []
         for label, value in runs.items():
-            paths = (value.values() if isinstance(value, Mapping) else [value] if isinstance(value, (str, Path))
-                     else value)
+            paths = (
+                value.values() if isinstance(value, Mapping) else [value] if isinstance(value, (str, Path)) else value
+            )
             pairs += [(str(label), Path(path)) for path in paths]
     else:
         paths = [Path(path) for path in runs]
@@ -170,7 +179,8 @@ def check_finished(run_dir: str | Path) -> dict:
     if on_disk != summary["num_problems"]:
         raise store.IncompleteRunError(
             f"{run_dir} is an incomplete run ({on_disk} problems on disk, its {store.SUMMARY} counts "
-            f"{summary['num_problems']}: a rerun that did not finish?): run the same command again to finish it")
+            f"{summary['num_problems']}: a rerun that did not finish?): run the same command again to finish it"
+        )
     return summary
 
 

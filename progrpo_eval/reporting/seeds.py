@@ -55,15 +55,22 @@ class SeedAggregate:
             cells = []
             for column in columns:
                 interval = self.intervals[(column, k)]
-                shown = (f"{100 * interval.mean:.1f}" if interval.num_seeds < 2 else
-                         f"{100 * interval.mean:.1f} [{100 * interval.low:.1f}, {100 * interval.high:.1f}]")
+                shown = (
+                    f"{100 * interval.mean:.1f}"
+                    if interval.num_seeds < 2
+                    else f"{100 * interval.mean:.1f} [{100 * interval.low:.1f}, {100 * interval.high:.1f}]"
+                )
                 cells.append((shown,))
             rows.append((f"Pass@{k}", tuple(cells)))
         name = f"{label}: " if label else ""
-        return Table(title=f"{name}mean over {len(self.seeds)} training seeds (%), 95% CI over seeds",
-                     columns=("metric", *(display_name(c) if c != AVG else AVG for c in columns)), rows=tuple(rows),
-                     formats=("",) * len(columns), directions=(0,) * len(columns),
-                     notes=f"Seeds: {', '.join(self.seeds)}. t interval over seeds: mean ± t(0.975, n − 1)·s/√n.")
+        return Table(
+            title=f"{name}mean over {len(self.seeds)} training seeds (%), 95% CI over seeds",
+            columns=("metric", *(display_name(c) if c != AVG else AVG for c in columns)),
+            rows=tuple(rows),
+            formats=("",) * len(columns),
+            directions=(0,) * len(columns),
+            notes=f"Seeds: {', '.join(self.seeds)}. t interval over seeds: mean ± t(0.975, n − 1)·s/√n.",
+        )
 
 
 def _seed_name(manifest: dict, run_dir: Path) -> tuple[str, dict | None]:
@@ -100,17 +107,24 @@ def _by_seed(run_dirs: Sequence[str | Path]) -> dict[str, dict[str, Path]]:
             raise ValueError(f"two runs of seed {seed} on {benchmark}: {by_seed[seed][benchmark]} and {run_dir}")
         by_seed[seed][benchmark] = run_dir
         first, first_run = reference.setdefault(benchmark, (manifest, run_dir))
-        evaluation = [f"{key}: {first.get(key)!r} vs {manifest.get(key)!r}" for key in EVAL_KEYS
-                      if first.get(key) != manifest.get(key)]
+        evaluation = [
+            f"{key}: {first.get(key)!r} vs {manifest.get(key)!r}"
+            for key in EVAL_KEYS
+            if first.get(key) != manifest.get(key)
+        ]
         evaluation += _differences(sampling_of(first), sampling_of(manifest), "sampling.")
         if evaluation:
-            raise ValueError(f"{run_dir} was evaluated differently from {first_run} ({'; '.join(evaluation)}); "
-                             "seeds of one recipe need the same evaluation")
+            raise ValueError(
+                f"{run_dir} was evaluated differently from {first_run} ({'; '.join(evaluation)}); "
+                "seeds of one recipe need the same evaluation"
+            )
         if config is not None:
             config_reference = config_reference or (config, seed)
             if differences := _differences(config_reference[0], config):
-                raise ValueError(f"seed {seed} was trained with another recipe than seed {config_reference[1]} "
-                                 f"({'; '.join(differences[:5])}); aggregate runs that differ only in the seed")
+                raise ValueError(
+                    f"seed {seed} was trained with another recipe than seed {config_reference[1]} "
+                    f"({'; '.join(differences[:5])}); aggregate runs that differ only in the seed"
+                )
     benchmarks = {frozenset(runs) for runs in by_seed.values()}
     if len(benchmarks) > 1:
         sets = "; ".join(f"seed {seed}: {', '.join(sorted(runs))}" for seed, runs in by_seed.items())
@@ -126,8 +140,7 @@ def _seed_order(seed: str) -> tuple:
     return (not numeric, int(seed) if numeric else 0, seed)
 
 
-def aggregate_seeds(run_dirs: Sequence[str | Path], *, k: int | None = None, confidence: float = 0.95
-                    ) -> SeedAggregate:
+def aggregate_seeds(run_dirs: Sequence[str | Path], *, k: int | None = None, confidence: float = 0.95) -> SeedAggregate:
     """Mean and t interval over training seeds of Pass@1 and Pass@k per benchmark and their Avg."""
     by_seed = _by_seed(run_dirs)
     seeds = tuple(sorted(by_seed, key=_seed_order))
@@ -142,8 +155,9 @@ def aggregate_seeds(run_dirs: Sequence[str | Path], *, k: int | None = None, con
     for kk in ks:
         for b in benchmarks:
             values[(b, kk)] = tuple(summaries[(seed, b)]["pass_at_k"][str(kk)] for seed in seeds)
-        values[(AVG, kk)] = tuple(sum(values[(b, kk)][i] for b in benchmarks) / len(benchmarks)
-                                  for i in range(len(seeds)))
+        values[(AVG, kk)] = tuple(
+            sum(values[(b, kk)][i] for b in benchmarks) / len(benchmarks) for i in range(len(seeds))
+        )
     intervals = {key: seed_interval(per_seed, confidence) for key, per_seed in values.items()}
     return SeedAggregate(seeds=seeds, benchmarks=benchmarks, ks=ks, values=values, intervals=intervals)
 
@@ -162,29 +176,56 @@ class SeedComparisons:
         for (column, k), result in self.results.items():
             interval = f"[{100 * result.low:+.1f}, {100 * result.high:+.1f}]"
             name = AVG if column == AVG else display_name(column)
-            rows.append((f"{name} · Pass@{k}", ((100 * result.mean_a,), (100 * result.mean_b,),
-                                                 (100 * result.difference,), (interval,), (result.p_value,),
-                                                 (self.p_holm[(column, k)],), (result.num_seeds,))))
+            rows.append(
+                (
+                    f"{name} · Pass@{k}",
+                    (
+                        (100 * result.mean_a,),
+                        (100 * result.mean_b,),
+                        (100 * result.difference,),
+                        (interval,),
+                        (result.p_value,),
+                        (self.p_holm[(column, k)],),
+                        (result.num_seeds,),
+                    ),
+                )
+            )
         paired = next(iter(self.results.values())).paired
         how = "paired t test over the same seeds" if paired else "Welch's t test (the seeds differ)"
-        return Table(title=f"B − A over training seeds ({how})",
-                     columns=("metric", f"A: {label_a} (%)", f"B: {label_b} (%)", "B − A (points)", "95% CI",
-                              "p-value", "p (Holm)", "#seeds"),
-                     rows=tuple(rows), formats=(".1f", ".1f", "+.1f", "", ".4f", ".4f", "d"), directions=(0,) * 7,
-                     notes="p (Holm): Holm's correction over the Pass@k × benchmark rows, and apart over the Avg rows.")
+        return Table(
+            title=f"B − A over training seeds ({how})",
+            columns=(
+                "metric",
+                f"A: {label_a} (%)",
+                f"B: {label_b} (%)",
+                "B − A (points)",
+                "95% CI",
+                "p-value",
+                "p (Holm)",
+                "#seeds",
+            ),
+            rows=tuple(rows),
+            formats=(".1f", ".1f", "+.1f", "", ".4f", ".4f", "d"),
+            directions=(0,) * 7,
+            notes="p (Holm): Holm's correction over the Pass@k × benchmark rows, and apart over the Avg rows.",
+        )
 
 
-def compare_seeds(runs_a: Sequence[str | Path], runs_b: Sequence[str | Path], *, k: int | None = None,
-                  confidence: float = 0.95) -> SeedComparisons:
+def compare_seeds(
+    runs_a: Sequence[str | Path], runs_b: Sequence[str | Path], *, k: int | None = None, confidence: float = 0.95
+) -> SeedComparisons:
     """Recipe B − recipe A over training seeds, per benchmark and Avg (module docstring)."""
     a = aggregate_seeds(runs_a, k=k, confidence=confidence)
     b = aggregate_seeds(runs_b, k=k if k is not None else max(a.ks), confidence=confidence)
     if a.benchmarks != b.benchmarks or a.ks != b.ks:
-        raise ValueError(f"the recipes were evaluated differently: A on {', '.join(a.benchmarks)} (Pass@{max(a.ks)}), "
-                         f"B on {', '.join(b.benchmarks)} (Pass@{max(b.ks)})")
+        raise ValueError(
+            f"the recipes were evaluated differently: A on {', '.join(a.benchmarks)} (Pass@{max(a.ks)}), "
+            f"B on {', '.join(b.benchmarks)} (Pass@{max(b.ks)})"
+        )
     paired = a.seeds == b.seeds
-    results = {key: paired_seed_test(a.values[key], b.values[key], paired=paired, confidence=confidence)
-               for key in a.values}
+    results = {
+        key: paired_seed_test(a.values[key], b.values[key], paired=paired, confidence=confidence) for key in a.values
+    }
     p_holm: dict[tuple[str, int], float] = {}
     for family in ([key for key in results if key[0] != AVG], [key for key in results if key[0] == AVG]):
         p_values = [results[key].p_value for key in family]
@@ -203,6 +244,11 @@ def seeds_table(aggregates: Mapping[str, SeedAggregate], title: str = "") -> Tab
         raise ValueError("the recipes were evaluated on different benchmarks; aggregate them apart")
     rows = tuple((f"{label} · {metric}", cells) for label, table in tables.items() for metric, cells in table.rows)
     seeds = "; ".join(f"{label}: {', '.join(aggregate.seeds)}" for label, aggregate in aggregates.items())
-    return Table(title=title or "Mean over training seeds (%), 95% CI over seeds", columns=columns, rows=rows,
-                 formats=("",) * (len(columns) - 1), directions=(0,) * (len(columns) - 1),
-                 notes=f"Seeds: {seeds}. t interval over seeds: mean ± t(0.975, n − 1)·s/√n.")
+    return Table(
+        title=title or "Mean over training seeds (%), 95% CI over seeds",
+        columns=columns,
+        rows=rows,
+        formats=("",) * (len(columns) - 1),
+        directions=(0,) * (len(columns) - 1),
+        notes=f"Seeds: {seeds}. t interval over seeds: mean ± t(0.975, n − 1)·s/√n.",
+    )

@@ -29,14 +29,32 @@ CORRECT_COLOR, WRONG_COLOR = PALETTE[2], PALETTE[3]
 STYLE = {
     **sns.axes_style("whitegrid"),
     **sns.plotting_context("paper"),
-    "font.family": "sans-serif", "font.sans-serif": ["DejaVu Sans"], "font.size": 9, "axes.titlesize": 10,
-    "axes.labelsize": 9, "xtick.labelsize": 8, "ytick.labelsize": 8, "legend.fontsize": 8,
-    "figure.titlesize": 12, "figure.dpi": 100, "savefig.dpi": 150, "axes.prop_cycle": cycler(color=PALETTE),
-    "pdf.compression": 6, "svg.hashsalt": "progrpo", "path.simplify": True,
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans"],
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "legend.fontsize": 8,
+    "figure.titlesize": 12,
+    "figure.dpi": 100,
+    "savefig.dpi": 150,
+    "axes.prop_cycle": cycler(color=PALETTE),
+    "pdf.compression": 6,
+    "svg.hashsalt": "progrpo",
+    "path.simplify": True,
 }
 SAVE_METADATA = {"pdf": {"CreationDate": None}, "svg": {"Date": None}, "png": {}}
-FONT_KEYS = ("font.size", "axes.titlesize", "axes.labelsize", "xtick.labelsize", "ytick.labelsize", "legend.fontsize",
-             "figure.titlesize")
+FONT_KEYS = (
+    "font.size",
+    "axes.titlesize",
+    "axes.labelsize",
+    "xtick.labelsize",
+    "ytick.labelsize",
+    "legend.fontsize",
+    "figure.titlesize",
+)
 _font_scale: ContextVar[float] = ContextVar("font_scale", default=1.0)
 
 
@@ -56,10 +74,12 @@ def current_style() -> dict:
 
 def styled(function):
     """Run `function` under the current style (figure functions and anything that draws)."""
+
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
         with mpl.rc_context(current_style()):
             return function(*args, **kwargs)
+
     return wrapper
 
 
@@ -82,10 +102,13 @@ def color_map(labels: Sequence[str], colors: Mapping[str, tuple] | None = None) 
     return {label: colors.get(label, PALETTE[i % len(PALETTE)]) for i, label in enumerate(labels)}
 
 
-def add_legend(figure: Figure, labels: Sequence[str], colors: Mapping[str, tuple], *, patches: bool = False,
-            marker: str = "o") -> None:
-    handles = [Patch(color=colors[label]) if patches else Line2D([], [], color=colors[label], marker=marker, ms=4)
-               for label in labels]
+def add_legend(
+    figure: Figure, labels: Sequence[str], colors: Mapping[str, tuple], *, patches: bool = False, marker: str = "o"
+) -> None:
+    handles = [
+        Patch(color=colors[label]) if patches else Line2D([], [], color=colors[label], marker=marker, ms=4)
+        for label in labels
+    ]
     figure.legend(handles, labels, loc="outside lower center", ncols=_legend_columns(figure, labels), frameon=False)
 
 
@@ -105,9 +128,15 @@ def _label_ticks(axes, labels: Sequence[str]) -> None:
 
 def boxplot(ax, groups: Sequence[np.ndarray], labels: Sequence[str], colors, *, showfliers: bool = True) -> None:
     """One box per label in its colour (matplotlib's bxp: seaborn 0.13's boxplot warns on matplotlib 3.11)."""
-    boxes = ax.boxplot([group if group.size else [np.nan] for group in groups], tick_labels=labels, widths=0.6,
-                       patch_artist=True, showfliers=showfliers, medianprops={"color": "0.15"},
-                       flierprops={"markersize": 2.5, "markerfacecolor": "0.4", "markeredgecolor": "none"})
+    boxes = ax.boxplot(
+        [group if group.size else [np.nan] for group in groups],
+        tick_labels=labels,
+        widths=0.6,
+        patch_artist=True,
+        showfliers=showfliers,
+        medianprops={"color": "0.15"},
+        flierprops={"markersize": 2.5, "markerfacecolor": "0.4", "markeredgecolor": "none"},
+    )
     for patch, label in zip(boxes["boxes"], labels):
         patch.set(facecolor=colors[label], alpha=0.8, edgecolor="0.25")
     _label_ticks(ax, labels)

@@ -31,9 +31,13 @@ class Table:
     groups: tuple[tuple[str, int], ...] = ()
 
     def _best(self, column: int, part: int) -> float | None:
-        values = [cells[column][part] for _, cells in self.rows
-                  if part < len(cells[column]) and isinstance(cells[column][part], (int, float))
-                  and not np.isnan(cells[column][part])]
+        values = [
+            cells[column][part]
+            for _, cells in self.rows
+            if part < len(cells[column])
+            and isinstance(cells[column][part], (int, float))
+            and not np.isnan(cells[column][part])
+        ]
         if not values or not self.directions[column] or min(values) == max(values):
             return None
         return max(values) if self.directions[column] > 0 else min(values)
@@ -71,29 +75,40 @@ class Table:
             return text.replace("|", "\\|")
 
         header = [escape(name) for name in self.header()]
-        lines = ([f"**{self.title}**", ""] if self.title else []) + ["| " + " | ".join(header) + " |",
-                                                                    "|" + "---|" * len(header)]
+        lines = ([f"**{self.title}**", ""] if self.title else []) + [
+            "| " + " | ".join(header) + " |",
+            "|" + "---|" * len(header),
+        ]
         headings = self._headings()
         for index, (label, cells) in enumerate(self.rows):
             if index in headings:
                 lines.append("| " + " | ".join([f"*{escape(headings[index])}*"] + [""] * len(cells)) + " |")
-            row = [escape(label)] + [self._cell(j, cell, lambda text: f"**{text}**", escape)
-                                     for j, cell in enumerate(cells)]
+            row = [escape(label)] + [
+                self._cell(j, cell, lambda text: f"**{text}**", escape) for j, cell in enumerate(cells)
+            ]
             lines.append("| " + " | ".join(row) + " |")
         return "\n".join(lines + (["", self.notes] if self.notes else [])) + "\n"
 
     def latex(self) -> str:
         marks = {1: r" $\uparrow$", -1: r" $\downarrow$", 0: ""}
-        header = [latex_escape(self.columns[0])] + [latex_escape(name) + marks[d]
-                                                    for name, d in zip(self.columns[1:], self.directions)]
-        lines = [r"\begin{table}[t]", r"\centering", rf"\caption{{{latex_escape(self.title)}}}",
-                 r"\begin{tabular}{l" + "c" * (len(header) - 1) + "}", r"\toprule", " & ".join(header) + r" \\",
-                 r"\midrule"]
+        header = [latex_escape(self.columns[0])] + [
+            latex_escape(name) + marks[d] for name, d in zip(self.columns[1:], self.directions)
+        ]
+        lines = [
+            r"\begin{table}[t]",
+            r"\centering",
+            rf"\caption{{{latex_escape(self.title)}}}",
+            r"\begin{tabular}{l" + "c" * (len(header) - 1) + "}",
+            r"\toprule",
+            " & ".join(header) + r" \\",
+            r"\midrule",
+        ]
         headings = self._headings()
         for index, (label, cells) in enumerate(self.rows):
             if index in headings:
                 lines += ([r"\midrule"] if index else []) + [
-                    rf"\multicolumn{{{len(header)}}}{{l}}{{\textit{{{latex_escape(headings[index])}}}}} \\"]
+                    rf"\multicolumn{{{len(header)}}}{{l}}{{\textit{{{latex_escape(headings[index])}}}}} \\"
+                ]
             row = [latex_escape(label)] + [
                 self._cell(j, cell, lambda text: rf"\textbf{{{text}}}", latex_escape) for j, cell in enumerate(cells)
             ]
@@ -107,8 +122,19 @@ class Table:
 
 def latex_escape(text: str) -> str:
     text = text.replace("\\", "\0")
-    for plain, escaped in (("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"), ("_", r"\_"), ("{", r"\{"),
-                           ("}", r"\}"), ("~", r"\textasciitilde{}"), ("^", r"\^{}"), ("–", "--"),
-                           ("−", "$-$"), ("·", r"$\cdot$")):
+    for plain, escaped in (
+        ("&", r"\&"),
+        ("%", r"\%"),
+        ("$", r"\$"),
+        ("#", r"\#"),
+        ("_", r"\_"),
+        ("{", r"\{"),
+        ("}", r"\}"),
+        ("~", r"\textasciitilde{}"),
+        ("^", r"\^{}"),
+        ("–", "--"),
+        ("−", "$-$"),
+        ("·", r"$\cdot$"),
+    ):
         text = text.replace(plain, escaped)
     return text.replace("\0", r"\textbackslash{}")

@@ -60,15 +60,25 @@ def results_table(runs: RunsLike, k: int | None = None, *, groups: Mapping[str, 
         cells = []
         for benchmark in benchmarks:
             summary = summaries.get((label, benchmark))
-            cells.append((None, None) if summary is None else
-                         tuple(100 * summary["pass_at_k"][str(kk)] if str(kk) in summary["pass_at_k"] else None
-                               for kk in (1, k)))
+            cells.append(
+                (None, None)
+                if summary is None
+                else tuple(
+                    100 * summary["pass_at_k"][str(kk)] if str(kk) in summary["pass_at_k"] else None for kk in (1, k)
+                )
+            )
         complete = all(part is not None for cell in cells for part in cell)
         average = tuple(float(np.mean([cell[i] for cell in cells])) if complete else None for i in (0, 1))
         rows.append((label, tuple(cells) + ((average,) if len(benchmarks) > 1 else ())))
     columns = ("Model",) + tuple(display_name(b) for b in benchmarks) + (("Avg",) if len(benchmarks) > 1 else ())
-    return Table(title=f"Pass@1 / Pass@{k} (%)", columns=columns, rows=tuple(rows),
-                 formats=(".1f",) * (len(columns) - 1), directions=(1,) * (len(columns) - 1), groups=headings)
+    return Table(
+        title=f"Pass@1 / Pass@{k} (%)",
+        columns=columns,
+        rows=tuple(rows),
+        formats=(".1f",) * (len(columns) - 1),
+        directions=(1,) * (len(columns) - 1),
+        groups=headings,
+    )
 
 
 def _grouped(labels: list[str], groups: Mapping[str, str] | None) -> tuple[list[str], tuple[tuple[str, int], ...]]:
@@ -88,8 +98,13 @@ def average_table(runs: RunsLike, k: int | None = None) -> Table:
     column = len(results.columns) - 2 if several else 0
     rows = tuple((label, ((cells[column][0],), (cells[column][1],))) for label, cells in results.rows)
     benchmarks = ", ".join(results.columns[1:-1] if several else results.columns[1:])
-    return Table(title=f"Pass@1 and Pass@{k} (%), mean over {benchmarks}", columns=("Model", "Pass@1", f"Pass@{k}"),
-                 rows=rows, formats=(".1f", ".1f"), directions=(1, 1))
+    return Table(
+        title=f"Pass@1 and Pass@{k} (%), mean over {benchmarks}",
+        columns=("Model", "Pass@1", f"Pass@{k}"),
+        rows=rows,
+        formats=(".1f", ".1f"),
+        directions=(1, 1),
+    )
 
 
 def average_ci_table(runs: RunsLike, k: int | None = None, *, num_resamples: int = 10_000, seed: int = 0) -> Table:
@@ -112,31 +127,50 @@ def average_ci_table(runs: RunsLike, k: int | None = None, *, num_resamples: int
         metrics = {b: per_problem_metrics(paths[b], sorted({1, k})) for b in benchmarks}
         cells = []
         for kk in (1, k):
-            interval = stratified_bootstrap_ci([metrics[b][f"pass@{kk}"].to_numpy() for b in benchmarks],
-                                               num_resamples=num_resamples, seed=seed)
+            interval = stratified_bootstrap_ci(
+                [metrics[b][f"pass@{kk}"].to_numpy() for b in benchmarks], num_resamples=num_resamples, seed=seed
+            )
             cells.append((f"{100 * interval.estimate:.1f} [{100 * interval.low:.1f}, {100 * interval.high:.1f}]",))
         rows.append((label, tuple(cells)))
-    notes = (f"Avg over {', '.join(display_name(b) for b in benchmarks)}: the mean of the benchmarks' mean Pass@k; "
-             f"95% percentile bootstrap with the problems resampled within each benchmark ({num_resamples:,} "
-             f"resamples, seed {seed}).") + (f" Left out (not on every benchmark): {', '.join(left_out)}."
-                                             if left_out else "")
-    return Table(title=f"Avg Pass@1 and Pass@{k} (%) with 95% CIs, stratified by benchmark",
-                 columns=("Model", "Avg Pass@1 [95% CI]", f"Avg Pass@{k} [95% CI]"), rows=tuple(rows),
-                 formats=("", ""), directions=(0, 0), notes=notes)
+    notes = (
+        f"Avg over {', '.join(display_name(b) for b in benchmarks)}: the mean of the benchmarks' mean Pass@k; "
+        f"95% percentile bootstrap with the problems resampled within each benchmark ({num_resamples:,} "
+        f"resamples, seed {seed})."
+    ) + (f" Left out (not on every benchmark): {', '.join(left_out)}." if left_out else "")
+    return Table(
+        title=f"Avg Pass@1 and Pass@{k} (%) with 95% CIs, stratified by benchmark",
+        columns=("Model", "Avg Pass@1 [95% CI]", f"Avg Pass@{k} [95% CI]"),
+        rows=tuple(rows),
+        formats=("", ""),
+        directions=(0, 0),
+        notes=notes,
+    )
 
 
 # --- Tab. 5: diversity of correct solutions -----------------------------------------------------
 
-DIVERSITY_METRICS = (("Distinct-2", "distinct:n=2", ".3f", 1), ("Self-BLEU", "self-bleu", ".1f", -1),
-                     ("Semantic cos.", "semantic-cosine", ".3f", -1))
-SEMANTIC_NOTES = {"truncate": "all-MiniLM-L6-v2, each text truncated at 256 word pieces (the model's encode, as "
-                              "the paper)",
-                  "window": "all-MiniLM-L6-v2, each text embedded whole in windows of at most 254 word pieces, "
-                            "their embeddings averaged and renormalised"}
+DIVERSITY_METRICS = (
+    ("Distinct-2", "distinct:n=2", ".3f", 1),
+    ("Self-BLEU", "self-bleu", ".1f", -1),
+    ("Semantic cos.", "semantic-cosine", ".3f", -1),
+)
+SEMANTIC_NOTES = {
+    "truncate": "all-MiniLM-L6-v2, each text truncated at 256 word pieces (the model's encode, as the paper)",
+    "window": "all-MiniLM-L6-v2, each text embedded whole in windows of at most 254 word pieces, "
+    "their embeddings averaged and renormalised",
+}
 
 
-def diversity_table(runs: RunsLike, *, semantic: bool = True, min_texts: int = 2, aggregation: str = "pooled",
-                    fair: int | None = None, seed: int = 0, long_texts: str = "truncate") -> Table:
+def diversity_table(
+    runs: RunsLike,
+    *,
+    semantic: bool = True,
+    min_texts: int = 2,
+    aggregation: str = "pooled",
+    fair: int | None = None,
+    seed: int = 0,
+    long_texts: str = "truncate",
+) -> Table:
     """Tab. 5: accuracy and the diversity of correct solutions, one row per run.
 
     aggregation "pooled" (every correct solution of the benchmark as one set) or "per-problem"
@@ -161,30 +195,50 @@ def diversity_table(runs: RunsLike, *, semantic: bool = True, min_texts: int = 2
     several = len({ref.benchmark for ref in refs}) > 1
     rows = []
     for ref in refs:
-        outcomes = [dataset_diversity(solutions[ref], name, min_texts=min_texts, aggregation=aggregation)
-                    for name in names]
+        outcomes = [
+            dataset_diversity(solutions[ref], name, min_texts=min_texts, aggregation=aggregation) for name in names
+        ]
         counted = dataset_diversity(solutions[ref], len, min_texts=min_texts, aggregation=aggregation)
         label = f"{ref.label} · {display_name(ref.benchmark)}" if several else ref.label
         accuracy = 100 * read_run_summary(ref.path)["mean_accuracy"]
-        rows.append((label, ((accuracy,),) + tuple((outcome["value"],) for outcome in outcomes)
-                     + ((counted["num_texts"],), (counted["num_problems"],))))
+        rows.append(
+            (
+                label,
+                ((accuracy,),)
+                + tuple((outcome["value"],) for outcome in outcomes)
+                + ((counted["num_texts"],), (counted["num_problems"],)),
+            )
+        )
     columns = ("Model", "Accuracy (%)") + tuple(title for title, _, _, _ in metrics) + ("#solutions", "#problems")
     formats = (".1f",) + tuple(fmt for _, _, fmt, _ in metrics) + ("d", "d")
     directions = (1,) + tuple(direction for _, _, _, direction in metrics) + (0, 0)
     benchmarks = ", ".join(display_name(b) for b in ordered_benchmarks(ref.benchmark for ref in refs))
-    notes = ["Correct solutions only. " + ("Pooled: all of a benchmark's correct solutions as one set (the paper: "
-             "\"computed at the dataset level\")." if aggregation == "pooled" else
-             f"Per problem: each problem's correct solutions (problems with fewer than {min_texts} skipped), "
-             "then the mean over problems.")]
+    notes = [
+        "Correct solutions only. "
+        + (
+            'Pooled: all of a benchmark\'s correct solutions as one set (the paper: "computed at the dataset level").'
+            if aggregation == "pooled"
+            else f"Per problem: each problem's correct solutions (problems with fewer than {min_texts} skipped), "
+            "then the mean over problems."
+        )
+    ]
     if fair:
         kept = ", ".join(f"{display_name(b)} {count}" for b, count in fair_counts.items())
-        notes.append(f"Fair: only problems every model solves at least {fair} times ({kept}), {fair} correct "
-                     f"solutions of each drawn at random (seed {seed}).")
+        notes.append(
+            f"Fair: only problems every model solves at least {fair} times ({kept}), {fair} correct "
+            f"solutions of each drawn at random (seed {seed})."
+        )
     notes.append("Self-BLEU: sacrebleu, 0–100.")
     if semantic:
         notes.append(f"Semantic cos.: {SEMANTIC_NOTES[long_texts]}.")
-    return Table(title=f"Diversity of correct solutions ({benchmarks})", columns=columns, rows=tuple(rows),
-                 formats=formats, directions=directions, notes=" ".join(notes))
+    return Table(
+        title=f"Diversity of correct solutions ({benchmarks})",
+        columns=columns,
+        rows=tuple(rows),
+        formats=formats,
+        directions=directions,
+        notes=" ".join(notes),
+    )
 
 
 # --- every run -------------------------------------------------------------------------------------
@@ -198,16 +252,26 @@ def run_detail_table(refs: Sequence[RunRef]) -> Table:
     for ref, summary in zip(refs, summaries):
         low, high = summary["pass_at_k_ci95"]["1"]
         counts = summary["counts"]
-        cells = ((display_name(ref.benchmark),), (f"{summary['num_problems']} × {summary['num_samples_per_problem']}",),
-                 (f"{100 * summary['pass_at_k']['1']:.1f} [{100 * low:.1f}, {100 * high:.1f}]",))
+        cells = (
+            (display_name(ref.benchmark),),
+            (f"{summary['num_problems']} × {summary['num_samples_per_problem']}",),
+            (f"{100 * summary['pass_at_k']['1']:.1f} [{100 * low:.1f}, {100 * high:.1f}]",),
+        )
         cells += tuple((100 * summary["pass_at_k"][str(k)] if str(k) in summary["pass_at_k"] else None,) for k in ks)
-        cells += ((100 * next(iter(summary["maj_at_k"].values())),),
-                  (100 * counts["truncated"] / max(1, counts["samples"]),), (summary["response_tokens"]["mean"],))
+        cells += (
+            (100 * next(iter(summary["maj_at_k"].values())),),
+            (100 * counts["truncated"] / max(1, counts["samples"]),),
+            (summary["response_tokens"]["mean"],),
+        )
         rows.append((ref.label, cells))
     columns = ("Model", "Benchmark", "problems × n", "Pass@1 [95% CI]") + tuple(f"Pass@{k}" for k in ks)
     columns += ("maj@n", "truncated (%)", "mean tokens")
-    return Table(title="Every run (%)", columns=columns, rows=tuple(rows),
-                 formats=("", "", "") + (".1f",) * len(ks) + (".1f", ".1f", ".0f"),
-                 directions=(0,) * (len(columns) - 1),
-                 notes="Pass@k: unbiased estimator, mean over problems; 95% CI: percentile bootstrap over problems "
-                       "(10,000 resamples). maj@n: majority vote over all n samples.")
+    return Table(
+        title="Every run (%)",
+        columns=columns,
+        rows=tuple(rows),
+        formats=("", "", "") + (".1f",) * len(ks) + (".1f", ".1f", ".0f"),
+        directions=(0,) * (len(columns) - 1),
+        notes="Pass@k: unbiased estimator, mean over problems; 95% CI: percentile bootstrap over problems "
+        "(10,000 resamples). maj@n: majority vote over all n samples.",
+    )

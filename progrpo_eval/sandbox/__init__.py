@@ -39,7 +39,15 @@ The API:
 """
 
 from progrpo_eval.sandbox.batch import (
-    BATCH_STATUSES, NOT_CHECKED, TEST_STATUSES, BatchResult, TestBatch, TestCase, TestResult, run_batch, run_tests,
+    BATCH_STATUSES,
+    NOT_CHECKED,
+    TEST_STATUSES,
+    BatchResult,
+    TestBatch,
+    TestCase,
+    TestResult,
+    run_batch,
+    run_tests,
 )
 from progrpo_eval.sandbox.execution import ensure_available, sandbox_problem
 from progrpo_eval.sandbox.isolation import SandboxConfig, SandboxError, SandboxUnavailable
@@ -47,7 +55,23 @@ from progrpo_eval.sandbox.pool import SandboxPool, default_workers
 from progrpo_eval.sandbox.program import PROGRAM_STATUSES, ProgramResult, run_program
 
 __all__ = [
-    "BATCH_STATUSES", "NOT_CHECKED", "PROGRAM_STATUSES", "TEST_STATUSES", "BatchResult", "ProgramResult",
-    "SandboxConfig", "SandboxError", "SandboxPool", "SandboxUnavailable", "TestBatch", "TestCase", "TestResult",
-    "default_workers", "ensure_available", "run_batch", "run_program", "run_tests", "sandbox_problem",
+    "BATCH_STATUSES",
+    "NOT_CHECKED",
+    "PROGRAM_STATUSES",
+    "TEST_STATUSES",
+    "BatchResult",
+    "ProgramResult",
+    "SandboxConfig",
+    "SandboxError",
+    "SandboxPool",
+    "SandboxUnavailable",
+    "TestBatch",
+    "TestCase",
+    "TestResult",
+    "default_workers",
+    "ensure_available",
+    "run_batch",
+    "run_program",
+    "run_tests",
+    "sandbox_problem",
 ]

@@ -174,12 +174,19 @@ def _driver_spec(batch: TestBatch, config: SandboxConfig, token: str) -> dict:
     atol, rtol = batch.tolerance()
     limits = batch.limits()
     return {
-        "token": token, "mode": batch.mode, "function_name": batch.function_name,
-        "python": host_layout().python, "program": f"{SANDBOX_DIR}/{PROGRAM_FILE}",
+        "token": token,
+        "mode": batch.mode,
+        "function_name": batch.function_name,
+        "python": host_layout().python,
+        "program": f"{SANDBOX_DIR}/{PROGRAM_FILE}",
         "tests": [_test_spec(batch, test, limit) for test, limit in zip(batch.tests, limits, strict=True)],
-        "stop_on_first_failure": batch.stop_on_first_failure, "atol": atol, "rtol": rtol,
-        "tuple_as_list": batch.tuple_as_list, "collect_outputs": batch.collect_outputs,
-        "max_output_bytes": config.max_output_bytes, "import_timeout_s": batch.import_timeout_s,
+        "stop_on_first_failure": batch.stop_on_first_failure,
+        "atol": atol,
+        "rtol": rtol,
+        "tuple_as_list": batch.tuple_as_list,
+        "collect_outputs": batch.collect_outputs,
+        "max_output_bytes": config.max_output_bytes,
+        "import_timeout_s": batch.import_timeout_s,
         "host_cpu_s": math.ceil(batch.import_timeout_s + sum(limits) + 1),
     }
 
@@ -221,16 +228,26 @@ def run_batch(batch: TestBatch, config: SandboxConfig | None = None) -> BatchRes
     # "{channel}": run_sandboxed puts the result channel's fd number there.
     command = python_command(f"{SANDBOX_DIR}/driver.py") + ["batch", "{channel}"]
     files = {**_driver_files(), PROGRAM_FILE: encode_source(batch.code)}
-    run = run_sandboxed(command, files=files, stdin=json.dumps(spec).encode(), timeout_s=batch.batch_timeout_s(),
-                        memory_mb=batch.memory_mb, cpu_s=batch.batch_timeout_s(), config=config,
-                        channel_cap=channel_cap)
+    run = run_sandboxed(
+        command,
+        files=files,
+        stdin=json.dumps(spec).encode(),
+        timeout_s=batch.batch_timeout_s(),
+        memory_mb=batch.memory_mb,
+        cpu_s=batch.batch_timeout_s(),
+        config=config,
+        channel_cap=channel_cap,
+    )
     results, done = _parse_channel(run, token, len(batch.tests), batch.mode)
     if done and len(results) == len(batch.tests):
         return BatchResult("ok", tuple(results[i] for i in range(len(batch.tests))), run.wall_s)
     status = "timeout" if run.timed_out else "error"
     stderr = run.stderr.decode("utf-8", "replace").strip().splitlines()
-    message = (f"the batch's wall-clock limit {batch.batch_timeout_s():g} s" if run.timed_out
-               else "the test driver stopped early (killed by the program?)" + (f": {stderr[-1]}" if stderr else ""))
+    message = (
+        f"the batch's wall-clock limit {batch.batch_timeout_s():g} s"
+        if run.timed_out
+        else "the test driver stopped early (killed by the program?)" + (f": {stderr[-1]}" if stderr else "")
+    )
     tests, first_missing = [], True
     for index in range(len(batch.tests)):
         if index in results:
@@ -243,7 +260,8 @@ def run_batch(batch: TestBatch, config: SandboxConfig | None = None) -> BatchRes
     return BatchResult(status, tuple(tests), run.wall_s, message)
 
 
-def run_tests(code: str, tests: Sequence[TestCase], *, config: SandboxConfig | None = None,
-              **batch_options) -> BatchResult:
+def run_tests(
+    code: str, tests: Sequence[TestCase], *, config: SandboxConfig | None = None, **batch_options
+) -> BatchResult:
     """`run_batch(TestBatch(code, tests, **batch_options), config)`; the options are TestBatch's fields."""
     return run_batch(TestBatch(code, tests, **batch_options), config)

@@ -26,8 +26,15 @@ class Captured:
     exited: bool = False  # the process exited (its pidfd became readable)
 
 
-def communicate(*, readers: dict[str, tuple[int, str]], caps: dict[str, int], deadline: float,
-                stdin_fd: int | None = None, stdin_data: bytes = b"", pidfd: int | None = None) -> Captured:
+def communicate(
+    *,
+    readers: dict[str, tuple[int, str]],
+    caps: dict[str, int],
+    deadline: float,
+    stdin_fd: int | None = None,
+    stdin_data: bytes = b"",
+    pidfd: int | None = None,
+) -> Captured:
     """Run the loop. `readers` maps a name to (fd, cap group); `caps` maps a group to its byte cap.
 
     `deadline` is a `time.monotonic()` value. When `pidfd` reports the process's exit, what its
@@ -113,8 +120,8 @@ def _drain(open_readers: dict[int, str], take) -> None:
 def _write_some(fd: int, pending: memoryview) -> memoryview:
     """Write what the pipe takes now; a closed pipe (the process stopped reading) drops the rest."""
     try:
-        return pending[os.write(fd, pending[:_CHUNK]):]
+        return pending[os.write(fd, pending[:_CHUNK]) :]
     except BlockingIOError:
         return pending
     except OSError:  # EPIPE: the process closed its stdin or exited
-        return pending[len(pending):]
+        return pending[len(pending) :]

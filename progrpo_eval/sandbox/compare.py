@@ -76,8 +76,7 @@ def _close(got: Any, expected: Any, atol: float, rtol: float) -> bool:
     return type(got) is type(expected) and got == expected
 
 
-def values_equal(got: Any, expected: Any, *, atol: float = 0.0, rtol: float = 0.0,
-                 tuple_as_list: bool = False) -> bool:
+def values_equal(got: Any, expected: Any, *, atol: float = 0.0, rtol: float = 0.0, tuple_as_list: bool = False) -> bool:
     """Function-mode verdict on decoded plain values (rules in the module docstring)."""
     if tuple_as_list:
         got, expected = _as_list_if_tuple(got), _as_list_if_tuple(expected)
@@ -200,6 +199,6 @@ def decode_value(data: Any) -> Any:
     if isinstance(data, dict):
         if len(data) != 1:
             raise ValueError("a tagged value has exactly one key")
-        (tag, payload), = data.items()
+        ((tag, payload),) = data.items()
         return _decode_tagged(tag, payload)
     return data

@@ -49,7 +49,7 @@ _SPAWN_RETRY_S = 2.0  # a fork bomb in the previous test may hold the process li
 def _short(text: object, limit: int = 160) -> str:
     text = text if isinstance(text, str) else repr(text)
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _make_undumpable() -> None:
@@ -128,8 +128,12 @@ class StdioRunner:
         stdout_read, stdout_write = os.pipe()
         stderr_read, stderr_write = os.pipe()
         try:
-            proc = _spawn([self.spec["python"], "-S", "-B", self.spec["program"]],
-                          stdin=stdin_read, stdout=stdout_write, stderr=stderr_write)
+            proc = _spawn(
+                [self.spec["python"], "-S", "-B", self.spec["program"]],
+                stdin=stdin_read,
+                stdout=stdout_write,
+                stderr=stderr_write,
+            )
         except OSError:
             for fd in (stdin_write, stdout_read, stderr_read):
                 os.close(fd)
@@ -142,8 +146,12 @@ class StdioRunner:
             _limit_cpu(proc.pid, limit)
             captured = communicate(
                 readers={"stdout": (stdout_read, "out"), "stderr": (stderr_read, "out")},
-                caps={"out": self.spec["max_output_bytes"]}, deadline=start + limit,
-                stdin_fd=stdin_write, stdin_data=test["input"].encode(), pidfd=pidfd)
+                caps={"out": self.spec["max_output_bytes"]},
+                deadline=start + limit,
+                stdin_fd=stdin_write,
+                stdin_data=test["input"].encode(),
+                pidfd=pidfd,
+            )
         finally:
             os.close(pidfd)
             seconds = time.monotonic() - start
@@ -168,8 +176,11 @@ class StdioRunner:
             return {**result, "status": "passed", "message": ""}
         if stdout_matches(stdout, test["expected"], atol=self.spec["atol"], rtol=self.spec["rtol"]):
             return {**result, "status": "passed", "message": ""}
-        return {**result, "status": "failed",
-                "message": f"expected {_short(test['expected'], 60)!r}, got {_short(stdout, 60)!r}"}
+        return {
+            **result,
+            "status": "failed",
+            "message": f"expected {_short(test['expected'], 60)!r}, got {_short(stdout, 60)!r}",
+        }
 
 
 class FunctionRunner:
@@ -184,10 +195,22 @@ class FunctionRunner:
         request_read, self.request_write = os.pipe()
         self.response_read, response_write = os.pipe()
         self.host = _spawn(
-            [self.spec["python"], "-S", "-B", os.path.abspath(__file__), "host", str(request_read),
-             str(response_write), self.spec["function_name"], self.spec["program"]],
-            pass_fds=(request_read, response_write), stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                self.spec["python"],
+                "-S",
+                "-B",
+                os.path.abspath(__file__),
+                "host",
+                str(request_read),
+                str(response_write),
+                self.spec["function_name"],
+                self.spec["program"],
+            ],
+            pass_fds=(request_read, response_write),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         os.close(request_read)
         os.close(response_write)
         _limit_cpu(self.host.pid, self.spec["host_cpu_s"])
@@ -239,8 +262,11 @@ class FunctionRunner:
             timed_out = time.monotonic() >= start + test["time_limit_s"]
             self._stop_host()
             if timed_out:
-                return {"status": "timeout", "seconds": seconds,
-                        "message": f"wall-clock limit {test['time_limit_s']:g} s"}
+                return {
+                    "status": "timeout",
+                    "seconds": seconds,
+                    "message": f"wall-clock limit {test['time_limit_s']:g} s",
+                }
             return {"status": "error", "seconds": seconds, "message": "the program exited or broke the protocol"}
         return self._verdict(test, response, seconds)
 
@@ -257,8 +283,9 @@ class FunctionRunner:
         if "expected" not in test:
             return {**result, "status": "passed", "message": ""}
         expected = decode_value(test["expected"])
-        if values_equal(got, expected, atol=self.spec["atol"], rtol=self.spec["rtol"],
-                        tuple_as_list=self.spec["tuple_as_list"]):
+        if values_equal(
+            got, expected, atol=self.spec["atol"], rtol=self.spec["rtol"], tuple_as_list=self.spec["tuple_as_list"]
+        ):
             return {**result, "status": "passed", "message": ""}
         return {**result, "status": "failed", "message": f"expected {_short(expected, 60)}, got {_short(got, 60)}"}
 

@@ -31,8 +31,16 @@ from dataclasses import dataclass
 
 from progrpo_eval.sandbox.capture import communicate
 from progrpo_eval.sandbox.isolation import (
-    SandboxConfig, SandboxError, SandboxUnavailable, apply_rlimits, bwrap_command, find_bwrap, host_layout, rlimits,
-    runs_as_root, write_root_id_maps,
+    SandboxConfig,
+    SandboxError,
+    SandboxUnavailable,
+    apply_rlimits,
+    bwrap_command,
+    find_bwrap,
+    host_layout,
+    rlimits,
+    runs_as_root,
+    write_root_id_maps,
 )
 
 _SETUP_TIMEOUT_S = 10.0  # bubblewrap reports its child's pid within milliseconds; this is a safety net
@@ -117,9 +125,18 @@ def _exit_code(status_report: bytes) -> int | None:
     return None
 
 
-def run_sandboxed(command: list[str], *, files: dict[str, bytes], stdin: bytes, timeout_s: float,
-                  memory_mb: int, cpu_s: float, config: SandboxConfig, channel_cap: int | None = None,
-                  check_available: bool = True) -> SandboxRun:
+def run_sandboxed(
+    command: list[str],
+    *,
+    files: dict[str, bytes],
+    stdin: bytes,
+    timeout_s: float,
+    memory_mb: int,
+    cpu_s: float,
+    config: SandboxConfig,
+    channel_cap: int | None = None,
+    check_available: bool = True,
+) -> SandboxRun:
     """Run `command` in a fresh sandbox. `files` become read-only /sandbox/NAME. With `channel_cap`,
     the command also inherits a result-channel pipe: every "{channel}" argument becomes its fd number."""
     if check_available:
@@ -138,18 +155,29 @@ def run_sandboxed(command: list[str], *, files: dict[str, bytes], stdin: bytes, 
         stderr_read, stderr_write = fds.pipe()
         if channel_write is not None:
             command = [str(channel_write) if arg == "{channel}" else arg for arg in command]
-        argv = bwrap_command(command=command, files=file_fds,
-                             pass_through={"info": info_write, "status": status_write, "block": block_read},
-                             config=config)
-        child_fds = [fd for fd in (*file_fds.values(), info_write, status_write, block_read, channel_write)
-                     if fd is not None]
-        proc = subprocess.Popen(argv, stdin=stdin_read, stdout=stdout_write, stderr=stderr_write,
-                                pass_fds=child_fds)
+        argv = bwrap_command(
+            command=command,
+            files=file_fds,
+            pass_through={"info": info_write, "status": status_write, "block": block_read},
+            config=config,
+        )
+        child_fds = [
+            fd for fd in (*file_fds.values(), info_write, status_write, block_read, channel_write) if fd is not None
+        ]
+        proc = subprocess.Popen(argv, stdin=stdin_read, stdout=stdout_write, stderr=stderr_write, pass_fds=child_fds)
         fds.close(*child_fds, stdin_read, stdout_write, stderr_write)
         limits = rlimits(memory_mb=memory_mb, cpu_s=cpu_s, config=config)
-        return _supervise(proc, fds, start=start, deadline=deadline, stdin=stdin, config=config, limits=limits,
-                          channel_cap=channel_cap, pipes=(info_read, status_read, block_write, channel_read,
-                                                          stdin_write, stdout_read, stderr_read))
+        return _supervise(
+            proc,
+            fds,
+            start=start,
+            deadline=deadline,
+            stdin=stdin,
+            config=config,
+            limits=limits,
+            channel_cap=channel_cap,
+            pipes=(info_read, status_read, block_write, channel_read, stdin_write, stdout_read, stderr_read),
+        )
     finally:
         fds.close_all()
 
@@ -172,8 +200,18 @@ def _prepare_init(info_read: int, limits: dict, deadline: float) -> int | None:
     return init_pidfd
 
 
-def _supervise(proc: subprocess.Popen, fds: _Fds, *, start: float, deadline: float, stdin: bytes,
-               config: SandboxConfig, limits: dict, channel_cap: int | None, pipes: tuple) -> SandboxRun:
+def _supervise(
+    proc: subprocess.Popen,
+    fds: _Fds,
+    *,
+    start: float,
+    deadline: float,
+    stdin: bytes,
+    config: SandboxConfig,
+    limits: dict,
+    channel_cap: int | None,
+    pipes: tuple,
+) -> SandboxRun:
     info_read, status_read, block_write, channel_read, stdin_write, stdout_read, stderr_read = pipes
     init_pidfd = monitor_pidfd = None
     try:
@@ -186,8 +224,9 @@ def _supervise(proc: subprocess.Popen, fds: _Fds, *, start: float, deadline: flo
             readers["channel"] = (channel_read, "channel")
             caps["channel"] = channel_cap
         fds.hand_over(stdin_write, stdout_read, stderr_read, *([channel_read] if channel_read is not None else []))
-        captured = communicate(readers=readers, caps=caps, deadline=deadline, stdin_fd=stdin_write,
-                               stdin_data=stdin, pidfd=monitor_pidfd)
+        captured = communicate(
+            readers=readers, caps=caps, deadline=deadline, stdin_fd=stdin_write, stdin_data=stdin, pidfd=monitor_pidfd
+        )
         killed = captured.timed_out or captured.over_cap is not None or not captured.exited
         if killed:
             _kill(proc, init_pidfd)
@@ -198,10 +237,14 @@ def _supervise(proc: subprocess.Popen, fds: _Fds, *, start: float, deadline: flo
             message = captured.outputs["stderr"].decode("utf-8", "replace").strip().splitlines()
             raise SandboxError(f"bubblewrap could not set up the sandbox: {message[-1] if message else 'no message'}")
         return SandboxRun(
-            stdout=captured.outputs["stdout"], stderr=captured.outputs["stderr"],
-            channel=captured.outputs.get("channel", b""), returncode=exit_code,
+            stdout=captured.outputs["stdout"],
+            stderr=captured.outputs["stderr"],
+            channel=captured.outputs.get("channel", b""),
+            returncode=exit_code,
             timed_out=captured.timed_out,
-            over_cap=captured.over_cap, wall_s=time.monotonic() - start)
+            over_cap=captured.over_cap,
+            wall_s=time.monotonic() - start,
+        )
     except BaseException:
         if proc.returncode is None:
             _kill(proc, init_pidfd)
@@ -220,8 +263,10 @@ _NAMESPACE_HINTS = ("namespace", "Operation not permitted", "Permission denied",
 
 def _classify(message: str) -> str:
     if any(hint in message for hint in _NAMESPACE_HINTS):
-        return (f"bubblewrap cannot create namespaces here ({message}): unprivileged user namespaces are "
-                "disabled, or this is a container that forbids them; code execution is refused")
+        return (
+            f"bubblewrap cannot create namespaces here ({message}): unprivileged user namespaces are "
+            "disabled, or this is a container that forbids them; code execution is refused"
+        )
     return f"the sandbox self-test failed ({message}); code execution is refused"
 
 
@@ -240,8 +285,16 @@ def sandbox_problem(config: SandboxConfig | None = None) -> str | None:
 
 def _self_test(config: SandboxConfig) -> str | None:
     try:
-        run = run_sandboxed([host_layout().python, "-S", "-c", "pass"], files={}, stdin=b"", timeout_s=30.0,
-                            memory_mb=512, cpu_s=30.0, config=config, check_available=False)
+        run = run_sandboxed(
+            [host_layout().python, "-S", "-c", "pass"],
+            files={},
+            stdin=b"",
+            timeout_s=30.0,
+            memory_mb=512,
+            cpu_s=30.0,
+            config=config,
+            check_available=False,
+        )
     except SandboxUnavailable as error:
         return str(error)
     except (SandboxError, OSError) as error:

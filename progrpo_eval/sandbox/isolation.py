@@ -120,7 +120,8 @@ def find_bwrap(config: SandboxConfig) -> str:
     path = shutil.which(name) if os.sep not in name else (name if os.access(name, os.X_OK) else None)
     if path is None:
         raise SandboxUnavailable(
-            f"bubblewrap ({name}) not found: install the Debian package bubblewrap (apt-get install bubblewrap)")
+            f"bubblewrap ({name}) not found: install the Debian package bubblewrap (apt-get install bubblewrap)"
+        )
     return path
 
 
@@ -147,9 +148,14 @@ def _directories_for(path: str) -> list[str]:
 def rlimits(*, memory_mb: int, cpu_s: float, config: SandboxConfig) -> dict[int, tuple[int, int]]:
     """The sandbox's rlimits, set on its PID 1 before it starts anything (all processes inherit them)."""
     cpu = max(1, math.ceil(cpu_s))
-    return {resource.RLIMIT_AS: (memory_mb << 20,) * 2, resource.RLIMIT_CPU: (cpu, cpu + 1),
-            resource.RLIMIT_NPROC: (config.max_processes,) * 2, resource.RLIMIT_FSIZE: (config.max_file_mb << 20,) * 2,
-            resource.RLIMIT_NOFILE: (config.max_open_files,) * 2, resource.RLIMIT_CORE: (0, 0)}
+    return {
+        resource.RLIMIT_AS: (memory_mb << 20,) * 2,
+        resource.RLIMIT_CPU: (cpu, cpu + 1),
+        resource.RLIMIT_NPROC: (config.max_processes,) * 2,
+        resource.RLIMIT_FSIZE: (config.max_file_mb << 20,) * 2,
+        resource.RLIMIT_NOFILE: (config.max_open_files,) * 2,
+        resource.RLIMIT_CORE: (0, 0),
+    }
 
 
 def apply_rlimits(pid: int, limits: dict[int, tuple[int, int]]) -> None:
@@ -157,19 +163,38 @@ def apply_rlimits(pid: int, limits: dict[int, tuple[int, int]]) -> None:
         resource.prlimit(pid, which, (soft, hard))
 
 
-def bwrap_command(*, command: list[str], files: dict[str, int], pass_through: dict[str, int],
-                  config: SandboxConfig) -> list[str]:
+def bwrap_command(
+    *, command: list[str], files: dict[str, int], pass_through: dict[str, int], config: SandboxConfig
+) -> list[str]:
     """The full argv. `files` maps a name under /sandbox to a readable fd holding its bytes;
     `pass_through` holds bwrap's own fds: "info" and "status" (reports) and "block" (bwrap waits
     on it, before its set-up as root, and in any case before PID 1 starts the command, until the
     caller has written the id maps and set the rlimits on PID 1 and closed the pipe)."""
     layout = host_layout()
-    argv = [find_bwrap(config), "--unshare-all", "--hostname", "sandbox", "--die-with-parent", "--new-session",
-            "--info-fd", str(pass_through["info"]), "--json-status-fd", str(pass_through["status"]),
-            "--block-fd", str(pass_through["block"])]
+    argv = [
+        find_bwrap(config),
+        "--unshare-all",
+        "--hostname",
+        "sandbox",
+        "--die-with-parent",
+        "--new-session",
+        "--info-fd",
+        str(pass_through["info"]),
+        "--json-status-fd",
+        str(pass_through["status"]),
+        "--block-fd",
+        str(pass_through["block"]),
+    ]
     if runs_as_root():
-        argv += ["--unshare-user", "--userns-block-fd", str(pass_through["block"]),
-                 "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+        argv += [
+            "--unshare-user",
+            "--userns-block-fd",
+            str(pass_through["block"]),
+            "--cap-add",
+            "CAP_SETUID",
+            "--cap-add",
+            "CAP_SETGID",
+        ]
     else:
         argv += ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--disable-userns"]
     for bind in layout.read_only_binds + (layout.site_packages if config.site_packages else ()):
@@ -179,16 +204,43 @@ def bwrap_command(*, command: list[str], files: dict[str, int], pass_through: di
     argv += ["--dev", "/dev", "--perms", "0755", "--dir", SANDBOX_DIR]
     for name, fd in files.items():
         argv += ["--perms", "0444", "--ro-bind-data", str(fd), f"{SANDBOX_DIR}/{name}"]
-    argv += ["--size", str(config.scratch_mb << 20), "--perms", "1777", "--tmpfs", SCRATCH_DIR,
-             "--chdir", SCRATCH_DIR, "--remount-ro", "/", "--clearenv",
-             "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", SCRATCH_DIR,
-             "--setenv", "TMPDIR", SCRATCH_DIR, "--setenv", "LANG", "C.UTF-8"]
+    argv += [
+        "--size",
+        str(config.scratch_mb << 20),
+        "--perms",
+        "1777",
+        "--tmpfs",
+        SCRATCH_DIR,
+        "--chdir",
+        SCRATCH_DIR,
+        "--remount-ro",
+        "/",
+        "--clearenv",
+        "--setenv",
+        "PATH",
+        "/usr/bin:/bin",
+        "--setenv",
+        "HOME",
+        SCRATCH_DIR,
+        "--setenv",
+        "TMPDIR",
+        SCRATCH_DIR,
+        "--setenv",
+        "LANG",
+        "C.UTF-8",
+    ]
     if config.site_packages and layout.site_packages:
         argv += ["--setenv", "PYTHONPATH", ":".join(layout.site_packages)]
     argv.append("--")
     if runs_as_root():
-        argv += [find_helper("setpriv"), f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}",
-                 "--clear-groups", "--inh-caps=-all", "--"]
+        argv += [
+            find_helper("setpriv"),
+            f"--reuid={SANDBOX_UID}",
+            f"--regid={SANDBOX_UID}",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--",
+        ]
     return argv + command
 
 

@@ -63,14 +63,24 @@ class SandboxPool:
         """One sandbox call per TestBatch (a program and its tests)."""
         return self.map(lambda batch: run_batch(batch, self.config), batches, desc=desc)
 
-    def run_programs(self, codes: Sequence[str], stdins: Sequence[str] | None = None, *, timeout_s: float = 10.0,
-                     memory_mb: int = 1024, desc: str = "running programs") -> list[ProgramResult]:
+    def run_programs(
+        self,
+        codes: Sequence[str],
+        stdins: Sequence[str] | None = None,
+        *,
+        timeout_s: float = 10.0,
+        memory_mb: int = 1024,
+        desc: str = "running programs",
+    ) -> list[ProgramResult]:
         """`run_program` for each code (with the matching stdin), all with the same limits."""
         stdins = [""] * len(codes) if stdins is None else list(stdins)
         if len(stdins) != len(codes):
             raise ValueError(f"{len(codes)} programs but {len(stdins)} stdins")
-        return self.map(lambda pair: run_program(pair[0], pair[1], timeout_s=timeout_s, memory_mb=memory_mb,
-                                                 config=self.config), list(zip(codes, stdins, strict=True)), desc=desc)
+        return self.map(
+            lambda pair: run_program(pair[0], pair[1], timeout_s=timeout_s, memory_mb=memory_mb, config=self.config),
+            list(zip(codes, stdins, strict=True)),
+            desc=desc,
+        )
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)

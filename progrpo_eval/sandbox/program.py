@@ -59,8 +59,9 @@ def program_status(returncode: int | None, timed_out: bool, over_cap: bool, stde
     return "error"
 
 
-def run_program(code: str, stdin: str = "", *, timeout_s: float = 10.0, memory_mb: int = 1024,
-                config: SandboxConfig | None = None) -> ProgramResult:
+def run_program(
+    code: str, stdin: str = "", *, timeout_s: float = 10.0, memory_mb: int = 1024, config: SandboxConfig | None = None
+) -> ProgramResult:
     """Run `code` as a Python script in a fresh sandbox (see `progrpo_eval.sandbox` for the guarantees).
 
     `timeout_s` is wall-clock (the CPU rlimit is the same number, rounded up); `memory_mb` is
@@ -70,9 +71,15 @@ def run_program(code: str, stdin: str = "", *, timeout_s: float = 10.0, memory_m
     if timeout_s <= 0 or memory_mb <= 0:
         raise ValueError(f"timeout_s and memory_mb must be positive, got {timeout_s} and {memory_mb}")
     config = config or SandboxConfig()
-    run = run_sandboxed(python_command(f"{SANDBOX_DIR}/{PROGRAM_FILE}"), files={PROGRAM_FILE: encode_source(code)},
-                        stdin=stdin.encode("utf-8", "surrogatepass"), timeout_s=timeout_s, memory_mb=memory_mb,
-                        cpu_s=timeout_s, config=config)
+    run = run_sandboxed(
+        python_command(f"{SANDBOX_DIR}/{PROGRAM_FILE}"),
+        files={PROGRAM_FILE: encode_source(code)},
+        stdin=stdin.encode("utf-8", "surrogatepass"),
+        timeout_s=timeout_s,
+        memory_mb=memory_mb,
+        cpu_s=timeout_s,
+        config=config,
+    )
     stdout, stderr = run.stdout.decode("utf-8", "replace"), run.stderr.decode("utf-8", "replace")
     status = program_status(run.returncode, run.timed_out, run.over_cap == "out", stderr)
     return ProgramResult(status, stdout, stderr, run.returncode, run.wall_s)

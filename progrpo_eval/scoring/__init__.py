@@ -16,14 +16,36 @@ from progrpo_eval.scoring import code  # noqa: F401
 from progrpo_eval.scoring import toy  # noqa: F401
 from progrpo_eval.scoring.answers import STATUSES, ScoreResult, extract_boxed, strip_reasoning
 from progrpo_eval.scoring.base import (
-    ScoredSample, Scorer, ScorerSettings, build_scorer, register_scorer, score_samples, scorer_class, scorer_names,
+    ScoredSample,
+    Scorer,
+    ScorerSettings,
+    build_scorer,
+    register_scorer,
+    score_samples,
+    scorer_class,
+    scorer_names,
 )
 from progrpo_eval.scoring.choice import extract_choice, parse_gold_letter, score_choice, score_choice_one
 from progrpo_eval.scoring.math_check import score_math_one
 from progrpo_eval.scoring.math_pool import MathScorer
 
 __all__ = [
-    "STATUSES", "MathScorer", "ScoreResult", "ScoredSample", "Scorer", "ScorerSettings", "build_scorer",
-    "extract_boxed", "extract_choice", "parse_gold_letter", "register_scorer", "score_choice", "score_choice_one",
-    "score_math_one", "score_samples", "scorer_class", "scorer_names", "strip_reasoning",
+    "STATUSES",
+    "MathScorer",
+    "ScoreResult",
+    "ScoredSample",
+    "Scorer",
+    "ScorerSettings",
+    "build_scorer",
+    "extract_boxed",
+    "extract_choice",
+    "parse_gold_letter",
+    "register_scorer",
+    "score_choice",
+    "score_choice_one",
+    "score_math_one",
+    "score_samples",
+    "scorer_class",
+    "scorer_names",
+    "strip_reasoning",
 ]

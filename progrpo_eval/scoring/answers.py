@@ -72,7 +72,7 @@ def strip_reasoning(text: str) -> tuple[str, bool]:
     if last_open > last_close:
         return "", True
     if last_close >= 0:
-        return text[last_close + len(_THINK_CLOSE):], False
+        return text[last_close + len(_THINK_CLOSE) :], False
     return text, False
 
 
@@ -93,7 +93,7 @@ def balanced_group(text: str, open_brace: int) -> str | None:
         elif char == "}":
             depth -= 1
             if depth == 0:
-                return text[open_brace + 1:index]
+                return text[open_brace + 1 : index]
         index += 1
     return None
 
@@ -138,7 +138,7 @@ def split_top_level(text: str, separator: str = ",") -> list[str]:
     position = 0
     while position < len(text):
         # a backslash and the character after it are one token: "\{" opens a set, "\," is a space
-        token = text[position:position + 2] if text[position] == "\\" else text[position]
+        token = text[position : position + 2] if text[position] == "\\" else text[position]
         if token[-1] in "([{":
             depth += 1
         elif token[-1] in ")]}":

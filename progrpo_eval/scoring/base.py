@@ -110,8 +110,9 @@ class ScoredSample(NamedTuple):
 UNFINISHED_THINKING = ScoreResult(False, "no_answer", None, "unfinished <think>")
 
 
-def score_samples(scorer: Scorer, problems: Sequence[Problem], texts: Sequence[Sequence[str]], *,
-                  reasoning: bool) -> list[list[ScoredSample]]:
+def score_samples(
+    scorer: Scorer, problems: Sequence[Problem], texts: Sequence[Sequence[str]], *, reasoning: bool
+) -> list[list[ScoredSample]]:
     """Judge every sample of every problem: texts[i][j] is sample j of problems[i].
 
     reasoning: judge only the text after the last `</think>` (an unfinished `<think>` has no
@@ -139,5 +140,7 @@ def score_samples(scorer: Scorer, problems: Sequence[Problem], texts: Sequence[S
         if len(group_results) != len(where):
             raise RuntimeError(f"scorer {scorer.name!r} returned {len(group_results)} results for {len(where)} answers")
         results.update(zip(where, group_results))
-    return [[ScoredSample(results[i, j], answer_text, cut) for j, (answer_text, cut) in enumerate(group)]
-            for i, group in enumerate(answers)]
+    return [
+        [ScoredSample(results[i, j], answer_text, cut) for j, (answer_text, cut) in enumerate(group)]
+        for i, group in enumerate(answers)
+    ]

@@ -32,7 +32,8 @@ def _patterns(letters: str) -> tuple[re.Pattern, re.Pattern, re.Pattern, re.Patt
     answer_phrase = re.compile(
         r"(?i:\banswer(?:\s+is)?|\bcorrect\s+(?:option|choice)(?:\s+is)?)"
         r"[\s:*_$]*(?:(?i:option|choice)\s+)?[(\[]?"
-        rf"({letter})[)\]]?(?![A-Za-z0-9])")
+        rf"({letter})[)\]]?(?![A-Za-z0-9])"
+    )
     bare_line = re.compile(rf"^[\s*_$(\[]*({letter})[\s*_$)\].:]*$")
     return box_letter, box_only_letter, answer_phrase, bare_line
 
@@ -99,8 +100,9 @@ def score_choice_one(answer_text: str, gold: str, *, letters: str = DEFAULT_LETT
     return ScoreResult(letter == gold_letter, "ok", letter)
 
 
-def score_choice(answer_texts: Sequence[str], golds: Sequence[str], *,
-                 letters: str = DEFAULT_LETTERS) -> list[ScoreResult]:
+def score_choice(
+    answer_texts: Sequence[str], golds: Sequence[str], *, letters: str = DEFAULT_LETTERS
+) -> list[ScoreResult]:
     """Judge answer_texts[i] against the gold letter golds[i] (see `extract_choice` for the rules).
 
     `letters` are the options the benchmark offers (GPQA: "ABCD"); a gold outside them raises
@@ -123,5 +125,7 @@ class ChoiceScorer(Scorer):
         self.letters = letters.upper()
 
     def score_problems(self, items: Sequence[tuple[Problem, Sequence[str]]]) -> list[list[ScoreResult]]:
-        return [score_choice(texts, [problem.gold] * len(texts), letters=problem.metadata.get("choices") or self.letters)
-                for problem, texts in items]
+        return [
+            score_choice(texts, [problem.gold] * len(texts), letters=problem.metadata.get("choices") or self.letters)
+            for problem, texts in items
+        ]

@@ -39,7 +39,13 @@ from typing import Any
 
 from progrpo_eval.problem import Problem
 from progrpo_eval.sandbox import (
-    BatchResult, SandboxConfig, SandboxError, SandboxPool, TestBatch, ensure_available, run_batch,
+    BatchResult,
+    SandboxConfig,
+    SandboxError,
+    SandboxPool,
+    TestBatch,
+    ensure_available,
+    run_batch,
 )
 from progrpo_eval.scoring.answers import ScoreResult
 from progrpo_eval.scoring.base import Scorer, ScorerSettings, register_scorer
@@ -47,7 +53,12 @@ from progrpo_eval.scoring.code_extract import extract_program
 from progrpo_eval.scoring.code_judge import evalplus_verdicts, lcb_stdout_matches, lcb_value_matches
 from progrpo_eval.scoring.code_reference import Reference, ReferenceOutputs
 from progrpo_eval.scoring.code_tasks import (
-    CodeTask, TaskError, evalplus_task, lcb_task, metadata_from_gold, program_batch,
+    CodeTask,
+    TaskError,
+    evalplus_task,
+    lcb_task,
+    metadata_from_gold,
+    program_batch,
 )
 
 NO_PROGRAM = ScoreResult(False, "no_answer", None, "no closed ``` code block")
@@ -87,8 +98,9 @@ def judge_evalplus(task: CodeTask, result: BatchResult) -> tuple[list[bool], lis
     split = task.num_base or 0
 
     def verdicts(part: slice) -> list[bool]:
-        return evalplus_verdicts(outputs[part], ran[part], task.expected[part], task.inputs[part], task.atol,
-                                 task.function_name)
+        return evalplus_verdicts(
+            outputs[part], ran[part], task.expected[part], task.inputs[part], task.atol, task.function_name
+        )
 
     base = verdicts(slice(0, split)) if task.num_base is not None else None
     return verdicts(slice(split, None)), base
@@ -120,9 +132,16 @@ class CodeScorer(Scorer):
 
     name = "code"
 
-    def __init__(self, settings: ScorerSettings | None = None, *, per_test_timeout_s: float = 6.0,
-                 min_time_limit_s: float = 1.0, gt_time_limit_factor: float = 4.0, memory_mb: int = 4096,
-                 stop_at_first_failure: bool = True) -> None:
+    def __init__(
+        self,
+        settings: ScorerSettings | None = None,
+        *,
+        per_test_timeout_s: float = 6.0,
+        min_time_limit_s: float = 1.0,
+        gt_time_limit_factor: float = 4.0,
+        memory_mb: int = 4096,
+        stop_at_first_failure: bool = True,
+    ) -> None:
         super().__init__(settings)
         if min(per_test_timeout_s, min_time_limit_s, gt_time_limit_factor, memory_mb) <= 0:
             raise ValueError("time limits, the time-limit factor and memory_mb must be positive")
@@ -139,12 +158,16 @@ class CodeScorer(Scorer):
 
     def _ensure_pool(self) -> SandboxPool:
         if self._pool is None:
-            self._pool = SandboxPool(self.settings.workers, config=SandboxConfig(max_output_bytes=OUTPUT_CAP_BYTES),
-                                     progress=self.settings.progress)
+            self._pool = SandboxPool(
+                self.settings.workers,
+                config=SandboxConfig(max_output_bytes=OUTPUT_CAP_BYTES),
+                progress=self.settings.progress,
+            )
         return self._pool
 
-    def run_batches(self, batches: Sequence[TestBatch],
-                    desc: str = "running programs") -> list[BatchResult | SandboxError]:
+    def run_batches(
+        self, batches: Sequence[TestBatch], desc: str = "running programs"
+    ) -> list[BatchResult | SandboxError]:
         """One sandbox call per batch; a batch the sandbox itself failed on gives its SandboxError."""
         pool = self._ensure_pool()
 
@@ -160,8 +183,9 @@ class CodeScorer(Scorer):
         """The problem's CodeTask; TaskError when its tests cannot run."""
         try:
             if metadata["judge"] == "evalplus":
-                return evalplus_task(metadata, references[problem.problem_id], self.min_time_limit_s,
-                                     self.gt_time_limit_factor)
+                return evalplus_task(
+                    metadata, references[problem.problem_id], self.min_time_limit_s, self.gt_time_limit_factor
+                )
             return lcb_task(metadata, self.per_test_timeout_s)
         except (KeyError, TypeError) as error:
             raise TaskError(f"malformed code metadata ({error!r})") from error
@@ -176,8 +200,11 @@ class CodeScorer(Scorer):
                 metadata.append(problem.metadata if "judge" in problem.metadata else metadata_from_gold(problem))
             except TaskError as error:
                 metadata.append(error)
-        evalplus = [problem for problem, meta, need in zip(problems, metadata, needed)
-                    if need and isinstance(meta, dict) and meta.get("judge") == "evalplus"]
+        evalplus = [
+            problem
+            for problem, meta, need in zip(problems, metadata, needed)
+            if need and isinstance(meta, dict) and meta.get("judge") == "evalplus"
+        ]
         references = self.references.get(evalplus, lambda batches: self.run_batches(batches, "reference outputs"))
         tasks: list[CodeTask | TaskError | None] = []
         for problem, meta, need in zip(problems, metadata, needed):
@@ -192,8 +219,9 @@ class CodeScorer(Scorer):
 
     def score_problems(self, items: Sequence[tuple[Problem, Sequence[str]]]) -> list[list[ScoreResult]]:
         problems = [problem for problem, _ in items]
-        programs = [[extract_program(text, problem.metadata.get("function_name")) for text in texts]
-                    for problem, texts in items]
+        programs = [
+            [extract_program(text, problem.metadata.get("function_name")) for text in texts] for problem, texts in items
+        ]
         tasks = self._tasks(problems, [any(code is not None for code in group) for group in programs])
         results = [[NO_PROGRAM] * len(group) for group in programs]
         batches, owners = [], []
@@ -204,8 +232,11 @@ class CodeScorer(Scorer):
                 if isinstance(task, TaskError):
                     results[i][j] = ScoreResult(False, "error", code, str(task))
                     continue
-                batches.append(program_batch(task, code, memory_mb=self.memory_mb,
-                                             stop_at_first_failure=self.stop_at_first_failure))
+                batches.append(
+                    program_batch(
+                        task, code, memory_mb=self.memory_mb, stop_at_first_failure=self.stop_at_first_failure
+                    )
+                )
                 owners.append((i, j, task, code))
         for (i, j, task, code), outcome in zip(owners, self.run_batches(batches)):
             if isinstance(outcome, SandboxError):

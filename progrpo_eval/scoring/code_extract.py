@@ -35,7 +35,7 @@ def fenced_blocks(text: str) -> list[tuple[str, str]]:
         for end in range(index + 1, len(lines)):
             closing = lines[end].strip()
             if closing.startswith(ticks) and set(closing) == {"`"}:
-                blocks.append((tag, "\n".join(lines[index + 1:end])))
+                blocks.append((tag, "\n".join(lines[index + 1 : end])))
                 index = end + 1
                 break
         else:

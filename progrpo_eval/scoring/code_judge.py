@@ -44,8 +44,9 @@ def _poly(coefficients: Sequence[float], x: float) -> float:
     return sum(coefficient * math.pow(x, i) for i, coefficient in enumerate(coefficients))
 
 
-def evalplus_output_passes(out: Any, expected: Any, inputs: Sequence[Any], atol: float,
-                           entry_point: str) -> tuple[bool, float]:
+def evalplus_output_passes(
+    out: Any, expected: Any, inputs: Sequence[Any], atol: float, entry_point: str
+) -> tuple[bool, float]:
     """(whether `out` passes for this input, the atol the next input of the set starts with)."""
     try:
         exact_match = out == expected
@@ -64,8 +65,14 @@ def evalplus_output_passes(out: Any, expected: Any, inputs: Sequence[Any], atol:
         return False, atol
 
 
-def evalplus_verdicts(outputs: Sequence[Any], ran: Sequence[bool], expected: Sequence[Any],
-                      inputs: Sequence[Sequence[Any]], atol: float, entry_point: str) -> list[bool]:
+def evalplus_verdicts(
+    outputs: Sequence[Any],
+    ran: Sequence[bool],
+    expected: Sequence[Any],
+    inputs: Sequence[Sequence[Any]],
+    atol: float,
+    entry_point: str,
+) -> list[bool]:
     """One verdict per input of ONE test set (base, or plus): ran cleanly and the output passes."""
     verdicts = []
     for out, did_run, exp, inp in zip(outputs, ran, expected, inputs):

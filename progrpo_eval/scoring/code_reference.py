@@ -61,8 +61,14 @@ def reference_inputs(problem: Problem) -> list[list[Any]]:
 
 def cache_key(problem: Problem) -> str:
     metadata = problem.metadata
-    identity = [CACHE_FORMAT, platform.python_version(), metadata["reference_program"], metadata["function_name"],
-                metadata.get("base_input"), metadata["plus_input"]]
+    identity = [
+        CACHE_FORMAT,
+        platform.python_version(),
+        metadata["reference_program"],
+        metadata["function_name"],
+        metadata.get("base_input"),
+        metadata["plus_input"],
+    ]
     return hashlib.sha256(json.dumps(identity, sort_keys=True, default=repr).encode("utf-8")).hexdigest()
 
 
@@ -82,9 +88,15 @@ def _read_cached(path: Path, num_inputs: int) -> Reference | None:
 def reference_batch(problem: Problem, memory_mb: int) -> TestBatch:
     """The canonical solution on every input, outputs collected, no expected value (nothing to check)."""
     tests = [TestCase(list(inputs), NOT_CHECKED, REFERENCE_TIME_LIMIT_S) for inputs in reference_inputs(problem)]
-    return TestBatch(problem.metadata["reference_program"], tests, mode="function",
-                     function_name=problem.metadata["function_name"], collect_outputs=True,
-                     stop_on_first_failure=True, memory_mb=memory_mb)
+    return TestBatch(
+        problem.metadata["reference_program"],
+        tests,
+        mode="function",
+        function_name=problem.metadata["function_name"],
+        collect_outputs=True,
+        stop_on_first_failure=True,
+        memory_mb=memory_mb,
+    )
 
 
 def reference_from_result(problem: Problem, result: BatchResult | Exception) -> Reference:
@@ -94,10 +106,13 @@ def reference_from_result(problem: Problem, result: BatchResult | Exception) -> 
         return Reference(failure=f"the sandbox failed on the canonical solution of {task_id}: {result}")
     for index, test in enumerate(result.tests):
         if not test.passed:
-            return Reference(failure=f"the canonical solution of {problem.metadata['task_id']} failed on input "
-                                     f"{index} ({test.status}: {test.message})")
-    return Reference(tuple(test.output for test in result.tests), tuple(test.seconds for test in result.tests),
-                     result.wall_s)
+            return Reference(
+                failure=f"the canonical solution of {problem.metadata['task_id']} failed on input "
+                f"{index} ({test.status}: {test.message})"
+            )
+    return Reference(
+        tuple(test.output for test in result.tests), tuple(test.seconds for test in result.tests), result.wall_s
+    )
 
 
 class ReferenceOutputs:
@@ -127,8 +142,14 @@ class ReferenceOutputs:
                 reference = reference_from_result(problem, result)
                 self._known[problem.problem_id] = reference
                 if not reference.failure:
-                    atomic_write_json(directory / f"{cache_key(problem)}.json", {
-                        "task_id": problem.metadata["task_id"], "python": platform.python_version(),
-                        "outputs": [encode_value(value) for value in reference.outputs],
-                        "seconds": list(reference.seconds), "wall_s": reference.wall_s})
+                    atomic_write_json(
+                        directory / f"{cache_key(problem)}.json",
+                        {
+                            "task_id": problem.metadata["task_id"],
+                            "python": platform.python_version(),
+                            "outputs": [encode_value(value) for value in reference.outputs],
+                            "seconds": list(reference.seconds),
+                            "wall_s": reference.wall_s,
+                        },
+                    )
         return {problem.problem_id: self._known[problem.problem_id] for problem in problems}

@@ -86,8 +86,9 @@ def lcb_task(metadata: dict[str, Any], per_test_timeout_s: float) -> CodeTask:
     return CodeTask("lcb", mode, metadata.get("function_name"), inputs, expected, (per_test_timeout_s,) * len(tests))
 
 
-def evalplus_task(metadata: dict[str, Any], reference: Reference, min_time_limit_s: float,
-                  gt_time_limit_factor: float) -> CodeTask:
+def evalplus_task(
+    metadata: dict[str, Any], reference: Reference, min_time_limit_s: float, gt_time_limit_factor: float
+) -> CodeTask:
     if reference.failure:
         raise TaskError(reference.failure)
     base = metadata.get("base_input")
@@ -97,8 +98,17 @@ def evalplus_task(metadata: dict[str, Any], reference: Reference, min_time_limit
     sets = [limits[:num_base], limits[num_base:]] if num_base is not None else [limits]
     timeout = sum(min(EVALPLUS_SET_TIMEOUT_CAP_S, sum(part)) + 1.0 for part in sets if part)
     timeout += gt_time_limit_factor * reference.wall_s  # the harness's own time (sandbox start, value transfers)
-    return CodeTask("evalplus", "function", metadata["function_name"], inputs, reference.outputs, limits,
-                    num_base=num_base, atol=float(metadata.get("atol") or 0.0), batch_timeout_s=timeout)
+    return CodeTask(
+        "evalplus",
+        "function",
+        metadata["function_name"],
+        inputs,
+        reference.outputs,
+        limits,
+        num_base=num_base,
+        atol=float(metadata.get("atol") or 0.0),
+        batch_timeout_s=timeout,
+    )
 
 
 def _stdio_tests(inputs: Sequence[Any], outputs: Sequence[Any]) -> list[dict[str, Any]]:
@@ -116,7 +126,7 @@ def _function_name_from_question(question: str) -> str | None:
     """The method of the starter code's `class Solution` shown in the question (the last one)."""
     if "class Solution" not in question:
         return None
-    names = _STARTER_METHOD.findall(question[question.rfind("class Solution"):])
+    names = _STARTER_METHOD.findall(question[question.rfind("class Solution") :])
     return names[-1] if names else None
 
 
@@ -146,16 +156,27 @@ def metadata_from_gold(problem: Problem) -> dict[str, Any]:
         raise TaskError("the gold is not a non-empty list of tests")
     kinds = {test.get("testtype") or test.get("type") or "stdin" for test in tests}
     if kinds <= {"stdin", "stdin_stdout"}:
-        return {"judge": "lcb", "mode": "stdio", "tests": _stdio_tests([t.get("input", "") for t in tests],
-                                                                       [t.get("output", "") for t in tests])}
+        return {
+            "judge": "lcb",
+            "mode": "stdio",
+            "tests": _stdio_tests([t.get("input", "") for t in tests], [t.get("output", "") for t in tests]),
+        }
     if kinds == {"functional"}:
-        name = (tests[0].get("fn_name") or problem.metadata.get("function_name")
-                or _function_name_from_question(problem.question))
+        name = (
+            tests[0].get("fn_name")
+            or problem.metadata.get("function_name")
+            or _function_name_from_question(problem.question)
+        )
         if not name:
             raise TaskError("functional tests without a function name")
         try:
-            decoded = [{"input": [json.loads(line) for line in test["input"].split("\n")],
-                        "output": json.loads(test["output"])} for test in tests]
+            decoded = [
+                {
+                    "input": [json.loads(line) for line in test["input"].split("\n")],
+                    "output": json.loads(test["output"]),
+                }
+                for test in tests
+            ]
         except (KeyError, AttributeError, json.JSONDecodeError) as error:
             raise TaskError(f"functional tests that are not JSON lines ({error})") from error
         return {"judge": "lcb", "mode": "function", "function_name": name, "tests": decoded}
@@ -178,13 +199,26 @@ def program_batch(task: CodeTask, code: str, *, memory_mb: int, stop_at_first_fa
     own (more lenient) comparison; the verdict is the judge's (`code_judge`).
     """
     if task.judge == "lcb":
-        tests = [TestCase(test_input, expected, limit)
-                 for test_input, expected, limit in zip(task.inputs, task.expected, task.time_limits)]
+        tests = [
+            TestCase(test_input, expected, limit)
+            for test_input, expected, limit in zip(task.inputs, task.expected, task.time_limits)
+        ]
         program = LCB_PRELUDE + code
     else:
-        tests = [TestCase(list(test_input), NOT_CHECKED, limit)
-                 for test_input, limit in zip(task.inputs, task.time_limits)]
+        tests = [
+            TestCase(list(test_input), NOT_CHECKED, limit) for test_input, limit in zip(task.inputs, task.time_limits)
+        ]
         program = code
-    return TestBatch(program, tests, mode=task.mode, function_name=program_function_name(task, code),
-                     timeout_s=task.batch_timeout_s, memory_mb=memory_mb, stop_on_first_failure=stop_at_first_failure,
-                     atol=0.0, rtol=0.0, tuple_as_list=task.judge == "lcb", collect_outputs=True)
+    return TestBatch(
+        program,
+        tests,
+        mode=task.mode,
+        function_name=program_function_name(task, code),
+        timeout_s=task.batch_timeout_s,
+        memory_mb=memory_mb,
+        stop_on_first_failure=stop_at_first_failure,
+        atol=0.0,
+        rtol=0.0,
+        tuple_as_list=task.judge == "lcb",
+        collect_outputs=True,
+    )

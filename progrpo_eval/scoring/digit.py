@@ -18,5 +18,4 @@ class DigitScorer(Scorer):
     name = "digit"
 
     def score_problems(self, items: Sequence[tuple[Problem, Sequence[str]]]) -> list[list[ScoreResult]]:
-        return [[ScoreResult(any(char.isdigit() for char in text), "ok", None) for text in texts]
-                for _, texts in items]
+        return [[ScoreResult(any(char.isdigit() for char in text), "ok", None) for text in texts] for _, texts in items]

@@ -88,8 +88,12 @@ class MathVerifyScorer(Scorer):
         if self._pool is not None:
             judged = self._pool.score(responses, pending_golds, progress=self.settings.progress) if pending else []
         else:
-            pairs = tqdm(list(zip(responses, pending_golds)), unit="answer", desc="math-verify",
-                         disable=not self.settings.progress)
+            pairs = tqdm(
+                list(zip(responses, pending_golds)),
+                unit="answer",
+                desc="math-verify",
+                disable=not self.settings.progress,
+            )
             judged = [checked(response, gold) for response, gold in pairs]
         for (index, _, _), result in zip(pending, judged):
             results[index] = result

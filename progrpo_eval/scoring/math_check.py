@@ -39,7 +39,13 @@ from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, veri
 
 from progrpo_eval.scoring.answers import BOX_MACRO, ScoreResult, one_line, split_top_level
 from progrpo_eval.scoring.math_text import (
-    FoundAnswer, align_choice, answer_key, find_answer, normalise_answer, quick_verdict, scientific_verdict,
+    FoundAnswer,
+    align_choice,
+    answer_key,
+    find_answer,
+    normalise_answer,
+    quick_verdict,
+    scientific_verdict,
 )
 
 GOLD_EXTRACTION = (LatexExtractionConfig(), ExprExtractionConfig())
@@ -90,8 +96,9 @@ def _verify_pairs(gold_parsed: Sequence, response_parsed: Sequence) -> bool:
     first_error: Exception | None = None
     for gold_item, response_item in product(gold_parsed, response_parsed):
         try:
-            if verify(gold_item, response_item, allow_set_relation_comp=True,
-                      timeout_seconds=None, raise_on_error=True):
+            if verify(
+                gold_item, response_item, allow_set_relation_comp=True, timeout_seconds=None, raise_on_error=True
+            ):
                 return True
         except Exception as error:  # judged below: no pair matched, so this is an "error"
             first_error = first_error or error

@@ -39,10 +39,26 @@ WARM_UP_PAIR = ("\\boxed{\\frac{1}{2}}", "0.5")  # a pair only math-verify decid
 # Answers of the usual shapes: ANTLR builds its prediction tables (per process) as it meets new
 # shapes, so a worker that has parsed these judges the first real answers about 25 % faster.
 WARM_UP_ANSWERS = (
-    "\\frac{\\sqrt{3}}{2}", "(-\\infty, 2) \\cup (3, \\infty)", "\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}",
-    "y = 2x^2 + 7x + 10", "\\left( 3, \\frac{\\pi}{2} \\right)", "\\text{Evelyn}", "2\\sqrt{5} - 1", "\\{1, 2, 3\\}",
-    "[0, 1)", "\\cos^2 x + \\sin x", "6 - 5i", "1 \\pm \\sqrt{19}", "x \\in [1, 2]", "3^{2/3}", "\\log_2 8",
-    "90^\\circ", "5\\%", "(1,2), (3,4)", "\\binom{5}{2}", "|x| < 1",
+    "\\frac{\\sqrt{3}}{2}",
+    "(-\\infty, 2) \\cup (3, \\infty)",
+    "\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}",
+    "y = 2x^2 + 7x + 10",
+    "\\left( 3, \\frac{\\pi}{2} \\right)",
+    "\\text{Evelyn}",
+    "2\\sqrt{5} - 1",
+    "\\{1, 2, 3\\}",
+    "[0, 1)",
+    "\\cos^2 x + \\sin x",
+    "6 - 5i",
+    "1 \\pm \\sqrt{19}",
+    "x \\in [1, 2]",
+    "3^{2/3}",
+    "\\log_2 8",
+    "90^\\circ",
+    "5\\%",
+    "(1,2), (3,4)",
+    "\\binom{5}{2}",
+    "|x| < 1",
 )
 
 
@@ -103,15 +119,23 @@ class MathScorer:
     chunks of up to `chunk_size` (smaller near the end), and come back one by one.
     """
 
-    def __init__(self, workers: int | None = None, *, timeout_s: float = 5.0,
-                 check: CheckFn = score_math_one, chunk_size: int = 8,
-                 start_timeout_s: float = 120.0, start_method: str = "spawn") -> None:
+    def __init__(
+        self,
+        workers: int | None = None,
+        *,
+        timeout_s: float = 5.0,
+        check: CheckFn = score_math_one,
+        chunk_size: int = 8,
+        start_timeout_s: float = 120.0,
+        start_method: str = "spawn",
+    ) -> None:
         if workers is not None and workers < 1:
-            raise ValueError(f"MathScorer needs workers >= 1 (got {workers}); "
-                             "the registered 'math' scorer with workers=0 runs in-process")
+            raise ValueError(
+                f"MathScorer needs workers >= 1 (got {workers}); "
+                "the registered 'math' scorer with workers=0 runs in-process"
+            )
         if start_method == "fork":
-            raise ValueError("start_method 'fork' is unsafe beside torch/vLLM threads; "
-                             "use 'spawn' or 'forkserver'")
+            raise ValueError("start_method 'fork' is unsafe beside torch/vLLM threads; use 'spawn' or 'forkserver'")
         self.num_workers = workers or default_worker_count()
         self.timeout_s = timeout_s
         self.chunk_size = chunk_size
@@ -148,8 +172,10 @@ class MathScorer:
                 self._workers.append(self._start_worker())
             while not all(worker.ready for worker in self._workers):
                 waiting = [worker for worker in self._workers if not worker.ready]
-                wait([worker.connection for worker in waiting] + [worker.process.sentinel for worker in waiting],
-                     timeout=self._seconds_to_next_deadline())
+                wait(
+                    [worker.connection for worker in waiting] + [worker.process.sentinel for worker in waiting],
+                    timeout=self._seconds_to_next_deadline(),
+                )
                 for worker in waiting:
                     exited = worker.process.exitcode is not None
                     self._drain(worker, [], self.timeout_s)
@@ -167,8 +193,9 @@ class MathScorer:
             if os.getpid() == self._owner_pid:
                 self._stop_all()
 
-    def score(self, responses: Sequence[str], golds: Sequence[str], *,
-              timeout_s: float | None = None, progress: bool = False) -> list[ScoreResult]:
+    def score(
+        self, responses: Sequence[str], golds: Sequence[str], *, timeout_s: float | None = None, progress: bool = False
+    ) -> list[ScoreResult]:
         """Judge responses[i] against golds[i]; `timeout_s` overrides the scorer's default."""
         if len(responses) != len(golds):
             raise ValueError(f"{len(responses)} responses but {len(golds)} golds")
@@ -244,15 +271,17 @@ class MathScorer:
             pass  # the worker died; _handle_dead_or_late sees its exit code
         return finished
 
-    def _handle_dead_or_late(self, worker: _Worker, exited: bool, results: list, todo: deque,
-                             bar: tqdm) -> _Worker | None:
+    def _handle_dead_or_late(
+        self, worker: _Worker, exited: bool, results: list, todo: deque, bar: tqdm
+    ) -> _Worker | None:
         """Replace a worker that died or overran; returns the replacement, or None if it is fine."""
         now = monotonic()
         if exited:
             if not worker.ready:
                 raise RuntimeError(
                     f"a math scoring worker exited with code {worker.process.exitcode} before it was "
-                    "ready (does the calling script lack an `if __name__ == '__main__':` guard?)")
+                    "ready (does the calling script lack an `if __name__ == '__main__':` guard?)"
+                )
             status, detail = "error", f"worker process died (exit code {worker.process.exitcode})"
         elif not worker.ready and now > worker.started_at + self.start_timeout_s:
             raise RuntimeError(f"a math scoring worker was not ready after {self.start_timeout_s} s")
@@ -271,8 +300,9 @@ class MathScorer:
 
     def _start_worker(self) -> _Worker:
         parent_end, child_end = self._context.Pipe(duplex=True)
-        process = self._context.Process(target=_worker_main, args=(child_end, self._check),
-                                        name="progrpo-math-verify", daemon=True)
+        process = self._context.Process(
+            target=_worker_main, args=(child_end, self._check), name="progrpo-math-verify", daemon=True
+        )
         process.start()
         child_end.close()
         return _Worker(process, parent_end, started_at=monotonic())

@@ -132,7 +132,7 @@ def find_answer(response: str, *, answers_needed: int = 1) -> FoundAnswer:
     boxes = list(BOX_MACRO.finditer(response))
     markers = list(_ANSWER_MARKER.finditer(response))
     if markers and (not boxes or markers[-1].start() > boxes[-1].start()):
-        marked = _marked_answer(response[markers[-1].end():], after_a_box=bool(boxes))
+        marked = _marked_answer(response[markers[-1].end() :], after_a_box=bool(boxes))
         if marked is not None:
             return marked
     has_box, content = last_box(response)
@@ -155,8 +155,10 @@ def find_answer(response: str, *, answers_needed: int = 1) -> FoundAnswer:
 _SMALL_FRACTION = re.compile(r"\\[dt]frac(?![A-Za-z])")
 _LEFT_RIGHT = re.compile(r"\\(?:left|right)(?:\.|(?![A-Za-z]))")
 _THOUSANDS_MARK = re.compile(r"(?<=\d)(?:,\\!|\{,\}|\\,|\\ |~|\\;|\\:)(?=\d{3}(?!\d))")
-_GROUPED_NUMBERS = (re.compile(r"-?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?"),
-                    re.compile(r"-?[1-9]\d{0,2}(?: \d{3})+(?:\.\d+)?"))
+_GROUPED_NUMBERS = (
+    re.compile(r"-?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?"),
+    re.compile(r"-?[1-9]\d{0,2}(?: \d{3})+(?:\.\d+)?"),
+)
 _SCIENTIFIC = re.compile(r"(?<![\w.\\])(\d+(?:\.\d+)?|\.\d+)[eE]([-+]?\d+)(?![\w.])")
 _NUMPY = re.compile(r"(?<![A-Za-z\\])np\.(?=[A-Za-z])")
 _DOT_BEFORE_SLASH = re.compile(r"(?<=\d)\.(?=/)")
@@ -207,8 +209,11 @@ def _without_redundant_groups(text: str) -> str:
                 start += 1
             while end > start and text[end - 1].isspace():
                 end -= 1
-        elif (text.startswith("((", start, end) and parentheses.get(start) == end - 1
-              and parentheses.get(start + 1) == end - 2):
+        elif (
+            text.startswith("((", start, end)
+            and parentheses.get(start) == end - 1
+            and parentheses.get(start + 1) == end - 2
+        ):
             start, end = start + 1, end - 1
         else:
             break

@@ -18,17 +18,30 @@ from progrpo_train.demo.plan import PRESETS
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = OneLineParser(prog="python -m progrpo_train.demo",
-                     description="GRPO vs ProGRPO on the toy task (progrpo_train/demo/__init__.py has the plan).")
-    parser.add_argument("--full", action="store_true",
-                        help="the full run (5 seeds, 200 RL steps, 256 prompts; what reports/demo.pdf shows) instead "
-                             "of the quick one (3 seeds, 30 steps, 64 prompts)")
+    parser = OneLineParser(
+        prog="python -m progrpo_train.demo",
+        description="GRPO vs ProGRPO on the toy task (progrpo_train/demo/__init__.py has the plan).",
+    )
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="the full run (5 seeds, 200 RL steps, 256 prompts; what reports/demo.pdf shows) instead "
+        "of the quick one (3 seeds, 30 steps, 64 prompts)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="working directory (default demo_out/<preset>)")
-    parser.add_argument("--report", type=Path, default=None,
-                        help="the PDF to write (default reports/demo.pdf for --full, else reports/demo-quick.pdf); "
-                             "the numbers go beside it as .json")
-    parser.add_argument("--jobs", type=int, default=max(1, min(2, os.cpu_count() or 1)),
-                        help="jobs at a time, one thread each (default: 2, or 1 on one CPU)")
+    parser.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        help="the PDF to write (default reports/demo.pdf for --full, else reports/demo-quick.pdf); "
+        "the numbers go beside it as .json",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=max(1, min(2, os.cpu_count() or 1)),
+        help="jobs at a time, one thread each (default: 2, or 1 on one CPU)",
+    )
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")

@@ -62,14 +62,17 @@ def answer_distribution(model, tokenizer, problems: list[Problem], batch_size: i
             prompts.append(prompt)
             responses.append(tokenizer(answer_opening(int(gold)), add_special_tokens=False)["input_ids"])
             owner.append(number)
-    scored = prompt_response_logprobs(model, prompts, responses, batch_size=batch_size,
-                                      pad_id=tokenizer.pad_token_id or 0)
+    scored = prompt_response_logprobs(
+        model, prompts, responses, batch_size=batch_size, pad_id=tokenizer.pad_token_id or 0
+    )
     log_probability = np.array([sum(item.response) for item in scored])
     owner = np.array(owner)
     spreads = [answer_spread(np.exp(log_probability[owner == number])) for number in range(len(problems))]
-    return {"correct_mass": float(np.mean([mass for mass, _ in spreads])),
-            "effective_answers": float(np.mean([effective for _, effective in spreads])),
-            "answers_per_prompt": float(np.mean([len(problem.golds) for problem in problems]))}
+    return {
+        "correct_mass": float(np.mean([mass for mass, _ in spreads])),
+        "effective_answers": float(np.mean([effective for _, effective in spreads])),
+        "answers_per_prompt": float(np.mean([len(problem.golds) for problem in problems])),
+    }
 
 
 def answer_spread(probabilities: np.ndarray) -> tuple[float, float]:
@@ -101,9 +104,13 @@ def start_state(model_dir: Path, seed: int) -> dict:
         accuracy.append(correct / len(group))
         mixed += 0 < correct < len(group)
         distinct.append(len({result.extracted for result in results if result.correct}))
-    return {"accuracy": float(np.mean(accuracy)), "mixed_groups": mixed / len(problems),
-            "distinct_correct_of_8": float(np.mean(distinct)), "prompts": len(problems),
-            **answer_distribution(model, tokenizer, problems)}
+    return {
+        "accuracy": float(np.mean(accuracy)),
+        "mixed_groups": mixed / len(problems),
+        "distinct_correct_of_8": float(np.mean(distinct)),
+        "prompts": len(problems),
+        **answer_distribution(model, tokenizer, problems),
+    }
 
 
 def distinct_correct_answers(run_dir: Path) -> float:
@@ -127,10 +134,13 @@ def training_tail(metrics_jsonl: Path, last: int = 10) -> dict:
 
     rows = [row for _, row in read_jsonl(metrics_jsonl)]
     tail = rows[-last:]
-    return {"train_reward_last10": float(np.mean([row["reward_mean"] for row in tail])),
-            "train_entropy_first": float(rows[0]["entropy"]),
-            "train_entropy_last10": float(np.mean([row["entropy"] for row in tail])),
-            "train_length_last10": float(np.mean([row["response_length"] for row in tail])), "steps": len(rows)}
+    return {
+        "train_reward_last10": float(np.mean([row["reward_mean"] for row in tail])),
+        "train_entropy_first": float(rows[0]["entropy"]),
+        "train_entropy_last10": float(np.mean([row["entropy"] for row in tail])),
+        "train_length_last10": float(np.mean([row["response_length"] for row in tail])),
+        "steps": len(rows),
+    }
 
 
 def run_metrics(run_dir: Path, model_dir: Path, num_prompts: int) -> dict:

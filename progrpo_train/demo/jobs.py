@@ -23,8 +23,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from progrpo_train.demo.plan import shown
 
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
-QUIET = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "VLLM_LOGGING_LEVEL": "WARNING",
-         "VLLM_CPU_KVCACHE_SPACE": "1", "TRANSFORMERS_VERBOSITY": "error", "PYTHONWARNINGS": "ignore"}
+QUIET = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "VLLM_LOGGING_LEVEL": "WARNING",
+    "VLLM_CPU_KVCACHE_SPACE": "1",
+    "TRANSFORMERS_VERBOSITY": "error",
+    "PYTHONWARNINGS": "ignore",
+}
 
 
 class JobFailed(RuntimeError):
@@ -57,7 +63,7 @@ def error_line(log: Path) -> str | None:
     except OSError:
         return None
     errors = [line for line in lines if line.startswith("error:")]
-    return errors[-1][len("error:"):].strip() if errors else None
+    return errors[-1][len("error:") :].strip() if errors else None
 
 
 def _start(job: Job) -> subprocess.Popen:
@@ -66,13 +72,21 @@ def _start(job: Job) -> subprocess.Popen:
         handle.write(f"$ {shown(job.command)}\n")
         handle.flush()
         environment = {**os.environ, **QUIET, **job.env}
-        return subprocess.Popen(job.command, stdout=handle, stderr=subprocess.STDOUT, env=environment,
-                                stdin=subprocess.DEVNULL)
+        return subprocess.Popen(
+            job.command, stdout=handle, stderr=subprocess.STDOUT, env=environment, stdin=subprocess.DEVNULL
+        )
 
 
 def _progress(console) -> Progress:
-    return Progress(TextColumn("  {task.description:<28}"), BarColumn(bar_width=30), MofNCompleteColumn(),
-                    TextColumn("{task.fields[unit]}"), TimeElapsedColumn(), console=console, refresh_per_second=4)
+    return Progress(
+        TextColumn("  {task.description:<28}"),
+        BarColumn(bar_width=30),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[unit]}"),
+        TimeElapsedColumn(),
+        console=console,
+        refresh_per_second=4,
+    )
 
 
 def run_jobs(jobs: list[Job], *, parallel: int, console, unit: str = "") -> dict[str, float]:

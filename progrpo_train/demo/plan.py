@@ -21,7 +21,9 @@ from pathlib import Path
 
 METHODS = ("grpo", "progrpo")  # the RL runs; "start" (the warm start) is evaluated too
 METHOD_NAMES = {"start": "warm start", "grpo": "GRPO", "progrpo": "ProGRPO"}
-RECIPE = "demo_toy"  # ProGRPO; GRPO is its variant below (recipes/variants.yaml: algorithm.advantage grpo, nothing else)
+RECIPE = (
+    "demo_toy"  # ProGRPO; GRPO is its variant below (recipes/variants.yaml: algorithm.advantage grpo, nothing else)
+)
 GRPO_VARIANT = "grpo_verl"
 SFT_STEPS = 300
 
@@ -39,10 +41,12 @@ class Preset:
 
 
 PRESETS = {
-    "quick": Preset("quick", seeds=(0, 1, 2), rl_steps=30, eval_prompts=64, eval_backend="hf",
-                    report="reports/demo-quick.pdf"),
-    "full": Preset("full", seeds=(0, 1, 2, 3, 4), rl_steps=200, eval_prompts=256, eval_backend="vllm",
-                   report="reports/demo.pdf"),
+    "quick": Preset(
+        "quick", seeds=(0, 1, 2), rl_steps=30, eval_prompts=64, eval_backend="hf", report="reports/demo-quick.pdf"
+    ),
+    "full": Preset(
+        "full", seeds=(0, 1, 2, 3, 4), rl_steps=200, eval_prompts=256, eval_backend="vllm", report="reports/demo.pdf"
+    ),
 }
 
 
@@ -84,8 +88,14 @@ def python_module(module: str) -> list[str]:
 
 
 def sft_command(layout: Layout, preset: Preset, seed: int) -> list[str]:
-    return python_module("progrpo_train.sft") + ["--out", str(layout.sft(seed)), "--seed", str(seed),
-                                                 "--steps", str(preset.sft_steps)]
+    return python_module("progrpo_train.sft") + [
+        "--out",
+        str(layout.sft(seed)),
+        "--seed",
+        str(seed),
+        "--steps",
+        str(preset.sft_steps),
+    ]
 
 
 def has_checkpoint(out_dir: Path) -> bool:
@@ -98,36 +108,77 @@ def has_checkpoint(out_dir: Path) -> bool:
 def train_command(layout: Layout, preset: Preset, method: str, seed: int) -> list[str]:
     """Resume from the run's newest checkpoint, else start over (a run killed before its first one)."""
     out_dir = layout.train(method, seed)
-    overrides = [f"model.path={layout.sft(seed)}", f"seed={seed}", f"out_dir={out_dir}", f"max_steps={preset.rl_steps}",
-                 "resume=true" if has_checkpoint(out_dir) else "overwrite=true"]
+    overrides = [
+        f"model.path={layout.sft(seed)}",
+        f"seed={seed}",
+        f"out_dir={out_dir}",
+        f"max_steps={preset.rl_steps}",
+        "resume=true" if has_checkpoint(out_dir) else "overwrite=true",
+    ]
     recipe = f"{RECIPE}:{GRPO_VARIANT}" if method == "grpo" else RECIPE
     return python_module("progrpo_train.cli") + ["--config", recipe] + overrides
 
 
 def eval_command(layout: Layout, preset: Preset, method: str, seed: int) -> list[str]:
-    return python_module("progrpo_eval.cli") + [
-        "run", "--model", str(layout.model(method, seed, preset.rl_steps)), "--bench", "toy", "--k", str(preset.k),
-        "--limit", str(preset.eval_prompts), "--max-tokens", "32", "--backend", preset.eval_backend,
-        "--dtype", "float32", "--out", str(layout.eval_root(method, seed)), "--chunk-samples", str(8 * preset.k),
-    ] + (["--max-model-len", "512"] if preset.eval_backend == "vllm" else [])
+    return (
+        python_module("progrpo_eval.cli")
+        + [
+            "run",
+            "--model",
+            str(layout.model(method, seed, preset.rl_steps)),
+            "--bench",
+            "toy",
+            "--k",
+            str(preset.k),
+            "--limit",
+            str(preset.eval_prompts),
+            "--max-tokens",
+            "32",
+            "--backend",
+            preset.eval_backend,
+            "--dtype",
+            "float32",
+            "--out",
+            str(layout.eval_root(method, seed)),
+            "--chunk-samples",
+            str(8 * preset.k),
+        ]
+        + (["--max-model-len", "512"] if preset.eval_backend == "vllm" else [])
+    )
 
 
 def rescore_command(layout: Layout, preset: Preset, method: str, seed: int) -> list[str]:
-    return python_module("progrpo_eval.cli") + ["rescore", str(layout.run_dir(method, seed, preset.rl_steps)),
-                                                "--entropy", "exact", "--batch-size", "64", "--device", "cpu"]
+    return python_module("progrpo_eval.cli") + [
+        "rescore",
+        str(layout.run_dir(method, seed, preset.rl_steps)),
+        "--entropy",
+        "exact",
+        "--batch-size",
+        "64",
+        "--device",
+        "cpu",
+    ]
 
 
 def report_command(layout: Layout, preset: Preset, report: Path) -> list[str]:
     runs = [str(layout.run_dir(method, seed, preset.rl_steps)) for method in METHODS for seed in preset.seeds]
-    metrics = [item for method in METHODS for seed in preset.seeds
-               for item in ("--metrics", str(layout.train(method, seed) / "metrics.jsonl"))]
+    metrics = [
+        item
+        for method in METHODS
+        for seed in preset.seeds
+        for item in ("--metrics", str(layout.train(method, seed) / "metrics.jsonl"))
+    ]
     title = f"progrpo demo ({preset.name}): GRPO vs ProGRPO on the toy task, seeds {', '.join(map(str, preset.seeds))}"
     return python_module("progrpo_eval.cli") + ["report", *runs, *metrics, "--out", str(report), "--title", title]
 
 
 def shown(command: list[str]) -> str:
     """The command as a user would type it (console scripts instead of `python -m`)."""
-    names = {"progrpo_train.cli": "progrpo-train", "progrpo_eval.cli": "progrpo-eval", "progrpo_train.sft": "python -m progrpo_train.sft"}
+    names = {
+        "progrpo_train.cli": "progrpo-train",
+        "progrpo_eval.cli": "progrpo-eval",
+        "progrpo_train.sft": "python -m progrpo_train.sft",
+    }
     if command[:2] == [sys.executable, "-m"] and command[2] in names:
         command = [names[command[2]]] + command[3:]
     return " ".join(command)

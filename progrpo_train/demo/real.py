@@ -55,12 +55,16 @@ def check_data_dir(data_dir: str | None) -> Path:
     folder = data_dir or os.environ.get(DATA_DIR_ENV)
     needed = [get_benchmark(name).offline_file for name in BENCHMARKS]
     if not folder:
-        raise FileNotFoundError(f"demo-real needs the offline benchmark copies {', '.join(needed)}: pass --data-dir "
-                                f"DIR or set {DATA_DIR_ENV} (the Makefile uses ../shared/data/benchmarks)")
+        raise FileNotFoundError(
+            f"demo-real needs the offline benchmark copies {', '.join(needed)}: pass --data-dir "
+            f"DIR or set {DATA_DIR_ENV} (the Makefile uses ../shared/data/benchmarks)"
+        )
     missing = [name for name in needed if not (Path(folder) / name).is_file()]
     if missing:
-        raise FileNotFoundError(f"demo-real needs the offline benchmark copies {', '.join(needed)} in {folder}; "
-                                f"missing: {', '.join(missing)} (pass --data-dir DIR or set {DATA_DIR_ENV})")
+        raise FileNotFoundError(
+            f"demo-real needs the offline benchmark copies {', '.join(needed)} in {folder}; "
+            f"missing: {', '.join(missing)} (pass --data-dir DIR or set {DATA_DIR_ENV})"
+        )
     return Path(folder)
 
 
@@ -94,19 +98,52 @@ def build_checkpoint(gguf_path: Path, out: Path) -> Path:
 def _jobs(model: Path, data_dir: Path, out: Path, report: Path, args) -> list[list[Job]]:
     logs = out / "logs"
     run = python_module("progrpo_eval.cli") + [
-        "run", "--model", str(model), "--bench", ",".join(BENCHMARKS), "--k", str(args.k), "--limit", str(args.limit),
-        "--max-tokens", str(args.max_tokens), "--dtype", "float32", "--data-dir", str(data_dir), "--out",
-        str(out / "eval"), "--chunk-samples", str(args.k)]
+        "run",
+        "--model",
+        str(model),
+        "--bench",
+        ",".join(BENCHMARKS),
+        "--k",
+        str(args.k),
+        "--limit",
+        str(args.limit),
+        "--max-tokens",
+        str(args.max_tokens),
+        "--dtype",
+        "float32",
+        "--data-dir",
+        str(data_dir),
+        "--out",
+        str(out / "eval"),
+        "--chunk-samples",
+        str(args.k),
+    ]
     runs = [out / "eval" / model.name / name for name in BENCHMARKS]
     chunks = [run_dir / "samples" for run_dir in runs]
-    evaluate = Job("evaluate", run, logs / "eval.log", total=len(BENCHMARKS) * args.limit, env={},
-                   done=lambda: sum(len(list(c.glob("chunk-*.parquet"))) for c in chunks if c.is_dir()))
-    rescore = [Job(f"rescore {run_dir.name}", python_module("progrpo_eval.cli") + [
-        "rescore", str(run_dir), "--entropy", "exact", "--device", "cpu"], logs / f"rescore-{run_dir.name}.log", env={})
-        for run_dir in runs]
+    evaluate = Job(
+        "evaluate",
+        run,
+        logs / "eval.log",
+        total=len(BENCHMARKS) * args.limit,
+        env={},
+        done=lambda: sum(len(list(c.glob("chunk-*.parquet"))) for c in chunks if c.is_dir()),
+    )
+    rescore = [
+        Job(
+            f"rescore {run_dir.name}",
+            python_module("progrpo_eval.cli") + ["rescore", str(run_dir), "--entropy", "exact", "--device", "cpu"],
+            logs / f"rescore-{run_dir.name}.log",
+            env={},
+        )
+        for run_dir in runs
+    ]
     title = f"progrpo demo-real: SmolLM2-135M-Instruct, {args.limit} problems of MATH-500 and GPQA, k = {args.k}"
-    write = Job("report", python_module("progrpo_eval.cli") + ["report", *map(str, runs), "--out", str(report),
-                                                               "--title", title], logs / "report.log", env={})
+    write = Job(
+        "report",
+        python_module("progrpo_eval.cli") + ["report", *map(str, runs), "--out", str(report), "--title", title],
+        logs / "report.log",
+        env={},
+    )
     return [[evaluate], rescore, [write]]
 
 

@@ -33,11 +33,13 @@ HEADLINE = (
     ("self_bleu", "Self-BLEU\n(lower: diverse)", 1, 1, -1),
     ("distinct_2", "Distinct-2", 1, 3, 1),
 )
-CAPTION = ("mean ± half-width of the 95% t-interval over seeds. Held-out prompts, {k} samples each at T = 0.6, "
-           "top-p 0.95. distinct right answers: different correct numbers among a prompt's {k} samples; effective # "
-           "answers: exp(entropy) of the exact probabilities of the correct answers (1 = all on one); entropy: "
-           "rollout token entropy at T = 1 (nats); Self-BLEU, Distinct-2: over a prompt's correct samples. Last row: "
-           "per-seed differences (same warm start), and in how many seeds ProGRPO is higher.")
+CAPTION = (
+    "mean ± half-width of the 95% t-interval over seeds. Held-out prompts, {k} samples each at T = 0.6, "
+    "top-p 0.95. distinct right answers: different correct numbers among a prompt's {k} samples; effective # "
+    "answers: exp(entropy) of the exact probabilities of the correct answers (1 = all on one); entropy: "
+    "rollout token entropy at T = 1 (nats); Self-BLEU, Distinct-2: over a prompt's correct samples. Last row: "
+    "per-seed differences (same warm start), and in how many seeds ProGRPO is higher."
+)
 
 
 def value(metrics: dict, key: str) -> float | None:
@@ -56,14 +58,21 @@ def t_interval(values: Sequence[float | None], confidence: float = 0.95) -> dict
         return {"mean": None, "low": None, "high": None, "sd": None, "n": 0}
     interval = seed_interval(values, confidence)
     finite = interval.num_seeds > 1
-    return {"mean": interval.mean, "low": interval.low if finite else None, "high": interval.high if finite else None,
-            "sd": interval.std if finite else None, "n": interval.num_seeds}
+    return {
+        "mean": interval.mean,
+        "low": interval.low if finite else None,
+        "high": interval.high if finite else None,
+        "sd": interval.std if finite else None,
+        "n": interval.num_seeds,
+    }
 
 
 def aggregate(runs: dict[str, dict[int, dict]], keys: Sequence[str]) -> dict[str, dict[str, dict]]:
     """method → key → t_interval over that method's seeds."""
-    return {method: {key: t_interval([value(metrics, key) for metrics in by_seed.values()]) for key in keys}
-            for method, by_seed in runs.items()}
+    return {
+        method: {key: t_interval([value(metrics, key) for metrics in by_seed.values()]) for key in keys}
+        for method, by_seed in runs.items()
+    }
 
 
 def paired(runs: dict[str, dict[int, dict]], keys: Sequence[str], a: str = "grpo", b: str = "progrpo") -> dict:
@@ -80,23 +89,43 @@ def paired(runs: dict[str, dict[int, dict]], keys: Sequence[str], a: str = "grpo
         if pairs:
             test = paired_seed_test([va for va, _ in pairs], [vb for _, vb in pairs])
             finite = len(pairs) > 1
-            entry = {"mean": test.difference, "low": test.low if finite else None,
-                     "high": test.high if finite else None, "p_value": test.p_value if finite else None,
-                     "n": len(pairs)}
+            entry = {
+                "mean": test.difference,
+                "low": test.low if finite else None,
+                "high": test.high if finite else None,
+                "p_value": test.p_value if finite else None,
+                "n": len(pairs),
+            }
         result[key] = {**entry, "per_seed": differences, "positive_seeds": sum(d > 0 for d in differences)}
-    return {"a": a, "b": b, "seeds": seeds, "test": "paired t test over seeds (progrpo_eval.significance)",
-            "metrics": result}
+    return {
+        "a": a,
+        "b": b,
+        "seeds": seeds,
+        "test": "paired t test over seeds (progrpo_eval.significance)",
+        "metrics": result,
+    }
 
 
-def per_seed_comparisons(run_dirs: dict[str, dict[int, str]], seeds: Sequence[int], a: str = "grpo",
-                         b: str = "progrpo", num_resamples: int = 10_000) -> dict[int, dict]:
+def per_seed_comparisons(
+    run_dirs: dict[str, dict[int, str]],
+    seeds: Sequence[int],
+    a: str = "grpo",
+    b: str = "progrpo",
+    num_resamples: int = 10_000,
+) -> dict[int, dict]:
     """Per seed: `progrpo-eval compare A B --json` (paired bootstrap over prompts) as a dict."""
     from progrpo_eval.reporting.comparison import compare_runs, comparison_json
 
-    return {seed: json.loads(comparison_json(compare_runs(run_dirs[a][seed], run_dirs[b][seed],
-                                                          num_resamples=num_resamples),
-                                             run_dirs[a][seed], run_dirs[b][seed]))
-            for seed in seeds}
+    return {
+        seed: json.loads(
+            comparison_json(
+                compare_runs(run_dirs[a][seed], run_dirs[b][seed], num_resamples=num_resamples),
+                run_dirs[a][seed],
+                run_dirs[b][seed],
+            )
+        )
+        for seed in seeds
+    }
 
 
 def _cell(stats: dict, scale: float, digits: int, signed: bool = False) -> str:
@@ -110,33 +139,58 @@ def _cell(stats: dict, scale: float, digits: int, signed: bool = False) -> str:
 
 def headline_table(aggregated: dict, differences: dict, seeds: Sequence[int], k: int) -> Table:
     """Rows: each method (mean ± 95 % t half-width over seeds), then ProGRPO − GRPO paired."""
-    columns = [(key.replace("32", str(k)), title.replace("32", str(k)), scale, digits)
-               for key, title, scale, digits, _ in HEADLINE]
-    table = Table(title=f"GRPO vs ProGRPO (α = 0.3) on the toy task, seeds {', '.join(map(str, seeds))}",
-                  caption=CAPTION.format(k=k), caption_justify="left")
+    columns = [
+        (key.replace("32", str(k)), title.replace("32", str(k)), scale, digits)
+        for key, title, scale, digits, _ in HEADLINE
+    ]
+    table = Table(
+        title=f"GRPO vs ProGRPO (α = 0.3) on the toy task, seeds {', '.join(map(str, seeds))}",
+        caption=CAPTION.format(k=k),
+        caption_justify="left",
+    )
     table.add_column("method", no_wrap=True)
     for _, title, _, _ in columns:
         table.add_column(title, justify="right")
     for method in ("start", "grpo", "progrpo"):
         if method in aggregated:
-            table.add_row(METHOD_NAMES[method], *(_cell(aggregated[method][key], scale, digits)
-                                                  for key, _, scale, digits in columns))
+            table.add_row(
+                METHOD_NAMES[method],
+                *(_cell(aggregated[method][key], scale, digits) for key, _, scale, digits in columns),
+            )
     metrics = differences["metrics"]
-    table.add_row("ProGRPO−GRPO", *(_cell(metrics[key], scale, digits, signed=True) for key, _, scale, digits in columns),
-                  style="bold")
-    table.add_row("  seeds higher", *(f"{metrics[key]['positive_seeds']}/{len(metrics[key]['per_seed'])}"
-                                      for key, _, _, _ in columns))
+    table.add_row(
+        "ProGRPO−GRPO",
+        *(_cell(metrics[key], scale, digits, signed=True) for key, _, scale, digits in columns),
+        style="bold",
+    )
+    table.add_row(
+        "  seeds higher",
+        *(f"{metrics[key]['positive_seeds']}/{len(metrics[key]['per_seed'])}" for key, _, _, _ in columns),
+    )
     return table
 
 
 def start_table(start: dict[int, dict]) -> Table:
     """The start of RL, per seed: what issue 9 asks of the warm start, measured."""
     table = Table(title="The start of RL (each seed's warm start; 64 training prompts, G = 8 at T = 1)")
-    for column in ("seed", "accuracy (%)", "mixed groups (%)", "distinct correct of 8", "correct answers / prompt",
-                   "P(correct answers) (%)", "effective # correct answers"):
+    for column in (
+        "seed",
+        "accuracy (%)",
+        "mixed groups (%)",
+        "distinct correct of 8",
+        "correct answers / prompt",
+        "P(correct answers) (%)",
+        "effective # correct answers",
+    ):
         table.add_column(column, justify="right")
     for seed, state in sorted(start.items()):
-        table.add_row(str(seed), f"{100 * state['accuracy']:.1f}", f"{100 * state['mixed_groups']:.0f}",
-                      f"{state['distinct_correct_of_8']:.2f}", f"{state['answers_per_prompt']:.1f}",
-                      f"{100 * state['correct_mass']:.1f}", f"{state['effective_answers']:.2f}")
+        table.add_row(
+            str(seed),
+            f"{100 * state['accuracy']:.1f}",
+            f"{100 * state['mixed_groups']:.0f}",
+            f"{state['distinct_correct_of_8']:.2f}",
+            f"{state['answers_per_prompt']:.1f}",
+            f"{100 * state['correct_mass']:.1f}",
+            f"{state['effective_answers']:.2f}",
+        )
     return table

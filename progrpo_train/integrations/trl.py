@@ -68,8 +68,12 @@ class ProGRPOConfig(GRPOConfig):
         default="mixed", metadata={"help": "Re-weight groups with 0 < #correct < G (Alg. 1) or #correct > 0 (Eq. 4)."}
     )
     preserve_sign: bool = field(default=False, metadata={"help": "Clamp A~ to 0 where the term flips A (App. A.4)."})
-    low_prob_fraction: float = field(default=0.2, metadata={"help": "Share of lowest-probability tokens in c (Eq. 5/6)."})
-    epsilon_high: float | None = field(default=0.28, metadata={"help": "Upper clip: ratio <= 1 + epsilon_high (Tab. 1)."})
+    low_prob_fraction: float = field(
+        default=0.2, metadata={"help": "Share of lowest-probability tokens in c (Eq. 5/6)."}
+    )
+    epsilon_high: float | None = field(
+        default=0.28, metadata={"help": "Upper clip: ratio <= 1 + epsilon_high (Tab. 1)."}
+    )
 
     def __post_init__(self):
         super().__post_init__()
@@ -87,8 +91,15 @@ CorrectFn = Callable[..., list[bool]]
 class ProGRPOTrainer(GRPOTrainer):
     """`trl.GRPOTrainer` with ProGRPO's confidence-reweighted advantages (see the module docstring)."""
 
-    def __init__(self, model, reward_funcs, args: ProGRPOConfig | None = None, *more, correct_fn: CorrectFn | None = None,
-                 **kwargs):
+    def __init__(
+        self,
+        model,
+        reward_funcs,
+        args: ProGRPOConfig | None = None,
+        *more,
+        correct_fn: CorrectFn | None = None,
+        **kwargs,
+    ):
         args = ProGRPOConfig() if args is None else args
         if not isinstance(args, ProGRPOConfig):
             raise TypeError(f"ProGRPOTrainer needs a ProGRPOConfig (got {type(args).__name__})")
@@ -108,9 +119,14 @@ class ProGRPOTrainer(GRPOTrainer):
         self._gathered_rewards_per_func = rewards_per_func
         self._gathered_correct = None
         if self.correct_fn is not None:
-            columns = {key: [x[key] for x in inputs] for key in inputs[0] if key not in ("prompt", "completion", "completion_ids")}
-            verdicts = self.correct_fn(prompts=prompts, completions=completions, completion_ids=completion_ids_list,
-                                       **columns)
+            columns = {
+                key: [x[key] for x in inputs]
+                for key in inputs[0]
+                if key not in ("prompt", "completion", "completion_ids")
+            }
+            verdicts = self.correct_fn(
+                prompts=prompts, completions=completions, completion_ids=completion_ids_list, **columns
+            )
             if len(verdicts) != len(prompts):
                 raise ValueError(f"correct_fn returned {len(verdicts)} verdicts for {len(prompts)} completions")
             local = torch.tensor([bool(v) for v in verdicts], dtype=torch.float32, device=rewards_per_func.device)
@@ -144,8 +160,14 @@ class ProGRPOTrainer(GRPOTrainer):
             loss_mask = loss_mask * output["tool_mask"]
         batch_size = self.args.per_device_train_batch_size if mode == "train" else self.args.per_device_eval_batch_size
         return teacher_forced_confidences(
-            self.model, output["prompt_ids"], output["prompt_mask"], output["completion_ids"],
-            output["completion_mask"], loss_mask, pad_id=self._tokenizer.pad_token_id or 0, batch_size=batch_size,
+            self.model,
+            output["prompt_ids"],
+            output["prompt_mask"],
+            output["completion_ids"],
+            output["completion_mask"],
+            loss_mask,
+            pad_id=self._tokenizer.pad_token_id or 0,
+            batch_size=batch_size,
             fraction=self.args.low_prob_fraction,
         )
 
@@ -160,8 +182,15 @@ class ProGRPOTrainer(GRPOTrainer):
         rows = (rewards[scorable], group_ids[scorable])
         base[scorable] = grpo_advantages(*rows, std="unbiased", eps=TRL_ADVANTAGE_EPS)
         reweighted[scorable] = progrpo_advantages(
-            *rows, response_conf[scorable], prompt_conf[scorable], alpha=self.args.alpha, reweight=self.args.reweight,
-            gate=self.args.gate, correct=correct[scorable], preserve_sign=self.args.preserve_sign, std="unbiased",
+            *rows,
+            response_conf[scorable],
+            prompt_conf[scorable],
+            alpha=self.args.alpha,
+            reweight=self.args.reweight,
+            gate=self.args.gate,
+            correct=correct[scorable],
+            preserve_sign=self.args.preserve_sign,
+            std="unbiased",
             eps=TRL_ADVANTAGE_EPS,
         )
         return base, reweighted, correct

@@ -57,25 +57,32 @@ class ProGRPOSettings:
     correct_key: str | None = None  # reward_extra_info entry holding correctness (e.g. "acc"); None: reward > 0
 
     def __post_init__(self):
-        for name, value, known in (("reweight", self.reweight, REWEIGHT_MODES), ("gate", self.gate, GATE_MODES),
-                                   ("std", self.std, STD_MODES)):
+        for name, value, known in (
+            ("reweight", self.reweight, REWEIGHT_MODES),
+            ("gate", self.gate, GATE_MODES),
+            ("std", self.std, STD_MODES),
+        ):
             if value not in known:
                 raise ValueError(f"unknown algorithm.progrpo.{name} {value!r}; known: {', '.join(known)}")
         if not 0 < self.low_prob_fraction <= 1:
             raise ValueError(f"algorithm.progrpo.low_prob_fraction must be in (0, 1], got {self.low_prob_fraction}")
 
     @classmethod
-    def from_algorithm_config(cls, config) -> "ProGRPOSettings":
+    def from_algorithm_config(cls, config) -> ProGRPOSettings:
         """The settings under `algorithm.progrpo` of verl's config (a DictConfig, a dict or verl's AlgoConfig)."""
         if config is not None and not (config.get("norm_adv_by_std_in_grpo", True)):
-            raise ValueError("adv_estimator=progrpo divides by the group std (Eq. 3): norm_adv_by_std_in_grpo=False "
-                             "(Dr. GRPO) is not supported")
+            raise ValueError(
+                "adv_estimator=progrpo divides by the group std (Eq. 3): norm_adv_by_std_in_grpo=False "
+                "(Dr. GRPO) is not supported"
+            )
         section = None if config is None else config.get("progrpo", None)
         values = dict(section.items()) if section is not None else {}
         known = {field.name for field in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"unknown key(s) algorithm.progrpo.{', '.join(unknown)}; known: {', '.join(sorted(known))}")
+            raise ValueError(
+                f"unknown key(s) algorithm.progrpo.{', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
         return cls(**values)
 
 
@@ -107,24 +114,37 @@ def compute_progrpo_outcome_advantage(
     """
     settings = ProGRPOSettings.from_algorithm_config(config)
     if old_log_probs is None:
-        raise ValueError("adv_estimator=progrpo needs old_log_probs: run verl's RayPPOTrainer "
-                         "(trainer.use_v1=False) with progrpo_train.integrations.verl loaded (see its docstring)")
+        raise ValueError(
+            "adv_estimator=progrpo needs old_log_probs: run verl's RayPPOTrainer "
+            "(trainer.use_v1=False) with progrpo_train.integrations.verl loaded (see its docstring)"
+        )
     if prompt_log_probs is None and settings.reweight in ("prompt", "exploratory"):
-        raise ValueError(f"algorithm.progrpo.reweight={settings.reweight!r} needs the prompt's log-probs, which only "
-                         "verl's RayPPOTrainer with progrpo_train.integrations.verl loaded provides "
-                         "(trainer.use_v1=False); reweight=group_mean or absolute need none")
+        raise ValueError(
+            f"algorithm.progrpo.reweight={settings.reweight!r} needs the prompt's log-probs, which only "
+            "verl's RayPPOTrainer with progrpo_train.integrations.verl loaded provides "
+            "(trainer.use_v1=False); reweight=group_mean or absolute need none"
+        )
     mask = response_mask.bool()
     rewards = token_level_rewards.sum(dim=-1)  # [B]
     with torch.no_grad():
         response_confidence = low_prob_confidence(old_log_probs.float(), mask, settings.low_prob_fraction)
         prompt_confidence = None
         if prompt_log_probs is not None:
-            prompt_confidence = low_prob_confidence(prompt_log_probs.float(), prompt_logprob_mask.bool(),
-                                                    settings.low_prob_fraction)
+            prompt_confidence = low_prob_confidence(
+                prompt_log_probs.float(), prompt_logprob_mask.bool(), settings.low_prob_fraction
+            )
         advantages = progrpo_advantages(
-            rewards, group_ids_from_index(index).to(rewards.device), response_confidence, prompt_confidence,
-            alpha=settings.alpha, reweight=settings.reweight, gate=settings.gate, correct=correct,
-            preserve_sign=settings.preserve_sign, std=settings.std, eps=epsilon,
+            rewards,
+            group_ids_from_index(index).to(rewards.device),
+            response_confidence,
+            prompt_confidence,
+            alpha=settings.alpha,
+            reweight=settings.reweight,
+            gate=settings.gate,
+            correct=correct,
+            preserve_sign=settings.preserve_sign,
+            std=settings.std,
+            eps=epsilon,
         )
         scores = advantages.to(token_level_rewards.dtype).unsqueeze(-1) * response_mask
     return scores, scores

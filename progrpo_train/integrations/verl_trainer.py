@@ -105,8 +105,10 @@ def _correctness(data, config) -> torch.Tensor | None:
     if key is None:
         return None
     if key not in data.non_tensor_batch:
-        raise ValueError(f"algorithm.progrpo.correct_key={key!r} is not in the batch's reward_extra_info "
-                         f"(present: {', '.join(sorted(data.non_tensor_batch)) or 'none'})")
+        raise ValueError(
+            f"algorithm.progrpo.correct_key={key!r} is not in the batch's reward_extra_info "
+            f"(present: {', '.join(sorted(data.non_tensor_batch)) or 'none'})"
+        )
     return torch.tensor([_is_correct(value) for value in data.non_tensor_batch[key]], dtype=torch.bool)
 
 
@@ -115,25 +117,31 @@ def _is_correct(value) -> bool:
     return bool(value) if isinstance(value, (bool, np.bool_)) else float(value) > 0
 
 
-def compute_advantage(data, adv_estimator, gamma=1.0, lam=1.0, num_repeat=1, norm_adv_by_std_in_grpo=True,
-                      config=None):
+def compute_advantage(data, adv_estimator, gamma=1.0, lam=1.0, num_repeat=1, norm_adv_by_std_in_grpo=True, config=None):
     """verl's `ray_trainer.compute_advantage`; for "progrpo" it also passes the log-probs and correctness."""
     if _name(adv_estimator) != ESTIMATOR:
-        return _ORIGINALS["compute_advantage"](data, adv_estimator, gamma, lam, num_repeat, norm_adv_by_std_in_grpo,
-                                               config)
+        return _ORIGINALS["compute_advantage"](
+            data, adv_estimator, gamma, lam, num_repeat, norm_adv_by_std_in_grpo, config
+        )
     from verl.trainer.ppo import core_algos, ray_trainer
 
     if not norm_adv_by_std_in_grpo:
-        raise ValueError("adv_estimator=progrpo divides by the group std (Eq. 3): norm_adv_by_std_in_grpo=False "
-                         "(Dr. GRPO) is not supported")
+        raise ValueError(
+            "adv_estimator=progrpo divides by the group std (Eq. 3): norm_adv_by_std_in_grpo=False "
+            "(Dr. GRPO) is not supported"
+        )
     batch = data.batch
     if "response_mask" not in batch.keys():
         batch["response_mask"] = ray_trainer.compute_response_mask(data)
     present = lambda key: batch[key] if key in batch.keys() else None  # noqa: E731
     advantages, returns = core_algos.get_adv_estimator_fn(ESTIMATOR)(
-        token_level_rewards=batch["token_level_rewards"], response_mask=batch["response_mask"],
-        index=data.non_tensor_batch["uid"], config=config, old_log_probs=present("old_log_probs"),
-        prompt_log_probs=present("prompt_log_probs"), prompt_logprob_mask=present("prompt_logprob_mask"),
+        token_level_rewards=batch["token_level_rewards"],
+        response_mask=batch["response_mask"],
+        index=data.non_tensor_batch["uid"],
+        config=config,
+        old_log_probs=present("old_log_probs"),
+        prompt_log_probs=present("prompt_log_probs"),
+        prompt_logprob_mask=present("prompt_logprob_mask"),
         correct=_correctness(data, config),
     )
     batch["advantages"], batch["returns"] = advantages, returns

@@ -16,8 +16,11 @@ def _checkpoint(root: Path, name: str, seed: int = 0, **algorithm) -> Path:
     """A progrpo-train out_dir with config.yaml, metrics.jsonl and one checkpoint's hf/ directory."""
     out_dir = root / "train" / name
     (out_dir / "checkpoints" / "step-000002" / "hf").mkdir(parents=True)
-    config = {"seed": seed, "model": {"path": "Qwen/Qwen2.5-7B"},
-              "algorithm": {"advantage": "progrpo", "reweight": "prompt", "alpha": 0.3, "gate": "mixed", **algorithm}}
+    config = {
+        "seed": seed,
+        "model": {"path": "Qwen/Qwen2.5-7B"},
+        "algorithm": {"advantage": "progrpo", "reweight": "prompt", "alpha": 0.3, "gate": "mixed", **algorithm},
+    }
     (out_dir / "config.yaml").write_text(yaml.safe_dump(config))
     rows = [{"step": step, "entropy": 0.5 - 0.1 * step, "accuracy": 0.1 * step} for step in range(3)]
     (out_dir / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
@@ -31,17 +34,29 @@ def _eval(write_run, root: Path, name: str, model: Path | str, benchmark: str, c
 
 
 def _rows(markdown: str) -> list[str]:
-    return [line.split(" | ")[0].removeprefix("| ") for line in markdown.splitlines()
-            if line.startswith("| ") and "---" not in line][1:]
+    return [
+        line.split(" | ")[0].removeprefix("| ")
+        for line in markdown.splitlines()
+        if line.startswith("| ") and "---" not in line
+    ][1:]
 
 
 def test_reproduce_writes_the_paper_items_with_the_paper_labels(write_run, tmp_path):
-    models = {"grpo": _checkpoint(tmp_path, "grpo", advantage="grpo"), "progrpo": _checkpoint(tmp_path, "progrpo"),
-              "alpha07": _checkpoint(tmp_path, "alpha07", alpha=0.7),
-              "explore": _checkpoint(tmp_path, "explore", reweight="exploratory"), "base": "Qwen/Qwen2.5-7B"}
+    models = {
+        "grpo": _checkpoint(tmp_path, "grpo", advantage="grpo"),
+        "progrpo": _checkpoint(tmp_path, "progrpo"),
+        "alpha07": _checkpoint(tmp_path, "alpha07", alpha=0.7),
+        "explore": _checkpoint(tmp_path, "explore", reweight="exploratory"),
+        "base": "Qwen/Qwen2.5-7B",
+    }
     # correct answers out of 4 per problem: (aime24's 2 problems, math500's 2 problems)
-    correct = {"grpo": ([1, 0], [2, 2]), "progrpo": ([2, 0], [4, 2]), "alpha07": ([0, 0], [2, 0]),
-               "explore": ([1, 1], [3, 3]), "base": ([0, 0], [1, 1])}
+    correct = {
+        "grpo": ([1, 0], [2, 2]),
+        "progrpo": ([2, 0], [4, 2]),
+        "alpha07": ([0, 0], [2, 0]),
+        "explore": ([1, 1], [3, 3]),
+        "base": ([0, 0], [1, 1]),
+    }
     for name, model in models.items():
         for benchmark, counts in zip(("aime24", "math500"), correct[name]):
             _eval(write_run, tmp_path, name, model, benchmark, counts)
@@ -61,9 +76,18 @@ def test_reproduce_writes_the_paper_items_with_the_paper_labels(write_run, tmp_p
     assert "| α = 0 (GRPO) | 31.2 |" in tab6 and "| α = 0.3 | **50.0** |" in tab6 and "| α = 0.7 | 12.5 |" in tab6
     assert set(_rows((out / "tab7_formulation.md").read_text())) == {"GRPO", "c(q) − c(o)", "1 − c(q) − c(o)"}
     names = {path.name for path in out.iterdir()}
-    assert {"fig1_passk.png", "fig2_training_entropy.png", "fig3_token_probs.png", "fig4_token_entropy.png",
-            "fig5_ablation.png", "fig7_token_entropy.png", "fig8_rollouts.png", "tab5_diversity.md",
-            "tab5_diversity.tex", "index.md"} <= names
+    assert {
+        "fig1_passk.png",
+        "fig2_training_entropy.png",
+        "fig3_token_probs.png",
+        "fig4_token_entropy.png",
+        "fig5_ablation.png",
+        "fig7_token_entropy.png",
+        "fig8_rollouts.png",
+        "tab5_diversity.md",
+        "tab5_diversity.tex",
+        "index.md",
+    } <= names
     index = (out / "index.md").read_text()
     assert "Tab. 4 left out: no methods runs on GPQA-Diamond, MMLU-Pro" in index
     assert "Fig. 6 left out: no training metrics.jsonl of the kl_cov runs" in index  # no KL-Cov run
@@ -79,10 +103,15 @@ def test_reproduce_aggregates_a_method_trained_with_several_seeds(write_run, tmp
     _eval(write_run, tmp_path, "grpo", _checkpoint(tmp_path, "grpo", advantage="grpo"), "aime24", [1])
     script = runpy.run_path(str(REPO / "analysis" / "reproduce.py"))
     out = tmp_path / "paper"
-    assert script["main"](["--runs", str(tmp_path / "evals"), "--out", str(out), "--no-semantic",
-                           "--formats", "png"]) == 0
+    assert (
+        script["main"](["--runs", str(tmp_path / "evals"), "--out", str(out), "--no-semantic", "--formats", "png"]) == 0
+    )
     assert _rows((out / "tab2_math.md").read_text()) == [
-        "GRPO", "ProGRPO (Ours) (seed 0)", "ProGRPO (Ours) (seed 1)", "ProGRPO (Ours) (seed 2)"]
+        "GRPO",
+        "ProGRPO (Ours) (seed 0)",
+        "ProGRPO (Ours) (seed 1)",
+        "ProGRPO (Ours) (seed 2)",
+    ]
     seeds = (out / "tab2_math_seeds.md").read_text()
     assert "| ProGRPO (Ours) · Pass@1 | 50.0 [-12.1, 112.1] |" in seeds  # mean 0.5, t(0.975, 2)·0.25/√3
     assert "Seeds: ProGRPO (Ours): 0, 1, 2" in seeds

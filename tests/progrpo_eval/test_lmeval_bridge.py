@@ -80,8 +80,22 @@ def test_each_sample_is_judged_by_the_tasks_own_filter_and_metric(task_dir) -> N
 
 
 def test_unknown_tasks_and_loglikelihood_tasks_are_refused(task_dir, tiny_model_dir) -> None:
-    result = CliRunner().invoke(app, ["lm-eval", "--model", str(tiny_model_dir), "--tasks", "no_such_task",
-                                      "--include-path", str(task_dir), "--k", "2", "--backend", "hf"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "lm-eval",
+            "--model",
+            str(tiny_model_dir),
+            "--tasks",
+            "no_such_task",
+            "--include-path",
+            str(task_dir),
+            "--k",
+            "2",
+            "--backend",
+            "hf",
+        ],
+    )
     assert result.exit_code == 2 and "error: unknown lm-eval task(s) no_such_task" in result.output
 
 
@@ -121,8 +135,25 @@ def _invoke(args: list[str], backend: str) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["hf", "vllm"])
 def test_lm_eval_samples_become_a_run_directory(tmp_path, task_dir, tiny_model_dir, backend) -> None:
-    args = ["lm-eval", "--model", str(tiny_model_dir), "--tasks", TASK, "--include-path", str(task_dir), "--k", "2",
-            "--limit", "2", "--max-tokens", "8", "--backend", backend, "--out", str(tmp_path)]
+    args = [
+        "lm-eval",
+        "--model",
+        str(tiny_model_dir),
+        "--tasks",
+        TASK,
+        "--include-path",
+        str(task_dir),
+        "--k",
+        "2",
+        "--limit",
+        "2",
+        "--max-tokens",
+        "8",
+        "--backend",
+        backend,
+        "--out",
+        str(tmp_path),
+    ]
     if backend == "vllm":
         args += ["--max-model-len", "1024"]
     result = _invoke(args, backend)
@@ -145,7 +176,9 @@ def test_lm_eval_samples_become_a_run_directory(tmp_path, task_dir, tiny_model_d
 def test_progrpo_benchmarks_as_lm_eval_tasks_report_pass_at_k_by_our_scorer(tmp_path, data_dir) -> None:
     from lm_eval.tasks import TaskManager
 
-    result = CliRunner().invoke(app, ["lm-eval-tasks", "--out", str(tmp_path), "--k", "4", "--bench", "aime24,gpqa_diamond"])
+    result = CliRunner().invoke(
+        app, ["lm-eval-tasks", "--out", str(tmp_path), "--k", "4", "--bench", "aime24,gpqa_diamond"]
+    )
     assert result.exit_code == 0, result.output
     manager = TaskManager(include_path=str(tmp_path), metadata={"data_dir": str(data_dir)})
     tasks = manager.load(["progrpo_aime24", "progrpo_gpqa_diamond"])["tasks"]
@@ -169,8 +202,24 @@ def test_a_task_directory_in_use_is_refused_before_the_model_loads(tmp_path, tas
     from progrpo_eval.run_lock import RunLock
 
     with RunLock(tmp_path / tiny_model_dir.name / TASK):
-        result = CliRunner().invoke(app, ["lm-eval", "--model", str(tiny_model_dir), "--tasks", TASK, "--include-path",
-                                          str(task_dir), "--k", "2", "--backend", "hf", "--out", str(tmp_path)])
+        result = CliRunner().invoke(
+            app,
+            [
+                "lm-eval",
+                "--model",
+                str(tiny_model_dir),
+                "--tasks",
+                TASK,
+                "--include-path",
+                str(task_dir),
+                "--k",
+                "2",
+                "--backend",
+                "hf",
+                "--out",
+                str(tmp_path),
+            ],
+        )
     assert result.exit_code == 2 and "is in use by pid" in result.output, result.output
 
 
@@ -178,8 +227,23 @@ def test_a_task_whose_own_code_fails_to_load_is_one_error_line(tmp_path, data_di
     (tmp_path / "broken_utils.py").write_text("raise AssertionError('antlr4-python3-runtime==4.11 is required')\n")
     yaml_text = TASK_YAML.format(data_file=data_dir / "math500.jsonl").replace(f"task: {TASK}", "task: broken_task")
     (tmp_path / "broken.yaml").write_text(yaml_text + "process_results: !function broken_utils.process\n")
-    result = CliRunner().invoke(app, ["lm-eval", "--model", str(tiny_model_dir), "--tasks", "broken_task",
-                                      "--include-path", str(tmp_path), "--k", "2", "--backend", "hf",
-                                      "--out", str(tmp_path / "runs")])
+    result = CliRunner().invoke(
+        app,
+        [
+            "lm-eval",
+            "--model",
+            str(tiny_model_dir),
+            "--tasks",
+            "broken_task",
+            "--include-path",
+            str(tmp_path),
+            "--k",
+            "2",
+            "--backend",
+            "hf",
+            "--out",
+            str(tmp_path / "runs"),
+        ],
+    )
     assert result.exit_code == 2, result.output
     assert "error: lm-eval could not load broken_task: AssertionError: antlr4-python3-runtime==4.11" in result.output

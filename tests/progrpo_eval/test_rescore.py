@@ -62,8 +62,12 @@ def test_topk_bounds_ignore_order_and_missing_entries():
 
 
 @settings(max_examples=300, deadline=None)
-@given(weights=st.lists(st.floats(0.0, 1.0), min_size=2, max_size=40), k=st.integers(1, 40),
-       sharpness=st.floats(0.2, 12.0), with_extra=st.booleans())
+@given(
+    weights=st.lists(st.floats(0.0, 1.0), min_size=2, max_size=40),
+    k=st.integers(1, 40),
+    sharpness=st.floats(0.2, 12.0),
+    with_extra=st.booleans(),
+)
 def test_true_entropy_lies_within_the_topk_bounds(weights, k, sharpness, with_extra):
     probs = np.exp(sharpness * np.array(weights))
     probs = np.sort(probs / probs.sum())[::-1]
@@ -86,8 +90,9 @@ def test_streamed_entropy_equals_the_plain_one(block_size, temperature):
     logits = torch.randn(37, 64, generator=generator) * 4
     targets = torch.randint(0, 64, (37,), generator=generator)
     streamed = streaming_entropy(logits.split(block_size, dim=-1), temperature=temperature, targets=targets)
-    plain = entropy_from_logits(logits[None], torch.ones(1, 37, dtype=torch.bool), temperature=temperature,
-                                chunk_size=10**9)[0]
+    plain = entropy_from_logits(
+        logits[None], torch.ones(1, 37, dtype=torch.bool), temperature=temperature, chunk_size=10**9
+    )[0]
     assert torch.allclose(streamed.entropy, plain, atol=1e-5)
     assert torch.allclose(streamed.log_normalizer, torch.logsumexp(logits, dim=-1), atol=1e-5)
     expected_logprobs = torch.log_softmax(logits, dim=-1).gather(-1, targets[:, None])[:, 0]
@@ -106,12 +111,15 @@ def test_streamed_entropy_stays_accurate_for_large_logits(block_size):
     assert torch.allclose(streamed.entropy.double(), truth, atol=1e-5)
 
 
-@pytest.mark.parametrize("row, expected", [
-    ([-math.inf, 0.0, 0.0], math.log(2)),  # a first block with nothing finite
-    ([0.0, -math.inf, 0.0, -math.inf], math.log(2)),
-    ([1e4, 0.0, 1e4], math.log(2)),
-    ([0.0, -1e4], 0.0),
-])
+@pytest.mark.parametrize(
+    "row, expected",
+    [
+        ([-math.inf, 0.0, 0.0], math.log(2)),  # a first block with nothing finite
+        ([0.0, -math.inf, 0.0, -math.inf], math.log(2)),
+        ([1e4, 0.0, 1e4], math.log(2)),
+        ([0.0, -1e4], 0.0),
+    ],
+)
 def test_streamed_entropy_by_hand_with_masked_and_extreme_logits(row, expected):
     streamed = streaming_entropy(torch.tensor([row]).split(1, dim=-1))
     assert streamed.entropy.item() == pytest.approx(expected, abs=1e-6)
@@ -126,9 +134,16 @@ FAST = ExactOptions(batch_size=3, chunk_size=5, vocab_chunk_size=100, progress=F
 @pytest.fixture(scope="module")
 def run_dir(tiny_model_dir, data_dir, tmp_path_factory):
     """aime24, 2 problems x 2 samples at T = 0.6, top-p 0.95, with top-3 log-probs."""
-    options = RunOptions(model=str(tiny_model_dir), benchmarks=["aime24"], backend="hf", data_dir=str(data_dir),
-                         settings=SamplingSettings(n=2, max_tokens=12, top_logprobs=3), limit=2, score_workers=1,
-                         out=tmp_path_factory.mktemp("runs"))
+    options = RunOptions(
+        model=str(tiny_model_dir),
+        benchmarks=["aime24"],
+        backend="hf",
+        data_dir=str(data_dir),
+        settings=SamplingSettings(n=2, max_tokens=12, top_logprobs=3),
+        limit=2,
+        score_workers=1,
+        out=tmp_path_factory.mktemp("runs"),
+    )
     [(_, directory, _)] = run(options, QUIET)
     return directory
 
@@ -187,8 +202,9 @@ def test_exact_rescoring_matches_a_brute_force_forward_pass(run_copy, tiny_model
     for got, mean, expected in zip(table["entropy"], table["mean_entropy"], truth):
         np.testing.assert_allclose(got, expected, atol=1e-4)
         assert mean == pytest.approx(float(np.mean(got)), rel=1e-6)
-    for got, expected in zip(table["logprobs"], _brute_force_entropy(tiny_model_dir, samples, temperature,
-                                                                     logprobs=True)):
+    for got, expected in zip(
+        table["logprobs"], _brute_force_entropy(tiny_model_dir, samples, temperature, logprobs=True)
+    ):
         np.testing.assert_allclose(got, expected, atol=1e-4)  # the tokens' log-probs at the same temperature
     assert provenance["method"] == "exact" and provenance["temperature"] == temperature
     assert provenance["sampling_temperature"] == 0.6
@@ -254,9 +270,20 @@ def test_rollout_statistics_gather_token_statistics_and_entropy(run_copy):
     rescore_topk(run_copy)
     table = rollout_statistics(run_copy)
     samples = store.load_samples(run_copy)
-    assert list(table.columns) == ["problem_id", "sample_index", "correct", "num_tokens", "mean_token_prob",
-                                   "low_prob_mean", "confidence", "mean_entropy", "entropy_low", "entropy_high",
-                                   "entropy_method", "temperature"]
+    assert list(table.columns) == [
+        "problem_id",
+        "sample_index",
+        "correct",
+        "num_tokens",
+        "mean_token_prob",
+        "low_prob_mean",
+        "confidence",
+        "mean_entropy",
+        "entropy_low",
+        "entropy_high",
+        "entropy_method",
+        "temperature",
+    ]
     row = table.iloc[1]
     logprobs = np.asarray(samples["logprobs"].iloc[1], np.float64)[None]
     mask = np.ones_like(logprobs, bool)

@@ -27,13 +27,24 @@ def _offline(data_dir) -> list[str]:
     """The benchmarks that can run from data_dir: those with their offline copy there, or needing none.
 
     ../shared has no LiveCodeBench copy; tests/progrpo_eval/test_code_run.py makes one."""
-    return [name for name in list_benchmarks()
-            if not get_benchmark(name).offline_file or (Path(data_dir) / get_benchmark(name).offline_file).is_file()]
+    return [
+        name
+        for name in list_benchmarks()
+        if not get_benchmark(name).offline_file or (Path(data_dir) / get_benchmark(name).offline_file).is_file()
+    ]
 
 
 def _options(model, data_dir, out, **changes):
-    values = dict(model=str(model), benchmarks=_offline(data_dir), settings=SETTINGS, backend="hf", out=out,
-                  data_dir=str(data_dir), limit=2, score_workers=1)
+    values = dict(
+        model=str(model),
+        benchmarks=_offline(data_dir),
+        settings=SETTINGS,
+        backend="hf",
+        out=out,
+        data_dir=str(data_dir),
+        limit=2,
+        score_workers=1,
+    )
     values.update(changes)
     return RunOptions(**values)
 
@@ -43,7 +54,9 @@ def _check_run_dir(run_dir: Path, num_problems: int, num_samples: int):
     pairs = list(zip(samples["problem_id"], samples["sample_index"]))
     assert len(pairs) == len(set(pairs)) == num_problems * num_samples
     assert set(samples["finish_reason"]) <= {"stop", "length"}
-    assert all(len(ids) == len(lp) == n for ids, lp, n in zip(samples["token_ids"], samples["logprobs"], samples["num_tokens"]))
+    assert all(
+        len(ids) == len(lp) == n for ids, lp, n in zip(samples["token_ids"], samples["logprobs"], samples["num_tokens"])
+    )
     assert set(samples["score_status"]) <= {"ok", "no_answer", "timeout", "error"}
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["num_problems"] == num_problems
@@ -63,15 +76,26 @@ def test_hf_backend_runs_every_benchmark(tiny_model_dir, data_dir, tmp_path):
 
 @pytest.mark.slow
 def test_vllm_backend_runs_every_benchmark(vllm_backend, tiny_model_dir, data_dir, tmp_path):
-    options = _options(tiny_model_dir, data_dir, tmp_path, backend="vllm", settings=SamplingSettings(n=3, max_tokens=12, top_logprobs=2))
-    for _, run_dir, summary in run(options, QUIET, backend=vllm_backend):
+    options = _options(
+        tiny_model_dir,
+        data_dir,
+        tmp_path,
+        backend="vllm",
+        settings=SamplingSettings(n=3, max_tokens=12, top_logprobs=2),
+    )
+    for _, run_dir, _summary in run(options, QUIET, backend=vllm_backend):
         samples, _ = _check_run_dir(run_dir, num_problems=2, num_samples=3)
-        assert all(json.loads(top) and len(json.loads(top)) == n for top, n in zip(samples["top_logprobs"], samples["num_tokens"]))
+        assert all(
+            json.loads(top) and len(json.loads(top)) == n
+            for top, n in zip(samples["top_logprobs"], samples["num_tokens"])
+        )
 
 
 def test_summary_counts_a_planted_correct_answer(tiny_model_dir, data_dir, tmp_path):
     """Rewrite one stored sample to the gold answer and re-summarise: Pass@k moves as computed by hand."""
-    options = _options(tiny_model_dir, data_dir, tmp_path, benchmarks=["aime24"], settings=SamplingSettings(n=4, max_tokens=4))
+    options = _options(
+        tiny_model_dir, data_dir, tmp_path, benchmarks=["aime24"], settings=SamplingSettings(n=4, max_tokens=4)
+    )
     [(_, run_dir, summary)] = run(options, QUIET)
     samples = store.load_samples(run_dir)
     first = samples["problem_id"].iloc[0]
@@ -89,8 +113,23 @@ def _cli(*args):
 
 
 def test_changed_sampling_setting_is_refused_unless_overwrite(tiny_model_dir, data_dir, tmp_path):
-    common = ["run", "--model", tiny_model_dir, "--bench", "aime24", "--limit", "1", "--max-tokens", "4",
-              "--backend", "hf", "--out", tmp_path, "--data-dir", data_dir]
+    common = [
+        "run",
+        "--model",
+        tiny_model_dir,
+        "--bench",
+        "aime24",
+        "--limit",
+        "1",
+        "--max-tokens",
+        "4",
+        "--backend",
+        "hf",
+        "--out",
+        tmp_path,
+        "--data-dir",
+        data_dir,
+    ]
     assert _cli(*common, "--k", "2").exit_code == 0
     refused = _cli(*common, "--k", "2", "--temperature", "0.9")
     assert refused.exit_code == 2
@@ -123,25 +162,67 @@ def test_malformed_data_row_names_file_and_line(tiny_model_dir, data_dir, tmp_pa
     bad = tmp_path / "data"
     bad.mkdir()
     lines = (data_dir / "aime24.jsonl").read_text().splitlines()
-    (bad / "aime24.jsonl").write_text("\n".join(lines[:2] + ['{"id": 3, "problem": "no answer field"}'] + lines[3:]) + "\n")
-    result = _cli("run", "--model", tiny_model_dir, "--bench", "aime24", "--k", "1", "--backend", "hf",
-                  "--data-dir", bad, "--out", tmp_path / "runs")
+    (bad / "aime24.jsonl").write_text(
+        "\n".join(lines[:2] + ['{"id": 3, "problem": "no answer field"}'] + lines[3:]) + "\n"
+    )
+    result = _cli(
+        "run",
+        "--model",
+        tiny_model_dir,
+        "--bench",
+        "aime24",
+        "--k",
+        "1",
+        "--backend",
+        "hf",
+        "--data-dir",
+        bad,
+        "--out",
+        tmp_path / "runs",
+    )
     assert result.exit_code == 2
     assert "aime24.jsonl line 3" in result.output and "answer" in result.output
 
 
 def _run_command(model, data_dir, out, limit):
-    return [sys.executable, "-m", "progrpo_eval.cli", "run", "--model", str(model), "--bench", "amc23",
-            "--k", "2", "--limit", str(limit), "--max-tokens", "24", "--backend", "hf", "--chunk-samples", "2",
-            "--temperature", "1.0", "--data-dir", str(data_dir), "--out", str(out)]
+    return [
+        sys.executable,
+        "-m",
+        "progrpo_eval.cli",
+        "run",
+        "--model",
+        str(model),
+        "--bench",
+        "amc23",
+        "--k",
+        "2",
+        "--limit",
+        str(limit),
+        "--max-tokens",
+        "24",
+        "--backend",
+        "hf",
+        "--chunk-samples",
+        "2",
+        "--temperature",
+        "1.0",
+        "--data-dir",
+        str(data_dir),
+        "--out",
+        str(out),
+    ]
 
 
 def test_resume_after_sigkill_gives_every_sample_once(tiny_model_dir, data_dir, tmp_path):
     """kill -9 mid-run, run the same command again: the result equals an uninterrupted run."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     killed_out, clean_out, limit = tmp_path / "killed", tmp_path / "clean", 6
-    process = subprocess.Popen(_run_command(tiny_model_dir, data_dir, killed_out, limit), env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        _run_command(tiny_model_dir, data_dir, killed_out, limit),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     samples_dir = killed_out / tiny_model_dir.name / "amc23" / "samples"
     deadline = time.time() + 120
     while time.time() < deadline and len(list(samples_dir.glob("chunk-*.parquet"))) < 2:
@@ -156,14 +237,18 @@ def test_resume_after_sigkill_gives_every_sample_once(tiny_model_dir, data_dir, 
     resumed = store.load_samples(killed_out / tiny_model_dir.name / "amc23").sort_values(["problem_id", "sample_index"])
     clean = store.load_samples(clean_out / tiny_model_dir.name / "amc23").sort_values(["problem_id", "sample_index"])
     assert len(resumed) == limit * 2
-    assert resumed[["problem_id", "sample_index", "text"]].values.tolist() == clean[["problem_id", "sample_index", "text"]].values.tolist()
+    assert (
+        resumed[["problem_id", "sample_index", "text"]].values.tolist()
+        == clean[["problem_id", "sample_index", "text"]].values.tolist()
+    )
 
 
 @pytest.mark.slow
 def test_data_parallel_copies_share_the_problems(tiny_model_dir, data_dir, tmp_path):
     """--data-parallel-size 2: two backend processes, prompts split round-robin, one run directory."""
-    options = _options(tiny_model_dir, data_dir, tmp_path, benchmarks=["math500"], limit=5,
-                       backend_options={"data_parallel_size": 2})
+    options = _options(
+        tiny_model_dir, data_dir, tmp_path, benchmarks=["math500"], limit=5, backend_options={"data_parallel_size": 2}
+    )
     [(_, run_dir, _)] = run(options, QUIET)
     samples, _ = _check_run_dir(run_dir, num_problems=5, num_samples=2)
     expected = [p.problem_id for p in load_problems("math500", data_dir, limit=5).problems]

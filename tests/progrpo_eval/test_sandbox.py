@@ -16,7 +16,13 @@ from textwrap import dedent
 import pytest
 
 from progrpo_eval.sandbox import (
-    SandboxConfig, SandboxPool, SandboxUnavailable, TestCase, ensure_available, run_program, run_tests,
+    SandboxConfig,
+    SandboxPool,
+    SandboxUnavailable,
+    TestCase,
+    ensure_available,
+    run_program,
+    run_tests,
     sandbox_problem,
 )
 from progrpo_eval.sandbox.isolation import SANDBOX_UID
@@ -51,7 +57,7 @@ def bwrap_children() -> list[int]:
             stat = Path(f"/proc/{pid}/stat").read_text()
         except OSError:
             continue
-        comm, rest = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        comm, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
         if comm == "bwrap" and int(rest[1]) == os.getpid():
             children.append(pid)
     return children
@@ -70,8 +76,10 @@ def marker() -> str:
 
 def marked(body: str, marker: str) -> str:
     """A program that re-executes `body` with `marker` in argv (so all its processes carry it)."""
-    return (f"import os, sys\nif {marker!r} not in sys.argv:\n"
-            f"    os.execv(sys.executable, [sys.executable, '-S', '-B', '-c', {body!r}, {marker!r}])\n")
+    return (
+        f"import os, sys\nif {marker!r} not in sys.argv:\n"
+        f"    os.execv(sys.executable, [sys.executable, '-S', '-B', '-c', {body!r}, {marker!r}])\n"
+    )
 
 
 def assert_contained(marker: str) -> None:
@@ -99,8 +107,9 @@ def test_infinite_loop_times_out(marker):
     assert_contained(marker)
 
 
-@pytest.mark.parametrize("body", ["blocks = []\nwhile True: blocks.append(bytearray(1 << 24))",
-                                  "x = bytearray(1 << 34)"])
+@pytest.mark.parametrize(
+    "body", ["blocks = []\nwhile True: blocks.append(bytearray(1 << 24))", "x = bytearray(1 << 34)"]
+)
 def test_memory_bomb_hits_the_address_space_limit(marker, body):
     result = run_program(marked(body, marker), timeout_s=10.0, memory_mb=256)
     assert result.status == "memory", result
@@ -171,8 +180,16 @@ def test_no_network_not_even_the_hosts_loopback():
 def test_writes_outside_scratch_fail_and_leave_no_file(tmp_path):
     home = Path(os.path.expanduser("~"))
     name = f"progrpo-escape-{uuid.uuid4().hex}"
-    targets = [home / name, tmp_path / name, Path(__file__).parent / name, Path("/") / name, Path("/usr") / name,
-               Path("/sandbox") / name, Path("/dev/shm") / name, Path("/dev") / name]
+    targets = [
+        home / name,
+        tmp_path / name,
+        Path(__file__).parent / name,
+        Path("/") / name,
+        Path("/usr") / name,
+        Path("/sandbox") / name,
+        Path("/dev/shm") / name,
+        Path("/dev") / name,
+    ]
     program = dedent(f"""
         import sys
         for path in sys.stdin.read().split():
@@ -240,8 +257,7 @@ def test_secrets_of_the_caller_are_invisible(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("target", ["os.getppid()", "1", "-1"])
 def test_killing_the_parent_leaves_the_harness_alive(target):
-    result = run_program(f"import os\nprint('before', flush=True)\nos.kill({target}, 9)\nprint('after')",
-                         timeout_s=5.0)
+    result = run_program(f"import os\nprint('before', flush=True)\nos.kill({target}, 9)\nprint('after')", timeout_s=5.0)
     assert result.stdout.startswith("before") and result.status in ("ok", "error")
 
 
@@ -261,15 +277,20 @@ def test_output_flood_is_capped_and_killed(marker):
     assert len(result.stdout.encode()) + len(result.stderr.encode()) == 4096
     assert result.wall_s < 5.0
     assert_contained(marker)
-    flood = run_tests(marked("import sys\nwhile True: sys.stderr.write('z' * 1000)", marker),
-                      [TestCase("", "")], config=config, per_test_timeout_s=5.0)
+    flood = run_tests(
+        marked("import sys\nwhile True: sys.stderr.write('z' * 1000)", marker),
+        [TestCase("", "")],
+        config=config,
+        per_test_timeout_s=5.0,
+    )
     assert flood.tests[0].status == "error" and "output limit" in flood.tests[0].message
     assert_contained(marker)
 
 
 def _sleeper(marker: str) -> str:
     grandchild = "import time; time.sleep(60)"
-    return marked(dedent(f"""
+    return marked(
+        dedent(f"""
         import os, sys
         if os.fork() == 0:
             os.setsid()
@@ -277,7 +298,9 @@ def _sleeper(marker: str) -> str:
                 os.execv(sys.executable, [sys.executable, "-S", "-c", {grandchild!r}, {marker!r}])
             os._exit(0)
         print("parent exits")
-        """), marker)
+        """),
+        marker,
+    )
 
 
 def test_a_sleeping_grandchild_dies_with_the_call(marker):
@@ -314,9 +337,11 @@ def test_unavailable_bwrap_raises_and_runs_nothing(tmp_path, monkeypatch):
 def test_bwrap_without_namespaces_raises_and_runs_nothing(tmp_path):
     log = tmp_path / "calls.log"
     fake = tmp_path / "bwrap"
-    fake.write_text(f"#!/bin/sh\necho \"$@\" >> {log}\n"
-                    "echo 'bwrap: No permissions to create a new namespace, likely because the kernel does not "
-                    "allow non-privileged user namespaces.' >&2\nexit 1\n")
+    fake.write_text(
+        f'#!/bin/sh\necho "$@" >> {log}\n'
+        "echo 'bwrap: No permissions to create a new namespace, likely because the kernel does not "
+        "allow non-privileged user namespaces.' >&2\nexit 1\n"
+    )
     fake.chmod(0o755)
     config = SandboxConfig(bwrap=str(fake))
     for _ in range(2):
@@ -328,8 +353,10 @@ def test_bwrap_without_namespaces_raises_and_runs_nothing(tmp_path):
         ensure_available(config)
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or not Path("/usr/bin/python3").exists(),
-                    reason="needs root (to become uid 65534) and a system /usr/bin/python3")
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not Path("/usr/bin/python3").exists(),
+    reason="needs root (to become uid 65534) and a system /usr/bin/python3",
+)
 def test_a_caller_that_is_not_root_gets_the_same_sandbox(tmp_path):
     """Without root, bubblewrap maps 65534 to the caller itself; limits and isolation still hold."""
     import subprocess
@@ -351,11 +378,22 @@ def test_a_caller_that_is_not_root_gets_the_same_sandbox(tmp_path):
             n += 1
         print(n, os.getuid())
         """)
-    script = ("from progrpo_eval.sandbox import run_program, SandboxConfig\n"
-              f"print(run_program({code!r}, config=SandboxConfig(max_processes=16)).stdout.strip())\n")
+    script = (
+        "from progrpo_eval.sandbox import run_program, SandboxConfig\n"
+        f"print(run_program({code!r}, config=SandboxConfig(max_processes=16)).stdout.strip())\n"
+    )
     environment = {"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{repo}:{Path(tqdm.__file__).parents[1]}"}
-    completed = subprocess.run(["/usr/bin/python3", "-c", script], env=environment, cwd=tmp_path, user=SANDBOX_UID,
-                               group=SANDBOX_UID, extra_groups=[], capture_output=True, text=True, timeout=120)
+    completed = subprocess.run(
+        ["/usr/bin/python3", "-c", script],
+        env=environment,
+        cwd=tmp_path,
+        user=SANDBOX_UID,
+        group=SANDBOX_UID,
+        extra_groups=[],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert completed.returncode == 0, completed.stderr
     forked, uid = completed.stdout.split()
     assert int(forked) < 16 and int(uid) == SANDBOX_UID

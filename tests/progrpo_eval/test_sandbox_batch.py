@@ -7,7 +7,14 @@ from textwrap import dedent
 import pytest
 
 from progrpo_eval.sandbox import (
-    NOT_CHECKED, SandboxPool, TestBatch, TestCase, run_batch, run_program, run_tests, sandbox_problem,
+    NOT_CHECKED,
+    SandboxPool,
+    TestBatch,
+    TestCase,
+    run_batch,
+    run_program,
+    run_tests,
+    sandbox_problem,
 )
 
 
@@ -48,8 +55,9 @@ def test_function_mode_with_atol():
     assert statuses(run_tests(code, tests, mode="function", function_name="mean")) == ["failed", "failed"]
     passed = run_tests(code, tests, mode="function", function_name="mean", atol=1e-6)
     assert passed.all_passed
-    wrong = run_tests("def mean(values):\n    return max(values)", tests, mode="function", function_name="mean",
-                      atol=1e-6)
+    wrong = run_tests(
+        "def mean(values):\n    return max(values)", tests, mode="function", function_name="mean", atol=1e-6
+    )
     assert statuses(wrong) == ["failed", "passed"] and wrong.tests[0].message == "expected 2.0, got 3"
 
 
@@ -70,13 +78,20 @@ def test_leetcode_style_class_method():
 
 
 def test_per_test_timeouts_do_not_sink_the_batch():
-    stdio = run_tests("n = int(input())\nwhile n == 2: pass\nprint(n)",
-                      [TestCase("1", "1"), TestCase("2", "2", time_limit_s=0.5), TestCase("3", "3")])
+    stdio = run_tests(
+        "n = int(input())\nwhile n == 2: pass\nprint(n)",
+        [TestCase("1", "1"), TestCase("2", "2", time_limit_s=0.5), TestCase("3", "3")],
+    )
     assert stdio.status == "ok" and statuses(stdio) == ["passed", "timeout", "passed"]
     assert 0.5 <= stdio.tests[1].seconds < 2.0
     code = "def f(n):\n    while n == 2:\n        pass\n    return n"
-    function = run_tests(code, [TestCase([1], 1), TestCase([2], 2), TestCase([3], 3)], mode="function",
-                         function_name="f", per_test_timeout_s=0.5)
+    function = run_tests(
+        code,
+        [TestCase([1], 1), TestCase([2], 2), TestCase([3], 3)],
+        mode="function",
+        function_name="f",
+        per_test_timeout_s=0.5,
+    )
     assert statuses(function) == ["passed", "timeout", "passed"]  # a fresh host served test 3
 
 
@@ -92,8 +107,11 @@ def test_each_test_starts_with_an_empty_scratch():
 
 
 def test_stop_on_first_failure_skips_the_rest():
-    result = run_tests("print(int(input()) * 2)", [TestCase("1", "2"), TestCase("2", "5"), TestCase("3", "6")],
-                       stop_on_first_failure=True)
+    result = run_tests(
+        "print(int(input()) * 2)",
+        [TestCase("1", "2"), TestCase("2", "5"), TestCase("3", "6")],
+        stop_on_first_failure=True,
+    )
     assert statuses(result) == ["passed", "failed", "skipped"]
 
 
@@ -141,15 +159,21 @@ def test_the_program_cannot_forge_results():
     stdio = run_tests(forge, [TestCase("", "the right answer")], collect_outputs=True)
     assert stdio.status == "ok" and statuses(stdio) == ["failed"]
     assert "ptrace -1 Operation not permitted" in stdio.tests[0].output
-    function = run_tests(forge + "def f():\n    return 0", [TestCase([], 1), TestCase([], 1)], mode="function",
-                         function_name="f")
+    function = run_tests(
+        forge + "def f():\n    return 0", [TestCase([], 1), TestCase([], 1)], mode="function", function_name="f"
+    )
     assert function.num_passed == 0  # its garbage on the host's pipe is a broken protocol: "error"
 
 
 def test_collect_outputs_records_reference_values():
     code = "def f(x):\n    return (x, [x / 2], {'k': {x}})"
-    result = run_tests(code, [TestCase([3]), TestCase([4], expected=NOT_CHECKED)], mode="function", function_name="f",
-                       collect_outputs=True)
+    result = run_tests(
+        code,
+        [TestCase([3]), TestCase([4], expected=NOT_CHECKED)],
+        mode="function",
+        function_name="f",
+        collect_outputs=True,
+    )
     assert result.all_passed
     assert result.tests[0].output == (3, [1.5], {"k": {3}}) and result.tests[0].seconds >= 0
     stdio = run_tests("print(input().upper())", [TestCase("abc")], collect_outputs=True)
@@ -157,9 +181,12 @@ def test_collect_outputs_records_reference_values():
 
 
 def test_the_batch_time_limit_stops_the_sandbox():
-    result = run_tests("import time\ntime.sleep(float(input()))\nprint('ok')",
-                       [TestCase("0", "ok"), TestCase("30", "ok"), TestCase("0", "ok")],
-                       per_test_timeout_s=20.0, timeout_s=1.5)
+    result = run_tests(
+        "import time\ntime.sleep(float(input()))\nprint('ok')",
+        [TestCase("0", "ok"), TestCase("30", "ok"), TestCase("0", "ok")],
+        per_test_timeout_s=20.0,
+        timeout_s=1.5,
+    )
     assert result.status == "timeout" and statuses(result) == ["passed", "timeout", "skipped"]
     assert result.wall_s < 5.0
 
@@ -176,8 +203,10 @@ def test_bad_batches_are_refused():
 
 
 def test_pool_keeps_input_order():
-    batches = [TestBatch(f"print(int(input()) + {shift})", [TestCase("1", "2"), TestCase("5", "6")])
-               for shift in (1, 0, 1, 2, 1, 1, 0, 1)]
+    batches = [
+        TestBatch(f"print(int(input()) + {shift})", [TestCase("1", "2"), TestCase("5", "6")])
+        for shift in (1, 0, 1, 2, 1, 1, 0, 1)
+    ]
     with SandboxPool(workers=3) as pool:
         results = pool.run_batches(batches)
         programs = pool.run_programs([f"print({i})" for i in range(6)] + ["while True: pass"], timeout_s=1.0)

@@ -7,7 +7,12 @@ import math
 import pytest
 
 from progrpo_eval.sandbox.compare import (
-    Unrepresentable, decode_value, encode_value, numbers_close, stdout_matches, values_equal,
+    Unrepresentable,
+    decode_value,
+    encode_value,
+    numbers_close,
+    stdout_matches,
+    values_equal,
 )
 
 STDOUT_CASES = [  # (got, expected, atol, rtol, match)
@@ -69,10 +74,27 @@ def test_numbers_close_is_numpys_rule():
     assert numbers_close(math.inf, math.inf, 0, 0) and not numbers_close(math.inf, 1e308, 1, 1)
 
 
-@pytest.mark.parametrize("value", [
-    None, True, 0, -5, 2 ** 100000, 1.5, float("inf"), "text", [1, [2, (3,)]], (1, "a"), {1, 2}, frozenset({3}),
-    {"k": (1, 2), 3: [None]}, 2 + 3j, [],
-], ids=lambda value: type(value).__name__)
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        True,
+        0,
+        -5,
+        2**100000,
+        1.5,
+        float("inf"),
+        "text",
+        [1, [2, (3,)]],
+        (1, "a"),
+        {1, 2},
+        frozenset({3}),
+        {"k": (1, 2), 3: [None]},
+        2 + 3j,
+        [],
+    ],
+    ids=lambda value: type(value).__name__,
+)
 def test_codec_round_trips_plain_values(value):
     decoded = decode_value(encode_value(value))
     assert decoded == value and type(decoded) is type(value)

@@ -20,14 +20,17 @@ from progrpo_eval.stats import bootstrap_ci, paired_bootstrap
 T_975_DF2 = 4.302652729749462  # the 0.975 quantile of Student's t with 2 degrees of freedom
 
 
-@pytest.mark.parametrize("p_values, expected", [
-    # sorted 0.01, 0.03, 0.04, 0.5 -> 4·0.01, 3·0.03, max(2·0.04, 0.09), max(0.5, 0.09)
-    ([0.01, 0.04, 0.03, 0.5], [0.04, 0.09, 0.09, 0.5]),
-    ([0.2, 0.6], [0.4, 0.6]),
-    ([0.3, 0.4], [0.6, 0.6]),  # monotone: the second never below the first
-    ([0.9, 0.8, 0.7], [1.0, 1.0, 1.0]),  # capped at 1
-    ([0.02], [0.02]),
-])
+@pytest.mark.parametrize(
+    "p_values, expected",
+    [
+        # sorted 0.01, 0.03, 0.04, 0.5 -> 4·0.01, 3·0.03, max(2·0.04, 0.09), max(0.5, 0.09)
+        ([0.01, 0.04, 0.03, 0.5], [0.04, 0.09, 0.09, 0.5]),
+        ([0.2, 0.6], [0.4, 0.6]),
+        ([0.3, 0.4], [0.6, 0.6]),  # monotone: the second never below the first
+        ([0.9, 0.8, 0.7], [1.0, 1.0, 1.0]),  # capped at 1
+        ([0.02], [0.02]),
+    ],
+)
 def test_holm_by_hand(p_values, expected):
     assert holm(p_values) == pytest.approx(expected)
 
@@ -64,7 +67,8 @@ def test_one_benchmark_stratified_equals_the_plain_bootstrap():
     assert (single.estimate, single.low, single.high) == pytest.approx((plain.estimate, plain.low, plain.high))
     a, b = np.random.default_rng(4).random(40), np.random.default_rng(5).random(40)
     assert stratified_paired_bootstrap([a], [b], num_resamples=3000, seed=7) == paired_bootstrap(
-        a, b, num_resamples=3000, seed=7)
+        a, b, num_resamples=3000, seed=7
+    )
 
 
 def test_stratified_paired_bootstrap_of_the_avg():
@@ -93,8 +97,9 @@ def test_paired_seed_test_by_hand():
     result = paired_seed_test([0.3, 0.3, 0.3], [0.4, 0.5, 0.6])
     assert result.difference == pytest.approx(0.2) and result.paired and result.num_seeds == 3
     assert result.p_value == pytest.approx(0.0741799, abs=1e-6)
-    assert (result.low, result.high) == pytest.approx((0.2 - T_975_DF2 * 0.1 / math.sqrt(3),
-                                                       0.2 + T_975_DF2 * 0.1 / math.sqrt(3)))
+    assert (result.low, result.high) == pytest.approx(
+        (0.2 - T_975_DF2 * 0.1 / math.sqrt(3), 0.2 + T_975_DF2 * 0.1 / math.sqrt(3))
+    )
     assert paired_seed_test([0.3, 0.4], [0.5, 0.6]).p_value == 0.0  # the same gain on every seed
     welch = paired_seed_test([0.3, 0.3, 0.4], [0.5, 0.6], paired=False)
     assert not welch.paired and welch.difference == pytest.approx(0.55 - 1 / 3)

@@ -59,9 +59,7 @@ def test_bootstrap_ci_matches_exact_enumeration(values, statistic, confidence, e
         exact_bootstrap_quantile(values, statistic, 1 - tail),
     )
     assert exact == pytest.approx(expected)
-    interval = bootstrap_ci(
-        values, num_resamples=20_000, confidence=confidence, statistic=statistic
-    )
+    interval = bootstrap_ci(values, num_resamples=20_000, confidence=confidence, statistic=statistic)
     assert (interval.low, interval.high) == pytest.approx(expected, abs=1e-12)
     assert interval.estimate == pytest.approx(float(statistic(np.array(values))))
 
@@ -224,8 +222,7 @@ def test_align_rejects_duplicate_ids():
 
 @pytest.mark.parametrize(
     "num_samples, expected",
-    [(1, [1]), (2, [1, 2]), (3, [1, 2, 3]), (12, [1, 2, 4, 8, 12]), (16, [1, 2, 4, 8, 16]),
-     (32, [1, 2, 4, 8, 16, 32])],
+    [(1, [1]), (2, [1, 2]), (3, [1, 2, 3]), (12, [1, 2, 4, 8, 12]), (16, [1, 2, 4, 8, 16]), (32, [1, 2, 4, 8, 16, 32])],
 )
 def test_default_ks(num_samples, expected):
     assert default_ks(num_samples) == expected
@@ -274,8 +271,7 @@ def test_maj_at_k(answers, correct, k, expected):
 
 @pytest.mark.parametrize(
     "answers, correct, k, message",
-    [(["1"], [True], 0, "k must be"), (["1"], [True], 2, "k must be"),
-     (["1", "2"], [True], 1, "2 answers but 1")],
+    [(["1"], [True], 0, "k must be"), (["1"], [True], 2, "k must be"), (["1", "2"], [True], 1, "2 answers but 1")],
 )
 def test_maj_at_k_errors(answers, correct, k, message):
     with pytest.raises(ValueError, match=message):

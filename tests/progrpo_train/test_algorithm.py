@@ -64,8 +64,14 @@ REWEIGHT_CASES = [
 @pytest.mark.parametrize("reweight, expected", REWEIGHT_CASES)
 def test_progrpo_reweight_variants_by_hand(reweight, expected):
     got = progrpo_advantages(
-        T([1.0, 0, 0, 1]), T([0, 0, 0, 0]), T([0.9, 0.2, 0.4, 0.6]), T([0.6] * 4),
-        alpha=0.3, reweight=reweight, std="population", eps=0.0,
+        T([1.0, 0, 0, 1]),
+        T([0, 0, 0, 0]),
+        T([0.9, 0.2, 0.4, 0.6]),
+        T([0.6] * 4),
+        alpha=0.3,
+        reweight=reweight,
+        std="population",
+        eps=0.0,
     )
     assert torch.allclose(got, T(expected), atol=1e-6)
 
@@ -86,9 +92,7 @@ GATE_CONF = T([0.9, 0.2, 0.1, 0.9, 0.3, 0.7])
     ],
 )
 def test_progrpo_gates_by_hand(gate, expected):
-    got = progrpo_advantages(
-        GATE_REWARDS, GATE_GROUPS, GATE_CONF, T([0.6] * 6), gate=gate, std="population", eps=0.0
-    )
+    got = progrpo_advantages(GATE_REWARDS, GATE_GROUPS, GATE_CONF, T([0.6] * 6), gate=gate, std="population", eps=0.0)
     assert torch.allclose(got, T(expected), atol=1e-6)
 
 
@@ -100,8 +104,13 @@ def test_progrpo_plus_minus_one_rewards_count_positive_as_correct():
 def test_progrpo_explicit_correct_overrides_rewards():
     # rewards 0.5 / 0.2 are both "> 0", but the caller says only the first is correct
     got = progrpo_advantages(
-        T([0.5, 0.2]), T([0, 0]), T([0.9, 0.2]), T([0.6, 0.6]), correct=T([True, False]),
-        std="population", eps=0.0,
+        T([0.5, 0.2]),
+        T([0, 0]),
+        T([0.9, 0.2]),
+        T([0.6, 0.6]),
+        correct=T([True, False]),
+        std="population",
+        eps=0.0,
     )
     assert torch.allclose(got, T([1 - 0.09, -1 + 0.12]), atol=1e-6)
 
@@ -205,14 +214,21 @@ def test_a4_below_the_alpha_bound_wrong_answers_stay_negative(group, fraction_of
 
 
 @settings(max_examples=200, deadline=None)
-@given(groups_of_responses(), st.floats(0.0, 50.0), st.sampled_from(["prompt", "group_mean", "exploratory", "absolute"]))
+@given(
+    groups_of_responses(), st.floats(0.0, 50.0), st.sampled_from(["prompt", "group_mean", "exploratory", "absolute"])
+)
 def test_preserve_sign_never_flips_an_advantage(group, alpha, reweight):
     rewards, confidences, prompt_conf = group
     ids = torch.zeros(len(rewards), dtype=torch.long)
     base = grpo_advantages(rewards, ids)
     got = progrpo_advantages(
-        rewards, ids, confidences, torch.full_like(rewards, prompt_conf), alpha=alpha,
-        reweight=reweight, preserve_sign=True,
+        rewards,
+        ids,
+        confidences,
+        torch.full_like(rewards, prompt_conf),
+        alpha=alpha,
+        reweight=reweight,
+        preserve_sign=True,
     )
     assert torch.all(base * got >= 0)
 
@@ -221,8 +237,10 @@ def test_preserve_sign_never_flips_an_advantage(group, alpha, reweight):
 # Row 0 (A = 1):  ratios [1, 1.5, 0.5]      -> min terms [1, 1.28 (clipped), 0.5]
 # Row 1 (A = -2): ratios [0.7, 1.1, masked] -> min terms [-1.6 (clipped), -2.2]
 # Row 2 (A = 0.5): ratio [1, masked, masked] -> [0.5]
-LOG_RATIOS = T([[0.0, math.log(1.5), math.log(0.5)], [math.log(0.7), math.log(1.1), 123.0],
-                [0.0, math.inf, math.nan]], dtype=torch.float64)
+LOG_RATIOS = T(
+    [[0.0, math.log(1.5), math.log(0.5)], [math.log(0.7), math.log(1.1), 123.0], [0.0, math.inf, math.nan]],
+    dtype=torch.float64,
+)
 LOSS_MASK = T([[1, 1, 1], [1, 1, 0], [1, 0, 0]], dtype=torch.bool)
 LOSS_ADV = T([1.0, -2.0, 0.5])
 
@@ -237,9 +255,7 @@ LOSS_ADV = T([1.0, -2.0, 0.5])
 )
 def test_policy_loss_aggregations_by_hand(aggregation, expected):
     old = torch.zeros(3, 3, dtype=torch.float64)
-    loss, stats = policy_loss(
-        LOG_RATIOS, old, LOSS_ADV, LOSS_MASK, aggregation=aggregation, group_ids=T([0, 0, 1])
-    )
+    loss, stats = policy_loss(LOG_RATIOS, old, LOSS_ADV, LOSS_MASK, aggregation=aggregation, group_ids=T([0, 0, 1]))
     assert loss.item() == pytest.approx(expected, abs=1e-12)
     assert stats.clip_fraction.item() == pytest.approx(2 / 6)
     assert stats.clip_fraction_high.item() == pytest.approx(1 / 6)
@@ -275,7 +291,9 @@ def test_policy_loss_gradient_is_minus_a_rho_over_n_or_zero_when_clipped(seed):
 
 def test_policy_loss_rejects_unknown_aggregation():
     with pytest.raises(ValueError, match="unknown aggregation 'sum'.*token-mean"):
-        policy_loss(torch.zeros(1, 1), torch.zeros(1, 1), T([1.0]), torch.ones(1, 1, dtype=torch.bool), aggregation="sum")
+        policy_loss(
+            torch.zeros(1, 1), torch.zeros(1, 1), T([1.0]), torch.ones(1, 1, dtype=torch.bool), aggregation="sum"
+        )
 
 
 @pytest.mark.parametrize("aggregation", ["token-mean", "group-token-mean", "seq-mean-token-mean"])
@@ -293,15 +311,18 @@ def test_micro_batches_with_mini_batch_weights_reduce_like_one_batch(aggregation
     whole_grad = torch.autograd.grad(whole, logprobs)[0]
     weights = aggregation_weights(mask, aggregation, groups)
     assert weights.sum().item() == pytest.approx(1.0)
-    parts = [policy_loss(logprobs[s], old[s], advantages[s], mask[s], token_weights=weights[s])[0]
-             for s in (slice(0, 3), slice(3, 5), slice(5, 6))]
+    parts = [
+        policy_loss(logprobs[s], old[s], advantages[s], mask[s], token_weights=weights[s])[0]
+        for s in (slice(0, 3), slice(3, 5), slice(5, 6))
+    ]
     accumulated = sum(parts)
     assert accumulated.item() == pytest.approx(whole.item(), abs=1e-12)
     assert torch.allclose(torch.autograd.grad(accumulated, logprobs)[0], whole_grad, atol=1e-12)
 
 
-@pytest.mark.parametrize("aggregation, expected",
-                         [("token-mean", 6), ("seq-mean-token-mean", 3), ("group-token-mean", 2)])
+@pytest.mark.parametrize(
+    "aggregation, expected", [("token-mean", 6), ("seq-mean-token-mean", 3), ("group-token-mean", 2)]
+)
 def test_aggregation_normaliser_counts_tokens_sequences_or_groups(aggregation, expected):
     mask = torch.cat([LOSS_MASK, torch.zeros(1, 3, dtype=torch.bool)])  # a 4th row without tokens
     assert aggregation_normaliser(mask, aggregation, T([0, 0, 1, 2])) == expected
@@ -319,6 +340,14 @@ def test_ranks_with_the_summed_normaliser_reduce_like_one_batch(aggregation):
     whole, _ = policy_loss(logprobs, old, advantages, mask, aggregation=aggregation, group_ids=groups)
     ranks = (slice(0, 2), slice(2, 6))  # groups stay on one rank
     total = sum(aggregation_normaliser(mask[r], aggregation, groups[r]) for r in ranks)
-    parts = [policy_loss(logprobs[r], old[r], advantages[r], mask[r], token_weights=aggregation_weights(
-        mask[r], aggregation, groups[r], normaliser=total))[0] for r in ranks]
+    parts = [
+        policy_loss(
+            logprobs[r],
+            old[r],
+            advantages[r],
+            mask[r],
+            token_weights=aggregation_weights(mask[r], aggregation, groups[r], normaliser=total),
+        )[0]
+        for r in ranks
+    ]
     assert sum(parts).item() == pytest.approx(whole.item(), abs=1e-12)

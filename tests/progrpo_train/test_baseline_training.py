@@ -20,20 +20,34 @@ BASELINES = {
     "grpo_verl": ["--config", "toy:grpo_verl"],
     "grpo_eq3": ["--config", "toy:grpo_eq3"],
     "kl_cov": ["--config", "toy:kl_cov", "algorithm.kl_cov_ratio=0.05"],
-    "clip_cov": ["--config", "toy:clip_cov", "algorithm.clip_cov_ratio=0.05", "algorithm.clip_cov_lb=-100",
-                 "algorithm.clip_cov_ub=100"],
+    "clip_cov": [
+        "--config",
+        "toy:clip_cov",
+        "algorithm.clip_cov_ratio=0.05",
+        "algorithm.clip_cov_lb=-100",
+        "algorithm.clip_cov_ub=100",
+    ],
     "flowrl": ["--config", "toy:flowrl"],
     "kl_loss_and_entropy_bonus": ["--config", "toy", "algorithm.kl_coef=0.05", "algorithm.entropy_coef=0.01"],
 }
-OWN_METRICS = {"kl_cov": "selected_fraction", "clip_cov": "selected_fraction", "flowrl": "log_z_mean",
-               "kl_loss_and_entropy_bonus": "kl_ref"}
+OWN_METRICS = {
+    "kl_cov": "selected_fraction",
+    "clip_cov": "selected_fraction",
+    "flowrl": "log_z_mean",
+    "kl_loss_and_entropy_bonus": "kl_ref",
+}
 
 
 def _train(data_dir, out_dir, arguments, *overrides, launcher=None):
     env = {**os.environ, "PROGRPO_DATA_DIR": str(data_dir), "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     command = launcher or [sys.executable]
-    result = subprocess.run([*command, "-m", "progrpo_train.cli", *arguments, f"out_dir={out_dir}", *overrides],
-                            env=env, capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        [*command, "-m", "progrpo_train.cli", *arguments, f"out_dir={out_dir}", *overrides],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return [json.loads(line) for line in (Path(out_dir) / "metrics.jsonl").read_text().splitlines()]
 
@@ -50,8 +64,9 @@ def _module_states(checkpoint):
 @pytest.mark.parametrize("baseline", BASELINES)
 def test_baseline_trains_two_steps_and_resumes_exactly(baseline, data_dir, tmp_path):
     arguments = BASELINES[baseline]
-    uninterrupted = _train(data_dir, tmp_path / "whole", arguments, "max_steps=2", "checkpoint.save_every=1",
-                           "checkpoint.keep_last=0")
+    uninterrupted = _train(
+        data_dir, tmp_path / "whole", arguments, "max_steps=2", "checkpoint.save_every=1", "checkpoint.keep_last=0"
+    )
     assert [m["step"] for m in uninterrupted] == [1, 2]
     if baseline in OWN_METRICS:
         assert all(m[OWN_METRICS[baseline]] is not None for m in uninterrupted)
@@ -88,13 +103,20 @@ def _update(run_dir):
 def test_clip_cov_on_two_gloo_processes_updates_like_one(data_dir, tmp_path):
     """The covariance, its token count and the random draw are over the whole mini-batch, whether it is one
     batch, accumulated micro-batches or split over 2 torchrun processes under ZeRO-2."""
-    arguments = [*BASELINES["clip_cov"], "max_steps=1", "checkpoint.save_every=1", "optim.mini_batch_size=2",
-                 "rollout.hf_batch_size=4", "algorithm.clip_cov_ratio=0.2"]
+    arguments = [
+        *BASELINES["clip_cov"],
+        "max_steps=1",
+        "checkpoint.save_every=1",
+        "optim.mini_batch_size=2",
+        "rollout.hf_batch_size=4",
+        "algorithm.clip_cov_ratio=0.2",
+    ]
     launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29537"]
     whole = _train(data_dir, tmp_path / "whole", arguments, "optim.micro_batch_size=8")
     _train(data_dir, tmp_path / "accumulated", arguments, "optim.micro_batch_size=4")
-    _train(data_dir, tmp_path / "two", arguments, "optim.micro_batch_size=4", "deepspeed.zero_stage=2",
-           launcher=launcher)
+    _train(
+        data_dir, tmp_path / "two", arguments, "optim.micro_batch_size=4", "deepspeed.zero_stage=2", launcher=launcher
+    )
     assert whole[0]["selected_fraction"] > 0.1
     reference = _update(tmp_path / "whole")
     assert reference.abs().max() > 5e-5

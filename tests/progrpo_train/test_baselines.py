@@ -48,8 +48,9 @@ def test_clip_cov_draws_among_unclipped_tokens_within_the_bounds_by_hand():
     # (0, 0.5) holds 0.032 and 0.432; rho = e^0.3 = 1.35 > 1.28 with A > 0 is already clipped: only (0, 0) remains.
     selection = clip_cov_selection(LOGPROBS, OLD, ADV, MASK, clip_cov_ratio=0.4, clip_cov_lb=0.0, clip_cov_ub=0.5)
     assert selection.tolist() == [[True, False, False], [False, False, False]]
-    loss, stats = policy_loss(LOGPROBS, OLD, ADV, MASK, loss="clip_cov", clip_cov_ratio=0.4, clip_cov_lb=0.0,
-                              clip_cov_ub=0.5)
+    loss, stats = policy_loss(
+        LOGPROBS, OLD, ADV, MASK, loss="clip_cov", clip_cov_ratio=0.4, clip_cov_lb=0.0, clip_cov_ub=0.5
+    )
     objective = 0.0 + e(-0.2) + 1.28 - e(0.05) - e(-0.1)  # (0, 0) dropped, (0, 2) clipped at 1.28
     assert loss.item() == pytest.approx(-objective / 5, abs=1e-12)
     assert stats.selected_fraction.item() == pytest.approx(1 / 5)
@@ -65,8 +66,12 @@ def test_clip_cov_draw_is_seeded():
     generator = lambda: torch.Generator().manual_seed(3)  # noqa: E731
     logprobs, old = torch.randn(4, 50, dtype=torch.float64), torch.randn(4, 50, dtype=torch.float64)
     advantages, mask = torch.randn(4, dtype=torch.float64), torch.ones(4, 50, dtype=torch.bool)
-    first, second = (clip_cov_selection(logprobs, old, advantages, mask, clip_cov_ratio=0.05, clip_cov_lb=-9,
-                                        clip_cov_ub=9, generator=generator()) for _ in range(2))
+    first, second = (
+        clip_cov_selection(
+            logprobs, old, advantages, mask, clip_cov_ratio=0.05, clip_cov_lb=-9, clip_cov_ub=9, generator=generator()
+        )
+        for _ in range(2)
+    )
     assert torch.equal(first, second) and first.sum() == 10
 
 
@@ -99,8 +104,10 @@ def test_select_top_over_two_processes_equals_one_batch(k):
     assert torch.equal(split, whole)
 
 
-@pytest.mark.parametrize("estimator, expected", [
-    ("k1", math.log(2)), ("abs", math.log(2)), ("k2", 0.5 * math.log(2) ** 2), ("k3", 0.5 + math.log(2) - 1)])
+@pytest.mark.parametrize(
+    "estimator, expected",
+    [("k1", math.log(2)), ("abs", math.log(2)), ("k2", 0.5 * math.log(2) ** 2), ("k3", 0.5 + math.log(2) - 1)],
+)
 def test_kl_estimators_by_hand(estimator, expected):
     # log pi = log 0.5, log pi_ref = log 0.25; k3 = exp(log pi_ref - log pi) - (log pi_ref - log pi) - 1
     got = kl_penalty(T([[math.log(0.5)]]), T([[math.log(0.25)]]), estimator)
@@ -119,8 +126,9 @@ def test_flowrl_loss_by_hand():
     log_z = T([0.5, -0.2], dtype=torch.float64, requires_grad=True)
     # row 0: delta = 0.5 + (-2) - 2 * 1 - (-1.5) = -2.0;  w = min(e^(0.2 + 0.1), 1.2) = 1.2 (capped)
     # row 1: delta = -0.2 + (-2) - 2 * (-1) - (-2.5) = 2.3;  w = min(e^(-1), 1.2) = e^-1
-    loss, stats = flowrl_loss(logprobs, old, ref, log_z, T([1.0, -1.0], dtype=torch.float64), mask, beta=2.0,
-                              weight_cap=1.2)
+    loss, stats = flowrl_loss(
+        logprobs, old, ref, log_z, T([1.0, -1.0], dtype=torch.float64), mask, beta=2.0, weight_cap=1.2
+    )
     assert loss.item() == pytest.approx((1.2 * 4.0 + e(-1) * 2.3**2) / 2, abs=1e-12)
     assert stats.capped_fraction.item() == 0.5 and stats.residual_mean.item() == pytest.approx(0.15)
     loss.backward()
@@ -160,10 +168,12 @@ def test_kl_cov_equals_verls(seed, aggregation):
     core_algos = _verl()
     logprobs, old, advantages, mask = _random_batch(seed)
     config = SimpleNamespace(policy_loss=SimpleNamespace(kl_cov_ratio=0.02, ppo_kl_coef=0.7), global_batch_info={})
-    expected = core_algos.compute_policy_loss_kl_cov(old, logprobs, advantages[:, None] * mask, mask.float(),
-                                                     loss_agg_mode=aggregation, config=config)[0]
-    ours, _ = policy_loss(logprobs, old, advantages, mask, loss="kl_cov", kl_cov_ratio=0.02, ppo_kl_coef=0.7,
-                          aggregation=aggregation)
+    expected = core_algos.compute_policy_loss_kl_cov(
+        old, logprobs, advantages[:, None] * mask, mask.float(), loss_agg_mode=aggregation, config=config
+    )[0]
+    ours, _ = policy_loss(
+        logprobs, old, advantages, mask, loss="kl_cov", kl_cov_ratio=0.02, ppo_kl_coef=0.7, aggregation=aggregation
+    )
     assert ours.item() == pytest.approx(expected.item(), rel=1e-5, abs=1e-7)
 
 
@@ -171,15 +181,29 @@ def test_kl_cov_equals_verls(seed, aggregation):
 def test_clip_cov_equals_verls_given_the_same_selection(seed):
     core_algos = _verl()
     logprobs, old, advantages, mask = _random_batch(seed)
-    config = SimpleNamespace(clip_ratio=0.2, clip_ratio_low=0.2, clip_ratio_high=0.28, global_batch_info={},
-                             policy_loss=SimpleNamespace(clip_cov_ratio=0.05, clip_cov_lb=-1.0, clip_cov_ub=1.0))
+    config = SimpleNamespace(
+        clip_ratio=0.2,
+        clip_ratio_low=0.2,
+        clip_ratio_high=0.28,
+        global_batch_info={},
+        policy_loss=SimpleNamespace(clip_cov_ratio=0.05, clip_cov_lb=-1.0, clip_cov_ub=1.0),
+    )
     torch.manual_seed(seed)  # verl draws with torch.randperm on the global generator
     expected, verl_stats = core_algos.compute_policy_loss_clip_cov(
-        old, logprobs, advantages[:, None] * mask, mask.float(), loss_agg_mode="token-mean", config=config)[:2]
+        old, logprobs, advantages[:, None] * mask, mask.float(), loss_agg_mode="token-mean", config=config
+    )[:2]
     expected_fraction = verl_stats["actor/pg_clipfrac"] if isinstance(verl_stats, dict) else verl_stats.item()
     torch.manual_seed(seed)
-    selection = clip_cov_selection(logprobs, old, advantages, mask, clip_cov_ratio=0.05, clip_cov_lb=-1.0,
-                                   clip_cov_ub=1.0, generator=torch.default_generator)
+    selection = clip_cov_selection(
+        logprobs,
+        old,
+        advantages,
+        mask,
+        clip_cov_ratio=0.05,
+        clip_cov_lb=-1.0,
+        clip_cov_ub=1.0,
+        generator=torch.default_generator,
+    )
     ours, stats = policy_loss(logprobs, old, advantages, mask, loss="clip_cov", token_selection=selection)
     assert selection.any()
     assert ours.item() == pytest.approx(expected.item(), rel=1e-5, abs=1e-7)

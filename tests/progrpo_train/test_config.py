@@ -14,7 +14,6 @@ from typer.testing import CliRunner
 
 import progrpo_train.choices as choices_module
 from progrpo_train.cli import app
-from progrpo_train.config_loader import base_recipes
 from progrpo_train.config import (
     NUMERIC_RANGES,
     RECIPES_DIR,
@@ -29,10 +28,23 @@ from progrpo_train.config import (
     model_path,
     resolve_recipe,
 )
+from progrpo_train.config_loader import base_recipes
 
 RECIPES = ["code_r1_distill_7b", "math_qwen2.5_32b", "math_qwen2.5_7b", "math_r1_distill_1.5b", "toy"]
-VARIANTS = ["grpo_verl", "grpo_eq3", "kl_cov", "clip_cov", "flowrl", "alpha_0", "alpha_0.7", "alpha_1", "exploratory",
-            "group_mean", "absolute", "gate_any_correct"]
+VARIANTS = [
+    "grpo_verl",
+    "grpo_eq3",
+    "kl_cov",
+    "clip_cov",
+    "flowrl",
+    "alpha_0",
+    "alpha_0.7",
+    "alpha_1",
+    "exploratory",
+    "group_mean",
+    "absolute",
+    "gate_any_correct",
+]
 
 
 def value_at(cfg, dotted_key):
@@ -63,8 +75,14 @@ def test_recipe_loads_and_round_trips(recipe, tmp_path):
 
 
 def test_awkward_values_round_trip(tmp_path):
-    overrides = ["model.path=0123", "data.instruction=Answer: x", "logging.wandb_project=yes",
-                 "data.hub_configs=[a, '1']", "optim.lr=1e-7", "data.limit=3"]
+    overrides = [
+        "model.path=0123",
+        "data.instruction=Answer: x",
+        "logging.wandb_project=yes",
+        "data.hub_configs=[a, '1']",
+        "optim.lr=1e-7",
+        "data.limit=3",
+    ]
     cfg = load_config("toy", overrides)
     assert load_config(dump_config(cfg, tmp_path / "config.yaml")) == cfg
     assert cfg.logging.wandb_project == "yes" and cfg.data.hub_configs == ("a", "1")
@@ -120,30 +138,54 @@ def test_a_recipe_extends_another_section_by_section(tmp_path):
 
 
 TABLE_1 = [  # the paper's Table 1 and Sec. 4.1, in both paper recipes
-    ("algorithm.kl_coef", 0.0), ("algorithm.entropy_coef", 0.0), ("optim.batch_size", 512),
-    ("rollout.max_tokens", 8192), ("optim.mini_batch_size", 32), ("algorithm.clip_low", 0.2),
-    ("algorithm.clip_high", 0.28), ("optim.lr", 1e-6), ("rollout.temperature", 1.0),
-    ("rollout.n", 8), ("algorithm.alpha", 0.3), ("algorithm.low_prob_fraction", 0.2),
-    ("algorithm.advantage", "progrpo"), ("algorithm.reweight", "prompt"),
-    ("algorithm.gate", "mixed"), ("algorithm.aggregation", "token-mean"),
-    ("deepspeed.zero_stage", 3), ("deepspeed.bf16", True),
+    ("algorithm.kl_coef", 0.0),
+    ("algorithm.entropy_coef", 0.0),
+    ("optim.batch_size", 512),
+    ("rollout.max_tokens", 8192),
+    ("optim.mini_batch_size", 32),
+    ("algorithm.clip_low", 0.2),
+    ("algorithm.clip_high", 0.28),
+    ("optim.lr", 1e-6),
+    ("rollout.temperature", 1.0),
+    ("rollout.n", 8),
+    ("algorithm.alpha", 0.3),
+    ("algorithm.low_prob_fraction", 0.2),
+    ("algorithm.advantage", "progrpo"),
+    ("algorithm.reweight", "prompt"),
+    ("algorithm.gate", "mixed"),
+    ("algorithm.aggregation", "token-mean"),
+    ("deepspeed.zero_stage", 3),
+    ("deepspeed.bf16", True),
 ]
 PAPER_RECIPES = {
-    "math_qwen2.5_32b": [("model.path", "Qwen/Qwen2.5-32B"), ("data.source", "BytedTsinghua-SIA/DAPO-Math-17k"),
-                         ("algorithm.kl_cov_ratio", 0.0002)],
-    "math_r1_distill_1.5b": [("model.path", "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"),
-                             ("data.source", "BytedTsinghua-SIA/DAPO-Math-17k"), ("algorithm.kl_cov_ratio", 0.002)],
-    "math_qwen2.5_7b": [("model.path", "Qwen/Qwen2.5-7B"), ("data.reward", "dapo"),
-                        ("data.source", "BytedTsinghua-SIA/DAPO-Math-17k")],
-    "code_r1_distill_7b": [("model.path", "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B"),
-                           ("data.reward", "code"), ("data.split", "train"),
-                           ("data.source", "agentica-org/DeepCoder-Preview-Dataset")],
+    "math_qwen2.5_32b": [
+        ("model.path", "Qwen/Qwen2.5-32B"),
+        ("data.source", "BytedTsinghua-SIA/DAPO-Math-17k"),
+        ("algorithm.kl_cov_ratio", 0.0002),
+    ],
+    "math_r1_distill_1.5b": [
+        ("model.path", "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"),
+        ("data.source", "BytedTsinghua-SIA/DAPO-Math-17k"),
+        ("algorithm.kl_cov_ratio", 0.002),
+    ],
+    "math_qwen2.5_7b": [
+        ("model.path", "Qwen/Qwen2.5-7B"),
+        ("data.reward", "dapo"),
+        ("data.source", "BytedTsinghua-SIA/DAPO-Math-17k"),
+    ],
+    "code_r1_distill_7b": [
+        ("model.path", "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B"),
+        ("data.reward", "code"),
+        ("data.split", "train"),
+        ("data.source", "agentica-org/DeepCoder-Preview-Dataset"),
+    ],
 }
 
 
-@pytest.mark.parametrize("recipe, key, expected",
-                         [(recipe, key, expected) for recipe, own in PAPER_RECIPES.items()
-                          for key, expected in TABLE_1 + own])
+@pytest.mark.parametrize(
+    "recipe, key, expected",
+    [(recipe, key, expected) for recipe, own in PAPER_RECIPES.items() for key, expected in TABLE_1 + own],
+)
 def test_paper_recipes_follow_table_1(recipe, key, expected):
     assert value_at(load_config(recipe), key) == expected
 
@@ -157,11 +199,21 @@ def test_defaults_are_the_paper_math_recipe(section):
     assert getattr(load_config(None), section) == recipe
 
 
-TOY = [("model.path", "tiny"), ("data.source", "aime24"), ("optim.batch_size", 2),
-       ("optim.mini_batch_size", 1), ("optim.micro_batch_size", 4), ("rollout.n", 4),
-       ("rollout.max_tokens", 32), ("rollout.backend", "hf"), ("deepspeed.zero_stage", 0),
-       ("deepspeed.bf16", False), ("optim.lr", 1e-4), ("max_steps", 4),
-       ("checkpoint.save_every", 2)]
+TOY = [
+    ("model.path", "tiny"),
+    ("data.source", "aime24"),
+    ("optim.batch_size", 2),
+    ("optim.mini_batch_size", 1),
+    ("optim.micro_batch_size", 4),
+    ("rollout.n", 4),
+    ("rollout.max_tokens", 32),
+    ("rollout.backend", "hf"),
+    ("deepspeed.zero_stage", 0),
+    ("deepspeed.bf16", False),
+    ("optim.lr", 1e-4),
+    ("max_steps", 4),
+    ("checkpoint.save_every", 2),
+]
 
 
 @pytest.mark.parametrize("key, expected", TOY)
@@ -174,9 +226,16 @@ def test_tiny_model_lives_in_out_dir():
     assert model_path(load_config("math_qwen2.5_7b")) == "Qwen/Qwen2.5-7B"
 
 
-@pytest.mark.parametrize("field_name, constant", [
-    ("reweight", "REWEIGHT_MODES"), ("gate", "GATE_MODES"), ("std", "STD_MODES"),
-    ("aggregation", "AGGREGATIONS"), ("kl_estimator", "KL_ESTIMATORS")])
+@pytest.mark.parametrize(
+    "field_name, constant",
+    [
+        ("reweight", "REWEIGHT_MODES"),
+        ("gate", "GATE_MODES"),
+        ("std", "STD_MODES"),
+        ("aggregation", "AGGREGATIONS"),
+        ("kl_estimator", "KL_ESTIMATORS"),
+    ],
+)
 def test_literal_choices_are_the_algorithms(field_name, constant):
     """The config's choices and the tuples algorithm.py checks against are one definition."""
     import progrpo_train.algorithm as algorithm
@@ -252,8 +311,7 @@ BAD_VALUES = [  # override, error fragment
     ("resume=maybe", "resume must be true or false, got 'maybe'"),
     ("resume=1", "resume must be true or false, got 1"),
     ("algorithm.advantage=ppo", "algorithm.advantage must be one of 'progrpo', 'grpo', got 'ppo'"),
-    ("algorithm.aggregation=mean",
-     "must be one of 'token-mean', 'group-token-mean', 'seq-mean-token-mean'"),
+    ("algorithm.aggregation=mean", "must be one of 'token-mean', 'group-token-mean', 'seq-mean-token-mean'"),
     ("rollout.backend=sglang", "rollout.backend must be one of 'vllm', 'hf'"),
     ("optim.betas=[0.9]", "optim.betas must be a list (2 items), got [0.9]"),
     ("data.hub_configs=taco", "data.hub_configs must be a list (items: a string), got 'taco'"),
@@ -304,13 +362,17 @@ def test_unknown_key_is_refused_with_known_keys(source, key, suggestion, known, 
 
 
 VALIDATION = [  # overrides on the toy recipe, error fragment naming the key
-    (["optim.mini_batch_size=3", "optim.batch_size=4"],
-     "optim.batch_size must be a multiple of optim.mini_batch_size=3, got 4"),
+    (
+        ["optim.mini_batch_size=3", "optim.batch_size=4"],
+        "optim.batch_size must be a multiple of optim.mini_batch_size=3, got 4",
+    ),
     (["rollout.n=1"], "rollout.n must be >= 2"),
     (["algorithm.alpha=-0.1"], "algorithm.alpha must be >= 0, got -0.1"),
     (["algorithm.clip_low=1.5"], "algorithm.clip_low must be in [0, 1], got 1.5"),
-    (["algorithm.clip_cov_lb=2", "algorithm.clip_cov_ub=2"],
-     "algorithm.clip_cov_ub must be above algorithm.clip_cov_lb=2.0"),
+    (
+        ["algorithm.clip_cov_lb=2", "algorithm.clip_cov_ub=2"],
+        "algorithm.clip_cov_ub must be above algorithm.clip_cov_lb=2.0",
+    ),
     (["algorithm.loss=flowrl"], "algorithm.aggregation must be 'seq-mean-token-mean' with algorithm.loss=flowrl"),
     (["algorithm.kl_cov_ratio=0"], "algorithm.kl_cov_ratio must be in (0, 1]"),
     (["algorithm.log_z_dropout=1"], "algorithm.log_z_dropout must be in [0, 1)"),
@@ -320,8 +382,7 @@ VALIDATION = [  # overrides on the toy recipe, error fragment naming the key
     (["deepspeed.zero_stage=4"], "deepspeed.zero_stage must be in [0, 3], got 4"),
     (["deepspeed.offload_params=true"], "deepspeed.offload_params must be false unless"),
     (["deepspeed.offload_optimizer=true"], "deepspeed.offload_optimizer must be false with"),
-    (["optim.micro_batch_size=3"],
-     "optim.micro_batch_size must divide optim.mini_batch_size * rollout.n = 4, got 3"),
+    (["optim.micro_batch_size=3"], "optim.micro_batch_size must divide optim.mini_batch_size * rollout.n = 4, got 3"),
     (["optim.lr=0"], "optim.lr must be > 0"),
     (["optim.mini_batch_size=0"], "optim.mini_batch_size must be >= 1, got 0"),
     (["optim.betas=[0.9, 1.0]"], "optim.betas must be in [0, 1), got (0.9, 1.0)"),
@@ -350,9 +411,14 @@ def test_config_is_frozen_and_replace_validates():
 
 
 def test_every_numeric_key_has_a_range():
-    numeric = {key for key, value in leaf_values(TrainConfig()).items()
-               if any(isinstance(annotation_arm, type) and annotation_arm in (int, float)
-                      for annotation_arm in typing.get_args(_annotation(key)) + (_annotation(key),))}
+    numeric = {
+        key
+        for key, value in leaf_values(TrainConfig()).items()
+        if any(
+            isinstance(annotation_arm, type) and annotation_arm in (int, float)
+            for annotation_arm in typing.get_args(_annotation(key)) + (_annotation(key),)
+        )
+    }
     assert numeric == set(NUMERIC_RANGES)
 
 
@@ -409,12 +475,15 @@ def test_cli_print_config_round_trips(tmp_path):
     assert load_config(printed) == load_config("toy", overrides)
 
 
-@pytest.mark.parametrize("arguments, fragment", [
-    (["--config", "toy", "optim.lrr=1"], "error: unknown key 'optim.lrr' (did you mean 'optim.lr"),
-    (["--config", "toy", "rollout.n=1"], "error: rollout.n must be >= 2"),
-    (["--config", "nope"], "error: no config file or packaged recipe named 'nope'"),
-    (["-c", "toy", "algorithm.gate=all"], "error: algorithm.gate must be one of"),
-])
+@pytest.mark.parametrize(
+    "arguments, fragment",
+    [
+        (["--config", "toy", "optim.lrr=1"], "error: unknown key 'optim.lrr' (did you mean 'optim.lr"),
+        (["--config", "toy", "rollout.n=1"], "error: rollout.n must be >= 2"),
+        (["--config", "nope"], "error: no config file or packaged recipe named 'nope'"),
+        (["-c", "toy", "algorithm.gate=all"], "error: algorithm.gate must be one of"),
+    ],
+)
 def test_cli_bad_config_exits_2_with_one_error_line(arguments, fragment):
     result = runner.invoke(app, arguments + ["--print-config"])
     assert result.exit_code == 2

@@ -22,8 +22,15 @@ def test_prompt_order_resumes_exactly_and_covers_each_epoch():
 
 @pytest.mark.parametrize(
     "raw, normalised",
-    [("\\boxed{5}", "5"), ("5 dollars", "5"), ("$\\frac{1}{2}$", "\\frac{1}{2}"), ("1,000", "1000"),
-     ("x = 12", "12"), ("\\text{(B)}", "(B)"), ("10^\\circ", "10")],
+    [
+        ("\\boxed{5}", "5"),
+        ("5 dollars", "5"),
+        ("$\\frac{1}{2}$", "\\frac{1}{2}"),
+        ("1,000", "1000"),
+        ("x = 12", "12"),
+        ("\\text{(B)}", "(B)"),
+        ("10^\\circ", "10"),
+    ],
 )
 def test_dapo_normalisation(raw, normalised):
     assert normalize_final_answer(raw) == normalised
@@ -45,8 +52,12 @@ def reward_of(reward: str, responses, golds, lengths=None, *, max_tokens=100, re
 @pytest.mark.parametrize(
     "response, gold, value",
     # a response that hit the length limit is judged on its text, as verl's math_dapo does
-    [("so... Answer: 42", "42", 1.0), ("Answer: 41", "42", -1.0), ("no final line", "42", -1.0),
-     ("Answer: $\\frac{1}{2}$", "\\frac{1}{2}", 1.0)],
+    [
+        ("so... Answer: 42", "42", 1.0),
+        ("Answer: 41", "42", -1.0),
+        ("no final line", "42", -1.0),
+        ("Answer: $\\frac{1}{2}$", "\\frac{1}{2}", 1.0),
+    ],
 )
 def test_dapo_reward(response, gold, value):
     (got,) = reward_of("dapo", [response], [gold])

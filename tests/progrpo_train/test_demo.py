@@ -36,8 +36,10 @@ def test_paired_differences_per_seed():
     def run(pass1, entropy):
         return {"pass_at_k": {"1": pass1, "32": pass1}, "entropy": entropy}
 
-    runs = {"grpo": {0: run(0.5, 1.0), 1: run(0.6, 1.0), 2: run(0.7, 2.0)},
-            "progrpo": {0: run(0.6, 1.5), 1: run(0.5, 1.5), 2: run(0.9, 2.5)}}
+    runs = {
+        "grpo": {0: run(0.5, 1.0), 1: run(0.6, 1.0), 2: run(0.7, 2.0)},
+        "progrpo": {0: run(0.6, 1.5), 1: run(0.5, 1.5), 2: run(0.9, 2.5)},
+    }
     result = seeds.paired(runs, ["pass@1", "entropy"])
     assert result["seeds"] == [0, 1, 2]
     pass1 = result["metrics"]["pass@1"]
@@ -70,8 +72,10 @@ def test_answer_spread(probabilities, total, effective):
 
 
 def test_headline_table_shows_every_method_and_the_paired_row():
-    runs = {method: {s: {"pass_at_k": {"1": 0.5 + 0.1 * s, "32": 0.9}, "entropy": 0.3 + s} for s in (0, 1, 2)}
-            for method in ("start", "grpo", "progrpo")}
+    runs = {
+        method: {s: {"pass_at_k": {"1": 0.5 + 0.1 * s, "32": 0.9}, "entropy": 0.3 + s} for s in (0, 1, 2)}
+        for method in ("start", "grpo", "progrpo")
+    }
     keys = [key for key, *_ in seeds.HEADLINE]
     console = Console(record=True, width=140)
     console.print(seeds.headline_table(seeds.aggregate(runs, keys), seeds.paired(runs, keys), (0, 1, 2), 32))
@@ -109,21 +113,28 @@ def test_training_reads_the_toy_training_split_and_evaluation_the_held_out_one()
 def _run(module: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     environment = {**os.environ, **(env or {})}
     environment.pop("PROGRPO_DATA_DIR", None)
-    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, cwd=REPO,
-                          env=environment, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], capture_output=True, text=True, cwd=REPO, env=environment, timeout=120
+    )
 
 
-@pytest.mark.parametrize("module, args, message", [
-    ("progrpo_train.demo", ["--jobs", "0"], "--jobs must be at least 1"),
-    ("progrpo_train.demo", ["--fast"], "unrecognized arguments: --fast"),
-    ("progrpo_train.demo", ["--report", "out.txt"], "must name a .pdf file"),
-    ("progrpo_train.demo.real", ["--limit", "0"], "--limit must be at least 1"),
-    ("progrpo_train.demo.real", ["--data-dir", "/nonexistent/benchmarks"],
-     "needs the offline benchmark copies math500.jsonl, gpqa_diamond.jsonl in /nonexistent/benchmarks"),
-    ("progrpo_train.demo.real", [], "pass --data-dir DIR or set PROGRPO_DATA_DIR"),
-    ("progrpo_train.sft", ["--steps", "0"], "steps must be at least 1"),
-    ("progrpo_train.sft", ["--lr", "x"], "argument --lr: invalid float value: 'x'"),
-])
+@pytest.mark.parametrize(
+    "module, args, message",
+    [
+        ("progrpo_train.demo", ["--jobs", "0"], "--jobs must be at least 1"),
+        ("progrpo_train.demo", ["--fast"], "unrecognized arguments: --fast"),
+        ("progrpo_train.demo", ["--report", "out.txt"], "must name a .pdf file"),
+        ("progrpo_train.demo.real", ["--limit", "0"], "--limit must be at least 1"),
+        (
+            "progrpo_train.demo.real",
+            ["--data-dir", "/nonexistent/benchmarks"],
+            "needs the offline benchmark copies math500.jsonl, gpqa_diamond.jsonl in /nonexistent/benchmarks",
+        ),
+        ("progrpo_train.demo.real", [], "pass --data-dir DIR or set PROGRPO_DATA_DIR"),
+        ("progrpo_train.sft", ["--steps", "0"], "steps must be at least 1"),
+        ("progrpo_train.sft", ["--lr", "x"], "argument --lr: invalid float value: 'x'"),
+    ],
+)
 def test_bad_options_and_missing_data_give_one_error_line(module, args, message, tmp_path):
     takes_out = module != "progrpo_train.demo"
     result = _run(module, *args, "--out", str(tmp_path / "out")) if takes_out else _run(module, *args)

@@ -27,18 +27,36 @@ def test_an_empty_or_missing_out_dir_is_fine_and_a_used_one_is_refused(tmp_path)
 
 
 def test_overwrite_removes_only_the_trainers_files(tmp_path):
-    for name in ("config.yaml", "metrics.jsonl", "checkpoints/step-000001/COMPLETE", "tiny-model/config.json",
-                 "notes.txt"):
+    for name in (
+        "config.yaml",
+        "metrics.jsonl",
+        "checkpoints/step-000001/COMPLETE",
+        "tiny-model/config.json",
+        "notes.txt",
+    ):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x")
     remove_previous_run(tmp_path)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["notes.txt"]
 
 
-@pytest.mark.parametrize("key, allowed", [
-    ("max_steps", True), ("logging.log_every", True), ("logging.wandb", True), ("checkpoint.save_every", True),
-    ("checkpoint.keep_last", True), ("out_dir", True), ("resume", True), ("optim.lr", False), ("rollout.n", False),
-    ("seed", False), ("algorithm.loss", False), ("loggingx", False)])
+@pytest.mark.parametrize(
+    "key, allowed",
+    [
+        ("max_steps", True),
+        ("logging.log_every", True),
+        ("logging.wandb", True),
+        ("checkpoint.save_every", True),
+        ("checkpoint.keep_last", True),
+        ("out_dir", True),
+        ("resume", True),
+        ("optim.lr", False),
+        ("rollout.n", False),
+        ("seed", False),
+        ("algorithm.loss", False),
+        ("loggingx", False),
+    ],
+)
 def test_what_may_change_on_resume(key, allowed):
     assert may_change_on_resume(key) is allowed
 
@@ -46,8 +64,10 @@ def test_what_may_change_on_resume(key, allowed):
 def test_differences_name_every_changed_key_but_the_allowed_ones():
     saved = load_config("toy")
     current = load_config("toy", ["max_steps=9", "optim.lr=2e-4", "algorithm.gate=any_correct", "logging.log_every=5"])
-    assert config_differences(saved, current) == ["algorithm.gate: 'mixed' -> 'any_correct'",
-                                                  "optim.lr: 0.0001 -> 0.0002"]
+    assert config_differences(saved, current) == [
+        "algorithm.gate: 'mixed' -> 'any_correct'",
+        "optim.lr: 0.0001 -> 0.0002",
+    ]
 
 
 def _checkpoint(out_dir: Path) -> Path:

@@ -27,8 +27,13 @@ def _env(data_dir):
 
 def _train(data_dir, out_dir, *overrides, launcher=()):
     command = [*launcher, "-m", "progrpo_train.cli"] if launcher else [sys.executable, "-m", "progrpo_train.cli"]
-    result = subprocess.run([*command, "--config", "toy", f"out_dir={out_dir}", *overrides], env=_env(data_dir),
-                            capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        [*command, "--config", "toy", f"out_dir={out_dir}", *overrides],
+        env=_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return [json.loads(line) for line in (Path(out_dir) / "metrics.jsonl").read_text().splitlines()]
 
@@ -82,9 +87,32 @@ def test_checkpoint_round_trips_through_progrpo_eval(uninterrupted, data_dir, tm
     out, _ = uninterrupted
     model = out / "checkpoints" / "step-000004" / "hf"
     result = subprocess.run(
-        [sys.executable, "-m", "progrpo_eval.cli", "run", "--model", str(model), "--bench", "aime24", "--k", "2",
-         "--limit", "1", "--max-tokens", "8", "--backend", "hf", "--data-dir", str(data_dir), "--out", str(tmp_path)],
-        env=_env(data_dir), capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "progrpo_eval.cli",
+            "run",
+            "--model",
+            str(model),
+            "--bench",
+            "aime24",
+            "--k",
+            "2",
+            "--limit",
+            "1",
+            "--max-tokens",
+            "8",
+            "--backend",
+            "hf",
+            "--data-dir",
+            str(data_dir),
+            "--out",
+            str(tmp_path),
+        ],
+        env=_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "| aime24 | 1 |" in result.stdout
@@ -144,8 +172,13 @@ NAN_SCRIPT = textwrap.dedent(
 
 
 def test_non_finite_loss_skips_the_update_and_keeps_the_weights(data_dir, tmp_path):
-    result = subprocess.run([sys.executable, "-c", NAN_SCRIPT, str(tmp_path / "nan")], env=_env(data_dir),
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", NAN_SCRIPT, str(tmp_path / "nan")],
+        env=_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "weights untouched" in result.stdout
     assert "non-finite loss" in result.stderr

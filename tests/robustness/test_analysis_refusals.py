@@ -95,9 +95,16 @@ def moved_run(tiny_model_dir, data_dir, tmp_path_factory):
     """A tiny-model run (2 problems x 2, top-3 log-probs) whose model directory was moved afterwards."""
     root = tmp_path_factory.mktemp("moved")
     model = shutil.copytree(tiny_model_dir, root / "model-before")
-    options = RunOptions(model=str(model), benchmarks=["aime24"], backend="hf", data_dir=str(data_dir),
-                         settings=SamplingSettings(n=2, max_tokens=8, top_logprobs=3), limit=2, score_workers=1,
-                         out=root / "runs")
+    options = RunOptions(
+        model=str(model),
+        benchmarks=["aime24"],
+        backend="hf",
+        data_dir=str(data_dir),
+        settings=SamplingSettings(n=2, max_tokens=8, top_logprobs=3),
+        limit=2,
+        score_workers=1,
+        out=root / "runs",
+    )
     [(_, run_dir, _)] = run(options, QUIET)
     moved = model.rename(root / "model-after")
     return run_dir, moved
@@ -126,8 +133,9 @@ def test_rescore_topk_needs_no_model_and_no_vocab_size(moved_copy):
     from_manifest = _cli("rescore", run_dir, "--entropy", "topk")  # run records the output layer's V
     assert f"V={vocab_size} from the run's manifest" in from_manifest.output, from_manifest.output
     manifest_path = run_dir / "manifest.json"  # a run directory written before manifests held V
-    manifest_path.write_text(json.dumps({k: v for k, v in json.loads(manifest_path.read_text()).items()
-                                         if k != "vocab_size"}))
+    manifest_path.write_text(
+        json.dumps({k: v for k, v in json.loads(manifest_path.read_text()).items() if k != "vocab_size"})
+    )
     lower_only = _cli("rescore", run_dir, "--entropy", "topk")  # the model moved; nothing says V
     assert lower_only.exit_code == 0 and "lower bounds only" in lower_only.output, lower_only.output
     without_v, provenance = read_entropy(run_dir, "topk")

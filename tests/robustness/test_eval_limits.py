@@ -44,6 +44,7 @@ class EngineStarted(ValueError):
 @pytest.fixture
 def no_engine(monkeypatch):
     """A tripwire: building a backend raises, so a test sees whether a refusal came before it."""
+
     def refuse(*args, **kwargs):
         raise EngineStarted("tripwire: the engine would start here")
 
@@ -51,8 +52,24 @@ def no_engine(monkeypatch):
 
 
 def _run(model, data_dir, out, *extra, backend="hf", bench="aime24"):
-    return _cli("run", "--model", model, "--bench", bench, "--k", 2, "--limit", 2, "--backend", backend,
-                "--data-dir", data_dir, "--out", out, *extra)
+    return _cli(
+        "run",
+        "--model",
+        model,
+        "--bench",
+        bench,
+        "--k",
+        2,
+        "--limit",
+        2,
+        "--backend",
+        backend,
+        "--data-dir",
+        data_dir,
+        "--out",
+        out,
+        *extra,
+    )
 
 
 # ---- 5. hf generation keeps only what is stored ------------------------------------------------------
@@ -74,11 +91,22 @@ def test_hf_streamed_logprobs_equal_the_full_logits(hf_backend):
     ids = torch.full((2, width), tokenizer.pad_token_id)
     mask = torch.zeros_like(ids)
     for row, prompt in enumerate(prompts):
-        ids[row, width - len(prompt):], mask[row, width - len(prompt):] = torch.tensor(prompt), 1
+        ids[row, width - len(prompt) :], mask[row, width - len(prompt) :] = torch.tensor(prompt), 1
     torch.manual_seed(derived_seed(5, 6))
-    full = model.generate(ids, attention_mask=mask, do_sample=True, temperature=0.7, top_p=0.9, top_k=None,
-                          max_new_tokens=24, num_return_sequences=3, eos_token_id=sorted(hf_backend.stop_ids),
-                          pad_token_id=tokenizer.pad_token_id, output_logits=True, return_dict_in_generate=True)
+    full = model.generate(
+        ids,
+        attention_mask=mask,
+        do_sample=True,
+        temperature=0.7,
+        top_p=0.9,
+        top_k=None,
+        max_new_tokens=24,
+        num_return_sequences=3,
+        eos_token_id=sorted(hf_backend.stop_ids),
+        pad_token_id=tokenizer.pad_token_id,
+        output_logits=True,
+        return_dict_in_generate=True,
+    )
     logprobs = torch.log_softmax(torch.stack(full.logits, dim=1).float(), dim=-1)  # [6, L, V]
     tokens = full.sequences[:, width:]
     for row, completion in enumerate(streamed):
@@ -109,14 +137,19 @@ def _long_question_data(tmp_path, data_dir, words: int):
 @pytest.mark.parametrize("backend", ["hf", "vllm"])
 def test_a_prompt_longer_than_the_context_is_refused(backend, no_engine, tiny_model_dir, data_dir, tmp_path):
     bad = _long_question_data(tmp_path, data_dir, words=3000)
-    _one_error_line(_run(tiny_model_dir, bad, tmp_path / "o", backend=backend), "aime24/7: the prompt is",
-                    f"leaves no room in the model's context of {CONTEXT} tokens")
+    _one_error_line(
+        _run(tiny_model_dir, bad, tmp_path / "o", backend=backend),
+        "aime24/7: the prompt is",
+        f"leaves no room in the model's context of {CONTEXT} tokens",
+    )
     assert not (tmp_path / "o").exists()
 
 
 def test_max_model_len_is_the_context_vllm_is_checked_against(no_engine, tiny_model_dir, data_dir, tmp_path):
-    _one_error_line(_run(tiny_model_dir, data_dir, tmp_path, "--max-model-len", 32, backend="vllm"),
-                    "the model's context of 32 tokens")
+    _one_error_line(
+        _run(tiny_model_dir, data_dir, tmp_path, "--max-model-len", 32, backend="vllm"),
+        "the model's context of 32 tokens",
+    )
 
 
 def test_a_budget_beyond_the_context_is_a_note(no_engine, tiny_model_dir, data_dir, tmp_path):
@@ -134,23 +167,41 @@ def test_k_above_vllms_limit_is_refused(no_engine, tiny_model_dir, data_dir, tmp
     limit = sampling_limits()["n"]
     with pytest.raises(VLLMValidationError, match=f"at most {limit}"):  # vLLM's own limit, which we check
         SamplingParams(n=limit + 1)
-    result = _cli("run", "--model", tiny_model_dir, "--bench", "aime24", "--k", limit + 1, "--limit", 1,
-                  "--data-dir", data_dir, "--out", tmp_path)
+    result = _cli(
+        "run",
+        "--model",
+        tiny_model_dir,
+        "--bench",
+        "aime24",
+        "--k",
+        limit + 1,
+        "--limit",
+        1,
+        "--data-dir",
+        data_dir,
+        "--out",
+        tmp_path,
+    )
     _one_error_line(result, f"--k {limit + 1} is above vLLM's limit of {limit} samples per prompt")
 
 
 @pytest.mark.slow
 def test_top_logprobs_above_the_engines_limit_is_refused(vllm_backend, no_engine, tiny_model_dir, data_dir, tmp_path):
     limit = vllm_backend.llm.llm_engine.model_config.max_logprobs  # what the engine was built with
-    _one_error_line(_run(tiny_model_dir, data_dir, tmp_path, "--top-logprobs", limit + 1, backend="vllm"),
-                    f"--top-logprobs {limit + 1} is above vLLM's limit of {limit} log-probs per token")
+    _one_error_line(
+        _run(tiny_model_dir, data_dir, tmp_path, "--top-logprobs", limit + 1, backend="vllm"),
+        f"--top-logprobs {limit + 1} is above vLLM's limit of {limit} log-probs per token",
+    )
     assert "tripwire" in _run(tiny_model_dir, data_dir, tmp_path, "--top-logprobs", limit, backend="vllm").output
 
 
 @pytest.mark.parametrize("backend", ["hf", "vllm"])
 def test_greedy_decoding_with_several_samples_is_refused(backend, no_engine, tiny_model_dir, data_dir, tmp_path):
-    _one_error_line(_run(tiny_model_dir, data_dir, tmp_path, "--temperature", 0, backend=backend),
-                    "--temperature 0 is greedy decoding", "--k must be 1 (got --k 2)")
+    _one_error_line(
+        _run(tiny_model_dir, data_dir, tmp_path, "--temperature", 0, backend=backend),
+        "--temperature 0 is greedy decoding",
+        "--k must be 1 (got --k 2)",
+    )
 
 
 # ---- issue 12 B1: the token budget follows the model family --------------------------------------------
@@ -180,8 +231,9 @@ def _interrupt_after_chunks(command, samples_dir, chunks: int, timeout_s: float 
     """Start `command` in its own session (as a terminal job), Ctrl-C the whole job once `chunks` are on disk."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("VLLM_LOGGING_LEVEL", None)
-    job = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                           start_new_session=True)
+    job = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
+    )
     deadline = time.time() + timeout_s
     while time.time() < deadline and len(list(samples_dir.glob("chunk-*.parquet"))) < chunks and job.poll() is None:
         time.sleep(0.1)
@@ -191,9 +243,32 @@ def _interrupt_after_chunks(command, samples_dir, chunks: int, timeout_s: float 
 
 
 def _interrupted_run_command(model, data_dir, out, backend):
-    return [sys.executable, "-m", "progrpo_eval.cli", "run", "--model", str(model), "--bench", "math500", "--k", "2",
-            "--limit", "12", "--max-tokens", "24", "--backend", backend, "--chunk-samples", "4", "--temperature",
-            "1.0", "--data-dir", str(data_dir), "--out", str(out)]
+    return [
+        sys.executable,
+        "-m",
+        "progrpo_eval.cli",
+        "run",
+        "--model",
+        str(model),
+        "--bench",
+        "math500",
+        "--k",
+        "2",
+        "--limit",
+        "12",
+        "--max-tokens",
+        "24",
+        "--backend",
+        backend,
+        "--chunk-samples",
+        "4",
+        "--temperature",
+        "1.0",
+        "--data-dir",
+        str(data_dir),
+        "--out",
+        str(out),
+    ]
 
 
 def _check_one_interrupted_line(code, err, run_dir):
@@ -225,8 +300,9 @@ def test_ctrl_c_prints_one_line_and_the_resume_command(tiny_model_dir, data_dir,
 def test_ctrl_c_with_vllm_and_scorer_workers_prints_one_line(tiny_model_dir, data_dir, tmp_path):
     """vLLM's engine processes and math-verify's workers get the terminal's SIGINT too; none of them may print."""
     run_dir = tmp_path / tiny_model_dir.name / "math500"
-    code, out, err = _interrupt_after_chunks(_interrupted_run_command(tiny_model_dir, data_dir, tmp_path, "vllm"),
-                                             run_dir / "samples", chunks=1)
+    code, out, err = _interrupt_after_chunks(
+        _interrupted_run_command(tiny_model_dir, data_dir, tmp_path, "vllm"), run_dir / "samples", chunks=1
+    )
     _check_one_interrupted_line(code, err, run_dir)
     for noise in (" INFO ", " WARNING ", "Warning:", "ERROR"):  # 10: vLLM's own lines are off by default
         assert noise not in out + err, out + err
@@ -250,8 +326,9 @@ init_logger("vllm.engine.probe").warning("probe-warning")
 @pytest.mark.parametrize("verbose", [False, True])
 def test_vllm_log_lines_are_off_unless_verbose(verbose):
     env = {key: value for key, value in os.environ.items() if key not in ("VLLM_LOGGING_LEVEL", "PYTHONWARNINGS")}
-    shown = subprocess.run([sys.executable, "-c", SHOW_LOGS, "verbose" if verbose else "quiet"], capture_output=True,
-                           text=True, env=env)
+    shown = subprocess.run(
+        [sys.executable, "-c", SHOW_LOGS, "verbose" if verbose else "quiet"], capture_output=True, text=True, env=env
+    )
     assert shown.returncode == 0, shown.stderr
     assert ("probe-warning" in shown.stderr) == verbose, shown.stderr
     assert "Triton is installed" not in shown.stderr or verbose, shown.stderr

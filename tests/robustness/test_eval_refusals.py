@@ -62,8 +62,10 @@ def _texts(run_dir):
 
 # ---- 1. one writer per run directory -----------------------------------------------------------------
 
-HOLD_LOCK = ("import sys, time; from progrpo_eval.run_lock import RunLock; RunLock(sys.argv[1]).acquire(); "
-             "print('held', flush=True); time.sleep(600)")
+HOLD_LOCK = (
+    "import sys, time; from progrpo_eval.run_lock import RunLock; RunLock(sys.argv[1]).acquire(); "
+    "print('held', flush=True); time.sleep(600)"
+)
 
 
 @pytest.fixture
@@ -85,8 +87,22 @@ def test_a_second_writer_is_refused_naming_the_holder(held_lock, run_copy, tiny_
     _one_error_line(_run(tiny_model_dir, data_dir, out, "--overwrite"), holder)
     samples = tmp_path / "theirs.jsonl"
     samples.write_text(json.dumps({"problem_id": "aime24/60", "text": "\\boxed{204}"}) + "\n")
-    _one_error_line(_cli("score", "--bench", "aime24", "--samples", samples, "--model", tiny_model_dir.name,
-                         "--data-dir", data_dir, "--out", out), holder)
+    _one_error_line(
+        _cli(
+            "score",
+            "--bench",
+            "aime24",
+            "--samples",
+            samples,
+            "--model",
+            tiny_model_dir.name,
+            "--data-dir",
+            data_dir,
+            "--out",
+            out,
+        ),
+        holder,
+    )
     assert _texts(run_dir) == before
     held_lock.kill()
     held_lock.wait()  # the kernel drops a dead holder's lock: the next run goes ahead
@@ -107,8 +123,9 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(run_copy, tiny_model_dir, d
 def test_a_lock_written_on_another_host_is_honoured(run_copy, tiny_model_dir, data_dir):
     out, run_dir = run_copy
     (run_dir / LOCK_FILE).write_text(json.dumps({"pid": 1, "host": "node17", "started": "now", "command": "run"}))
-    _one_error_line(_run(tiny_model_dir, data_dir, out), "in use by pid 1 on node17",
-                    f"if it is gone, delete {run_dir / LOCK_FILE}")
+    _one_error_line(
+        _run(tiny_model_dir, data_dir, out), "in use by pid 1 on node17", f"if it is gone, delete {run_dir / LOCK_FILE}"
+    )
     (run_dir / LOCK_FILE).unlink()
     assert _run(tiny_model_dir, data_dir, out).exit_code == 0
 
@@ -122,16 +139,43 @@ def test_one_process_cannot_lock_a_directory_twice(tmp_path):
 
 
 def _run_command(model, data_dir, out, limit):
-    return [sys.executable, "-m", "progrpo_eval.cli", "run", "--model", str(model), "--bench", "math500", "--k", "2",
-            "--limit", str(limit), "--max-tokens", "32", "--backend", "hf", "--chunk-samples", "2", "--temperature",
-            "1.0", "--data-dir", str(data_dir), "--out", str(out)]
+    return [
+        sys.executable,
+        "-m",
+        "progrpo_eval.cli",
+        "run",
+        "--model",
+        str(model),
+        "--bench",
+        "math500",
+        "--k",
+        "2",
+        "--limit",
+        str(limit),
+        "--max-tokens",
+        "32",
+        "--backend",
+        "hf",
+        "--chunk-samples",
+        "2",
+        "--temperature",
+        "1.0",
+        "--data-dir",
+        str(data_dir),
+        "--out",
+        str(out),
+    ]
 
 
 @pytest.mark.slow
 def test_two_concurrent_runs_write_every_sample_once(tiny_model_dir, data_dir, tmp_path):
     """Two real `progrpo-eval run` processes on one --out: the second is refused while the first writes."""
-    first = subprocess.Popen(_run_command(tiny_model_dir, data_dir, tmp_path, limit=200), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        _run_command(tiny_model_dir, data_dir, tmp_path, limit=200),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     run_dir = tmp_path / tiny_model_dir.name / "math500"
     deadline = time.time() + 600
     while not list(run_dir.glob("samples/chunk-*.parquet")) and time.time() < deadline and first.poll() is None:
@@ -156,8 +200,9 @@ def test_duplicated_samples_are_refused_and_repaired(run_copy, tiny_model_dir, d
     shutil.copy(chunk, run_dir / "samples" / "chunk-000001.parquet")
     with pytest.raises(store.DuplicateSamplesError, match="holds 4 duplicate samples"):
         store.load_samples(run_dir)
-    _one_error_line(_run(tiny_model_dir, data_dir, out), "duplicate samples", f"progrpo-eval repair {run_dir}",
-                    "--overwrite")
+    _one_error_line(
+        _run(tiny_model_dir, data_dir, out), "duplicate samples", f"progrpo-eval repair {run_dir}", "--overwrite"
+    )
     repaired = _cli("repair", run_dir)
     assert repaired.exit_code == 0 and "removed 4 duplicate samples (0 chunks rewritten, 1 deleted)" in repaired.output
     assert _texts(run_dir) == before
@@ -172,8 +217,11 @@ def test_overwrite_always_starts_afresh(run_copy, tiny_model_dir, data_dir):
     shutil.copy(run_dir / "samples" / "chunk-000000.parquet", run_dir / "samples" / "chunk-000001.parquet")
     (run_dir / "samples" / "chunk-000002.parquet").write_bytes(b"not parquet")
     (run_dir / store.MANIFEST).write_text("[]")
-    _one_error_line(_run(tiny_model_dir, data_dir, out), f"{run_dir / store.MANIFEST} holds a JSON list, not an object",
-                    "--overwrite")
+    _one_error_line(
+        _run(tiny_model_dir, data_dir, out),
+        f"{run_dir / store.MANIFEST} holds a JSON list, not an object",
+        "--overwrite",
+    )
     result = _run(tiny_model_dir, data_dir, out, "--overwrite")
     assert result.exit_code == 0, result.output
     assert sorted(path.name for path in (run_dir / "samples").iterdir()) == ["chunk-000000.parquet"]
@@ -187,9 +235,12 @@ def test_a_deleted_manifest_does_not_relabel_old_samples(run_copy, tiny_model_di
     out, run_dir = run_copy
     before = _texts(run_dir)
     (run_dir / store.MANIFEST).unlink()
-    _one_error_line(_run(tiny_model_dir, data_dir, out, "--temperature", "1.0"),
-                    "chunk-000000.parquet", "was sampled with other settings (manifest.json is missing)",
-                    "sampling.temperature: 0.6 -> 1.0")
+    _one_error_line(
+        _run(tiny_model_dir, data_dir, out, "--temperature", "1.0"),
+        "chunk-000000.parquet",
+        "was sampled with other settings (manifest.json is missing)",
+        "sampling.temperature: 0.6 -> 1.0",
+    )
     assert not (run_dir / store.MANIFEST).exists()
     resumed = _run(tiny_model_dir, data_dir, out)  # the settings that made the chunk: it is adopted again
     assert resumed.exit_code == 0, resumed.output
@@ -244,8 +295,11 @@ def test_nested_brackets_in_a_gold_are_one_error_line(tiny_model_dir, data_dir, 
     row["final_answer"] = ["$" + "(" * 30_000 + "1" + ")" * 30_000 + "$"]  # parses, but is over the size limit
     bad = _data_dir_with(tmp_path, data_dir, "olympiadbench.jsonl", [json.dumps(row)])
     result = _cli(*RUN[:-1], "olympiadbench", "--model", tiny_model_dir, "--data-dir", bad, "--out", tmp_path / "o")
-    _one_error_line(result, "olympiadbench.jsonl line 1 (olympiadbench/1606): the gold answer is 60,001 characters, "
-                    f"over the limit of {registry.MAX_GOLD_CHARS:,}")
+    _one_error_line(
+        result,
+        "olympiadbench.jsonl line 1 (olympiadbench/1606): the gold answer is 60,001 characters, "
+        f"over the limit of {registry.MAX_GOLD_CHARS:,}",
+    )
     assert not (tmp_path / "o").exists()
 
 
@@ -262,8 +316,22 @@ def test_nested_brackets_in_a_completion_are_judged_not_hung(data_dir, tmp_path,
     samples = tmp_path / "nested.jsonl"
     nested = "\\boxed{" + brackets[0] * 200_000 + "1" + brackets[1] * 200_000 + "}"
     samples.write_text(json.dumps({"problem_id": "aime24/60", "text": nested}) + "\n")
-    command = [sys.executable, "-m", "progrpo_eval.cli", "score", "--bench", "aime24", "--samples", str(samples),
-               "--data-dir", str(data_dir), "--out", str(tmp_path / "o"), "--score-timeout", "3"]
+    command = [
+        sys.executable,
+        "-m",
+        "progrpo_eval.cli",
+        "score",
+        "--bench",
+        "aime24",
+        "--samples",
+        str(samples),
+        "--data-dir",
+        str(data_dir),
+        "--out",
+        str(tmp_path / "o"),
+        "--score-timeout",
+        "3",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     [sample] = store.load_samples(tmp_path / "o" / "nested" / "aime24").to_dict("records")
@@ -275,16 +343,20 @@ def test_an_oversized_question_is_refused(tiny_model_dir, data_dir, tmp_path):
     row = json.dumps({"id": 7, "problem": question, "answer": "1"})
     bad = _data_dir_with(tmp_path, data_dir, "aime24.jsonl", [row])
     limit = registry.MAX_QUESTION_CHARS
-    _one_error_line(_run(tiny_model_dir, bad, tmp_path / "o"), "aime24.jsonl line 1 (aime24/7): the question is "
-                    f"{limit + 1:,} characters, over the limit of {limit:,}")
+    _one_error_line(
+        _run(tiny_model_dir, bad, tmp_path / "o"),
+        f"aime24.jsonl line 1 (aime24/7): the question is {limit + 1:,} characters, over the limit of {limit:,}",
+    )
 
 
 def test_nothing_to_evaluate_leaves_no_directory(tiny_model_dir, data_dir, tmp_path):
     out = tmp_path / "out"
     _one_error_line(_run(tiny_model_dir, data_dir, out, "--limit", 0), "--limit must be at least 1, got 0")
     empty = _data_dir_with(tmp_path, data_dir, "aime24.jsonl", b"\n")
-    _one_error_line(_cli(*RUN, "--model", tiny_model_dir, "--data-dir", empty, "--out", out),
-                    f"aime24: {empty / 'aime24.jsonl'} holds no problems")
+    _one_error_line(
+        _cli(*RUN, "--model", tiny_model_dir, "--data-dir", empty, "--out", out),
+        f"aime24: {empty / 'aime24.jsonl'} holds no problems",
+    )
     assert not out.exists()
 
 
@@ -293,12 +365,15 @@ def test_non_utf8_data_names_the_file(tiny_model_dir, data_dir, tmp_path):
     _one_error_line(_run(tiny_model_dir, bad, tmp_path / "o"), f"{bad / 'aime24.jsonl'} is not UTF-8 text")
     samples = tmp_path / "theirs.jsonl"
     samples.write_bytes(b'{"problem_id": "aime24/60", "text": "\xff"}\n')
-    _one_error_line(_cli("score", "--bench", "aime24", "--samples", samples, "--data-dir", data_dir, "--out",
-                         tmp_path / "o"), f"{samples} is not UTF-8 text")
+    _one_error_line(
+        _cli("score", "--bench", "aime24", "--samples", samples, "--data-dir", data_dir, "--out", tmp_path / "o"),
+        f"{samples} is not UTF-8 text",
+    )
 
 
 @pytest.mark.parametrize("bench", [",", " , ,"])
 def test_a_benchmark_list_naming_nothing_is_refused(tiny_model_dir, data_dir, tmp_path, bench):
-    result = _cli("run", "--model", tiny_model_dir, "--bench", bench, "--k", 2, "--data-dir", data_dir,
-                  "--out", tmp_path)
+    result = _cli(
+        "run", "--model", tiny_model_dir, "--bench", bench, "--k", 2, "--data-dir", data_dir, "--out", tmp_path
+    )
     _one_error_line(result, "names no benchmark")

@@ -30,8 +30,13 @@ def _env(data_dir, **changes):
 
 
 def _cli(env, *arguments):
-    return subprocess.run([sys.executable, "-m", "progrpo_train.cli", "--config", "toy", *arguments], env=env,
-                          capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        [sys.executable, "-m", "progrpo_train.cli", "--config", "toy", *arguments],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 def _refused(result, fragment):
@@ -42,8 +47,9 @@ def _refused(result, fragment):
 
 
 def _snapshot(out_dir):
-    return {str(path.relative_to(out_dir)): path.read_bytes() for path in sorted(Path(out_dir).rglob("*"))
-            if path.is_file()}
+    return {
+        str(path.relative_to(out_dir)): path.read_bytes() for path in sorted(Path(out_dir).rglob("*")) if path.is_file()
+    }
 
 
 def _metrics(out_dir):
@@ -83,15 +89,27 @@ def test_overwrite_deletes_the_previous_runs_files_first(run_copy, data_dir):
 
 
 def test_resume_and_overwrite_together_are_refused(data_dir, tmp_path):
-    _refused(_cli(_env(data_dir), f"out_dir={tmp_path}", "resume=true", "overwrite=true"),
-             "overwrite must be false with resume=true")
+    _refused(
+        _cli(_env(data_dir), f"out_dir={tmp_path}", "resume=true", "overwrite=true"),
+        "overwrite must be false with resume=true",
+    )
 
 
 # ------------------------------------------------------------------ item 4: resume
 def test_resume_with_a_changed_config_names_every_difference(run_copy, data_dir):
     before = _snapshot(run_copy)
-    line = _refused(_cli(_env(data_dir), f"out_dir={run_copy}", "resume=true", "max_steps=3", "optim.lr=2e-4",
-                         "rollout.n=8", "algorithm.advantage=grpo"), "differs from")
+    line = _refused(
+        _cli(
+            _env(data_dir),
+            f"out_dir={run_copy}",
+            "resume=true",
+            "max_steps=3",
+            "optim.lr=2e-4",
+            "rollout.n=8",
+            "algorithm.advantage=grpo",
+        ),
+        "differs from",
+    )
     for change in ("optim.lr: 0.0001 -> 0.0002", "rollout.n: 4 -> 8", "algorithm.advantage: 'progrpo' -> 'grpo'"):
         assert change in line
     assert "max_steps" not in line.split("(only")[0]  # max_steps may change on resume
@@ -122,7 +140,8 @@ def test_a_checkpoint_missing_a_file_falls_back_to_the_previous_one(run_copy, fi
     assert [m["step"] for m in redone] == [1, 2]
     timing = ("time_", "tokens_per_second")
     assert {k: v for k, v in redone[1].items() if not k.startswith(timing)} == pytest.approx(
-        {k: v for k, v in original[1].items() if not k.startswith(timing)}, abs=1e-6, nan_ok=True)
+        {k: v for k, v in original[1].items() if not k.startswith(timing)}, abs=1e-6, nan_ok=True
+    )
 
 
 # ------------------------------------------------------------------ item 7: one error line instead of a traceback
@@ -132,8 +151,10 @@ def test_a_benchmark_without_an_offline_copy_says_what_to_set(data_dir, tmp_path
 
 
 def test_a_missing_model_path_is_refused(data_dir, tmp_path):
-    _refused(_cli(_env(data_dir), f"out_dir={tmp_path / 'run'}", f"model.path={tmp_path / 'no-such-model'}"),
-             "model.path not found")
+    _refused(
+        _cli(_env(data_dir), f"out_dir={tmp_path / 'run'}", f"model.path={tmp_path / 'no-such-model'}"),
+        "model.path not found",
+    )
 
 
 def test_empty_data_is_refused(data_dir, tmp_path):

@@ -30,8 +30,16 @@ from progrpo_eval.scoring.answers import extract_boxed as last_boxed
 
 SHARED_DATA_DIR = Path(__file__).resolve().parents[4] / "shared" / "data" / "benchmarks"
 
-EXPECTED_ROWS = {"aime24": 30, "aime25": 30, "amc23": 40, "math500": 500, "minerva": 272,
-                 "olympiadbench": 675, "gpqa_diamond": 198, "mmlu_pro": 300}
+EXPECTED_ROWS = {
+    "aime24": 30,
+    "aime25": 30,
+    "amc23": 40,
+    "math500": 500,
+    "minerva": 272,
+    "olympiadbench": 675,
+    "gpqa_diamond": 198,
+    "mmlu_pro": 300,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -61,7 +69,7 @@ def parse(name: str, row: dict, seed: int = 0) -> Problem:
 
 
 def test_registered_names():
-    assert list_benchmarks()[:len(EXPECTED_ROWS)] == list(EXPECTED_ROWS)  # then toy and the code benchmarks
+    assert list_benchmarks()[: len(EXPECTED_ROWS)] == list(EXPECTED_ROWS)  # then toy and the code benchmarks
 
 
 @pytest.mark.parametrize("name", EXPECTED_ROWS)
@@ -80,8 +88,9 @@ def test_offline_load(loaded, data_dir, name):
 @pytest.mark.parametrize("name", EXPECTED_ROWS)
 def test_checksum_is_file_sha256_and_matches_sha256sums(loaded, data_dir, name):
     offline_file = get_benchmark(name).offline_file
-    expected = dict(reversed(line.split()) for line in
-                    (data_dir / "SHA256SUMS").read_text().splitlines() if line.strip())
+    expected = dict(
+        reversed(line.split()) for line in (data_dir / "SHA256SUMS").read_text().splitlines() if line.strip()
+    )
     file_digest = hashlib.sha256((data_dir / offline_file).read_bytes()).hexdigest()
     assert loaded[name].checksum == file_digest == expected[offline_file]
 
@@ -102,45 +111,87 @@ GOLD_CASES = [
     ("amc_float_string", "amc23", {"problem": "q", "answer": "27.0"}, "27", None),
     ("amc_negative", "amc23", {"problem": "q", "answer": -1.0}, "-1", None),
     ("amc_real_decimal", "amc23", {"problem": "q", "answer": "2.50"}, "2.50", None),
-    ("math500_answer", "math500", {"problem": "q", "answer": " \\frac{\\pi}{2} "},
-     "\\frac{\\pi}{2}", None),
-    ("minerva_last_boxed", "minerva",
-     {"problem": "q", "solution": "first \\boxed{1} then $\\boxed{2.5} \\mathrm{~cm}$"},
-     "2.5", None),
-    ("minerva_nested_braces", "minerva",
-     {"problem": "q", "solution": "so \\boxed{\\frac{e^{-2 t}}{15}+C_{1}}$."},
-     "\\frac{e^{-2 t}}{15}+C_{1}", None),
-    ("minerva_escaped_braces", "minerva",
-     {"problem": "q", "solution": "\\boxed {\\{1, \\}2\\}}"}, "\\{1, \\}2\\}", None),
+    ("math500_answer", "math500", {"problem": "q", "answer": " \\frac{\\pi}{2} "}, "\\frac{\\pi}{2}", None),
+    (
+        "minerva_last_boxed",
+        "minerva",
+        {"problem": "q", "solution": "first \\boxed{1} then $\\boxed{2.5} \\mathrm{~cm}$"},
+        "2.5",
+        None,
+    ),
+    (
+        "minerva_nested_braces",
+        "minerva",
+        {"problem": "q", "solution": "so \\boxed{\\frac{e^{-2 t}}{15}+C_{1}}$."},
+        "\\frac{e^{-2 t}}{15}+C_{1}",
+        None,
+    ),
+    (
+        "minerva_escaped_braces",
+        "minerva",
+        {"problem": "q", "solution": "\\boxed {\\{1, \\}2\\}}"},
+        "\\{1, \\}2\\}",
+        None,
+    ),
     ("minerva_hub_answer", "minerva", {"question": "q", "answer": "4e33"}, "4e33", None),
-    ("olympiad_list", "olympiadbench", {"question": "q", "final_answer": ["$2^{1009}$"]},
-     "2^{1009}", None),
-    ("olympiad_python_list_string", "olympiadbench",
-     {"question": "q", "final_answer": "['$\\\\frac{1}{2}$']"}, "\\frac{1}{2}", None),
-    ("olympiad_json_list_string", "olympiadbench",
-     {"question": "q", "final_answer": '["$8$"]'}, "8", None),
-    ("olympiad_unit", "olympiadbench",
-     {"question": "q", "final_answer": ["$45$ minutes"], "unit": "minutes"}, "45", None),
-    ("olympiad_unit_in_text", "olympiadbench",
-     {"question": "q", "final_answer": ["$166 \\text{cm^2}$"], "unit": "$cm^2$"}, "166", None),
-    ("olympiad_multi_dollars", "olympiadbench",
-     {"question": "q", "final_answer": ["$69$,$84$"], "is_multiple_answer": True},
-     "69, 84", ("69", "84")),
-    ("olympiad_multi_tuples", "olympiadbench",
-     {"question": "q", "final_answer": "['$(1,8,19), (2,7,13)$']", "is_multiple_answer": True},
-     "(1,8,19), (2,7,13)", ("(1,8,19)", "(2,7,13)")),
-    ("olympiad_multi_not_split_when_single", "olympiadbench",
-     {"question": "q", "final_answer": ["$1,3$"], "is_multiple_answer": False}, "1,3", None),
-    ("gpqa_offline", "gpqa_diamond",
-     {"question": "q?\n\nA) 1\nB) 2\nC) 3\n\nD) 4", "answer": "c"}, "C", None),
-    ("mmlu_pro_offline", "mmlu_pro",
-     {"question": "I. first\nII. second\n Options are:\nA. x\nB. y\nC. z", "answer": "B"},
-     "B", None),
+    ("olympiad_list", "olympiadbench", {"question": "q", "final_answer": ["$2^{1009}$"]}, "2^{1009}", None),
+    (
+        "olympiad_python_list_string",
+        "olympiadbench",
+        {"question": "q", "final_answer": "['$\\\\frac{1}{2}$']"},
+        "\\frac{1}{2}",
+        None,
+    ),
+    ("olympiad_json_list_string", "olympiadbench", {"question": "q", "final_answer": '["$8$"]'}, "8", None),
+    (
+        "olympiad_unit",
+        "olympiadbench",
+        {"question": "q", "final_answer": ["$45$ minutes"], "unit": "minutes"},
+        "45",
+        None,
+    ),
+    (
+        "olympiad_unit_in_text",
+        "olympiadbench",
+        {"question": "q", "final_answer": ["$166 \\text{cm^2}$"], "unit": "$cm^2$"},
+        "166",
+        None,
+    ),
+    (
+        "olympiad_multi_dollars",
+        "olympiadbench",
+        {"question": "q", "final_answer": ["$69$,$84$"], "is_multiple_answer": True},
+        "69, 84",
+        ("69", "84"),
+    ),
+    (
+        "olympiad_multi_tuples",
+        "olympiadbench",
+        {"question": "q", "final_answer": "['$(1,8,19), (2,7,13)$']", "is_multiple_answer": True},
+        "(1,8,19), (2,7,13)",
+        ("(1,8,19)", "(2,7,13)"),
+    ),
+    (
+        "olympiad_multi_not_split_when_single",
+        "olympiadbench",
+        {"question": "q", "final_answer": ["$1,3$"], "is_multiple_answer": False},
+        "1,3",
+        None,
+    ),
+    ("gpqa_offline", "gpqa_diamond", {"question": "q?\n\nA) 1\nB) 2\nC) 3\n\nD) 4", "answer": "c"}, "C", None),
+    (
+        "mmlu_pro_offline",
+        "mmlu_pro",
+        {"question": "I. first\nII. second\n Options are:\nA. x\nB. y\nC. z", "answer": "B"},
+        "B",
+        None,
+    ),
 ]
 
 
-@pytest.mark.parametrize(("benchmark", "row", "gold", "golds"),
-                         [case[1:] for case in GOLD_CASES], ids=[case[0] for case in GOLD_CASES])
+@pytest.mark.parametrize(
+    ("benchmark", "row", "gold", "golds"), [case[1:] for case in GOLD_CASES], ids=[case[0] for case in GOLD_CASES]
+)
 def test_gold_normalisation(benchmark, row, gold, golds):
     problem = parse(benchmark, row)
     assert problem.gold == gold
@@ -192,10 +243,16 @@ def test_offline_choice_rows_are_shuffled_by_source(loaded):
 
 
 def hub_gpqa_row(record_id: str = "recA1") -> dict:
-    return {"Question": "Which is right?", "Correct Answer": " right\n",
-            "Incorrect Answer 1": "wrong one", "Incorrect Answer 2": "wrong two",
-            "Incorrect Answer 3": "wrong three", "Record ID": record_id,
-            "High-level domain": "Physics", "Subdomain": "Optics"}
+    return {
+        "Question": "Which is right?",
+        "Correct Answer": " right\n",
+        "Incorrect Answer 1": "wrong one",
+        "Incorrect Answer 2": "wrong two",
+        "Incorrect Answer 3": "wrong three",
+        "Record ID": record_id,
+        "High-level domain": "Physics",
+        "Subdomain": "Optics",
+    }
 
 
 def test_hub_gpqa_row_is_shuffled_and_rendered():
@@ -222,8 +279,15 @@ def test_permutation_is_deterministic_per_seed_and_id_and_varies():
 
 
 def test_hub_mmlu_pro_row_keeps_published_order():
-    row = {"question_id": 70, "question": "Pick c.", "options": ["a", "b", "c", "d", "e"],
-           "answer": "C", "answer_index": 2, "category": "math", "src": "ori_mmlu"}
+    row = {
+        "question_id": 70,
+        "question": "Pick c.",
+        "options": ["a", "b", "c", "d", "e"],
+        "answer": "C",
+        "answer_index": 2,
+        "category": "math",
+        "src": "ori_mmlu",
+    }
     problem = parse("mmlu_pro", row)
     assert problem.problem_id == "mmlu_pro/70" and problem.gold == "C"
     assert problem.question == "Pick c.\n\nA) a\nB) b\nC) c\nD) d\nE) e"
@@ -247,8 +311,7 @@ def test_load_from_hub_uses_datasets(monkeypatch):
     assert result.source == "Idavidrein/gpqa:gpqa_diamond@train" and result.num_rows == 2
     canonical = json.dumps(rows, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     assert result.checksum == hashlib.sha256(canonical.encode()).hexdigest()
-    assert [problem.problem_id for problem in result.problems] == ["gpqa_diamond/recB",
-                                                                   "gpqa_diamond/recC"]
+    assert [problem.problem_id for problem in result.problems] == ["gpqa_diamond/recB", "gpqa_diamond/recC"]
 
 
 def test_hub_without_datasets_says_what_to_do(monkeypatch):
@@ -272,24 +335,33 @@ def test_limit_keeps_first_problems(loaded, data_dir):
 
 MALFORMED_CASES = [
     # (case id, benchmark, file lines, error message)
-    ("missing_answer", "math500", ['{"problem": "p", "answer": "1"}', "", '{"problem": "p2"}'],
-     "math500.jsonl line 3: missing field 'answer'"),
-    ("invalid_json", "aime24", ['{"problem": "p", "answer": "1"}', '{"problem": '],
-     "aime24.jsonl line 2 is not JSON"),
+    (
+        "missing_answer",
+        "math500",
+        ['{"problem": "p", "answer": "1"}', "", '{"problem": "p2"}'],
+        "math500.jsonl line 3: missing field 'answer'",
+    ),
+    ("invalid_json", "aime24", ['{"problem": "p", "answer": "1"}', '{"problem": '], "aime24.jsonl line 2 is not JSON"),
     ("not_an_object", "amc23", ["[1, 2]"], "amc23.jsonl line 1 is not a JSON object"),
-    ("no_boxed", "minerva", ['{"problem": "p", "solution": "x = 3"}'],
-     "minerva.jsonl line 1: no balanced"),
-    ("bad_letter", "gpqa_diamond", ['{"question": "q\\nA) 1\\nB) 2", "answer": "E"}'],
-     "gpqa_diamond.jsonl line 1: answer 'E' is not one of the options AB"),
-    ("duplicate_id", "aime24", ['{"id": 1, "problem": "p", "answer": "1"}',
-                                '{"id": 1, "problem": "q", "answer": "2"}'],
-     "aime24.jsonl line 2: duplicate problem id 'aime24/1'"),
+    ("no_boxed", "minerva", ['{"problem": "p", "solution": "x = 3"}'], "minerva.jsonl line 1: no balanced"),
+    (
+        "bad_letter",
+        "gpqa_diamond",
+        ['{"question": "q\\nA) 1\\nB) 2", "answer": "E"}'],
+        "gpqa_diamond.jsonl line 1: answer 'E' is not one of the options AB",
+    ),
+    (
+        "duplicate_id",
+        "aime24",
+        ['{"id": 1, "problem": "p", "answer": "1"}', '{"id": 1, "problem": "q", "answer": "2"}'],
+        "aime24.jsonl line 2: duplicate problem id 'aime24/1'",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("benchmark", "lines", "message"),
-                         [case[1:] for case in MALFORMED_CASES],
-                         ids=[case[0] for case in MALFORMED_CASES])
+@pytest.mark.parametrize(
+    ("benchmark", "lines", "message"), [case[1:] for case in MALFORMED_CASES], ids=[case[0] for case in MALFORMED_CASES]
+)
 def test_malformed_rows_name_file_and_line(tmp_path, benchmark, lines, message):
     (tmp_path / get_benchmark(benchmark).offline_file).write_text("\n".join(lines) + "\n")
     with pytest.raises(ValueError) as error:

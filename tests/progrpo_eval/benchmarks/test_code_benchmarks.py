@@ -14,7 +14,11 @@ import pytest
 
 from progrpo_eval.benchmarks import RowContext, describe_benchmarks, get_benchmark, list_benchmarks, load_problems
 from progrpo_eval.benchmarks.cf_rating import (
-    StandingsDir, contest_rating, estimate_rating, rating_from_percentile, split_problem_id,
+    StandingsDir,
+    contest_rating,
+    estimate_rating,
+    rating_from_percentile,
+    split_problem_id,
 )
 from progrpo_eval.benchmarks.code import LCB_DEFAULT_WINDOW, livecodebench_benchmark
 from progrpo_eval.benchmarks.code_sources import UnsafePickle, decode_lcb_tests, encode_lcb_tests, literal_tests
@@ -60,13 +64,26 @@ def test_codeforces_tests_as_a_literal_string_are_read_without_evaluating():
 
 
 def test_hub_shaped_rows():
-    humaneval = {"task_id": "HumanEval/9", "prompt": "def f(x):\n", "canonical_solution": "    return x\n",
-                 "entry_point": "f",
-                 "test": "def check(candidate):\n    inputs = [[1], [[2, 3]]]\n    results = [1, [2, 3]]\n"}
+    humaneval = {
+        "task_id": "HumanEval/9",
+        "prompt": "def f(x):\n",
+        "canonical_solution": "    return x\n",
+        "entry_point": "f",
+        "test": "def check(candidate):\n    inputs = [[1], [[2, 3]]]\n    results = [1, [2, 3]]\n",
+    }
     problem = get_benchmark("humaneval_plus").parse_row(humaneval, RowContext("humaneval_plus", 0))
     assert (problem.metadata["base_input"], problem.metadata["plus_input"]) == (None, [[1], [[2, 3]]])
-    codeforces = {"id": "2024A", "contest_id": 2024, "index": "A", "title": "T", "description": "D", "rating": 800,
-                  "official_tests": [{"input": "1", "output": "2"}], "time_limit": 1.0, "memory_limit": 256}
+    codeforces = {
+        "id": "2024A",
+        "contest_id": 2024,
+        "index": "A",
+        "title": "T",
+        "description": "D",
+        "rating": 800,
+        "official_tests": [{"input": "1", "output": "2"}],
+        "time_limit": 1.0,
+        "memory_limit": 256,
+    }
     problem = get_benchmark("codeforces").parse_row(codeforces, RowContext("codeforces", 0))
     assert problem.problem_id == "codeforces/2024A"
     assert (problem.metadata["contest_id"], problem.metadata["index"], problem.metadata["rating"]) == (2024, "A", 800)
@@ -78,17 +95,29 @@ def test_hub_shaped_rows():
 
 def lcb_row(question_id, date, tests, *, func_name=None, encoded=True, difficulty="easy"):
     private = encode_lcb_tests(tests[1:]) if encoded else json.dumps(tests[1:])
-    return {"question_title": f"Q{question_id}", "question_content": f"Problem {question_id}.", "platform": "atcoder",
-            "question_id": question_id, "contest_id": "abc1", "contest_date": date, "difficulty": difficulty,
-            "starter_code": "class Solution:\n    def f(self, x: int) -> int:\n        " if func_name else "",
-            "public_test_cases": json.dumps(tests[:1]), "private_test_cases": private,
-            "metadata": json.dumps({"func_name": func_name} if func_name else {})}
+    return {
+        "question_title": f"Q{question_id}",
+        "question_content": f"Problem {question_id}.",
+        "platform": "atcoder",
+        "question_id": question_id,
+        "contest_id": "abc1",
+        "contest_date": date,
+        "difficulty": difficulty,
+        "starter_code": "class Solution:\n    def f(self, x: int) -> int:\n        " if func_name else "",
+        "public_test_cases": json.dumps(tests[:1]),
+        "private_test_cases": private,
+        "metadata": json.dumps({"func_name": func_name} if func_name else {}),
+    }
 
 
-STDIN_TESTS = [{"input": "1\n", "output": "2\n", "testtype": "stdin"},
-               {"input": "5\n", "output": "6\n", "testtype": "stdin"}]
-FUNCTIONAL_TESTS = [{"input": "3", "output": "6", "testtype": "functional"},
-                    {"input": "[1, 2]", "output": "[2, 4]", "testtype": "functional"}]
+STDIN_TESTS = [
+    {"input": "1\n", "output": "2\n", "testtype": "stdin"},
+    {"input": "5\n", "output": "6\n", "testtype": "stdin"},
+]
+FUNCTIONAL_TESTS = [
+    {"input": "3", "output": "6", "testtype": "functional"},
+    {"input": "[1, 2]", "output": "[2, 4]", "testtype": "functional"},
+]
 
 
 def write_lcb(directory: Path, rows, release="release_v5") -> Path:
@@ -98,18 +127,23 @@ def write_lcb(directory: Path, rows, release="release_v5") -> Path:
 
 
 def test_livecodebench_offline_file_window_and_both_problem_types(tmp_path):
-    write_lcb(tmp_path, [
-        lcb_row("early", "2024-07-31T00:00:00", STDIN_TESTS),  # before the window
-        lcb_row("first", "2024-08-01T00:00:00", STDIN_TESTS, difficulty="medium"),
-        lcb_row("func", "2024-12-01T00:00:00", FUNCTIONAL_TESTS, func_name="f", encoded=False),
-        lcb_row("last", "2025-02-01T00:00:00", STDIN_TESTS),  # the end is inclusive, as LiveCodeBench's --end_date
-        lcb_row("late", "2025-02-02T00:00:00", STDIN_TESTS),
-    ])
+    write_lcb(
+        tmp_path,
+        [
+            lcb_row("early", "2024-07-31T00:00:00", STDIN_TESTS),  # before the window
+            lcb_row("first", "2024-08-01T00:00:00", STDIN_TESTS, difficulty="medium"),
+            lcb_row("func", "2024-12-01T00:00:00", FUNCTIONAL_TESTS, func_name="f", encoded=False),
+            lcb_row("last", "2025-02-01T00:00:00", STDIN_TESTS),  # the end is inclusive, as LiveCodeBench's --end_date
+            lcb_row("late", "2025-02-02T00:00:00", STDIN_TESTS),
+        ],
+    )
     loaded = load_problems("livecodebench", tmp_path)
     assert [p.problem_id for p in loaded.problems] == [f"livecodebench/{name}" for name in ("first", "func", "last")]
     stdin, functional, _ = loaded.problems
     assert stdin.metadata["mode"] == "stdio" and stdin.metadata["tests"] == [
-        {"input": "1\n", "output": "2\n"}, {"input": "5\n", "output": "6\n"}]
+        {"input": "1\n", "output": "2\n"},
+        {"input": "5\n", "output": "6\n"},
+    ]
     assert stdin.metadata["difficulty"] == "medium"
     assert functional.metadata["mode"] == "function" and functional.metadata["function_name"] == "f"
     assert functional.metadata["tests"] == [{"input": [3], "output": 6}, {"input": [[1, 2]], "output": [2, 4]}]
@@ -119,8 +153,9 @@ def test_livecodebench_offline_file_window_and_both_problem_types(tmp_path):
 
 
 def test_a_custom_window_is_one_declaration(tmp_path):
-    write_lcb(tmp_path, [lcb_row("a", "2024-03-01T00:00:00", STDIN_TESTS),
-                         lcb_row("b", "2024-05-01T00:00:00", STDIN_TESTS)])
+    write_lcb(
+        tmp_path, [lcb_row("a", "2024-03-01T00:00:00", STDIN_TESTS), lcb_row("b", "2024-05-01T00:00:00", STDIN_TESTS)]
+    )
     benchmark = livecodebench_benchmark("lcb_spring", "release_v5", "2024-04-01", None)
     assert [p.problem_id for p in load_problems(benchmark, tmp_path).problems] == ["lcb_spring/b"]
     with pytest.raises(ValueError, match="unknown LiveCodeBench release"):
@@ -172,22 +207,32 @@ def test_broken_hidden_tests_name_the_cause():
 
 
 def contest(contest_id, rows, problems):
-    standings = {"problems": problems, "rows": [
-        {"party": {"members": [{"handle": handle}]}, "points": points, "penalty": penalty}
-        for handle, points, penalty in rows]}
+    standings = {
+        "problems": problems,
+        "rows": [
+            {"party": {"members": [{"handle": handle}]}, "points": points, "penalty": penalty}
+            for handle, points, penalty in rows
+        ],
+    }
     changes = [{"handle": handle, "oldRating": 1500} for handle, _, _ in rows]
     return {"standings": standings, "rating_changes": changes}
 
 
 # Four participants rated 1500. The model finishes with rank 3 (three above it), and Elo's expected rank
 # 1 + 4 / (1 + 10^((r - 1500) / 400)) equals 3 at exactly r = 1500: the estimate is 1500.
-ICPC = contest(1001, [("p1", 3, 0), ("p2", 2, 5), ("p3", 2, 30), ("p4", 0, 0)],
-               [{"contestId": 1001, "index": index} for index in "ABC"])
+ICPC = contest(
+    1001,
+    [("p1", 3, 0), ("p2", 2, 5), ("p3", 2, 30), ("p4", 0, 0)],
+    [{"contestId": 1001, "index": index} for index in "ABC"],
+)
 # A solved at the second sample (penalty 10), B at the fourth (penalty 30): 2 problems, penalty 40, below p3.
 ICPC_SUBMISSIONS = {"1001A": [False, True, False, True], "1001B": [False, False, False, True], "1001C": [False] * 4}
 # With points: A (500) first passed at sample 1 scores 500 - 50 = 450; p3 has 450 and no more penalty: rank 3 again.
-POINTS = contest(1002, [("p1", 1500, 0), ("p2", 1000, 0), ("p3", 450, 0), ("p4", 300, 0)],
-                 [{"contestId": 1002, "index": "A", "points": 500}, {"contestId": 1002, "index": "B", "points": 1000}])
+POINTS = contest(
+    1002,
+    [("p1", 1500, 0), ("p2", 1000, 0), ("p3", 450, 0), ("p4", 300, 0)],
+    [{"contestId": 1002, "index": "A", "points": 500}, {"contestId": 1002, "index": "B", "points": 1000}],
+)
 POINTS_SUBMISSIONS = {"1002A": [False, True, True, True], "1002B": [False] * 4}
 
 
@@ -207,8 +252,9 @@ def test_estimate_over_contests_and_deepcoder_percentile(tmp_path, monkeypatch):
         (tmp_path / f"{contest_id}.json").write_text(json.dumps(data))
     (tmp_path / "ratings.json").write_text(json.dumps({"1000": 1, "1200": 1, "1400": 1, "1600": 1, "1800": 1}))
     monkeypatch.setattr("progrpo_eval.benchmarks.cf_rating.MIN_PARTICIPANTS", 0)
-    estimate = estimate_rating({**ICPC_SUBMISSIONS, **POINTS_SUBMISSIONS, "1003A": [True]}, StandingsDir(tmp_path),
-                               min_participants=0)
+    estimate = estimate_rating(
+        {**ICPC_SUBMISSIONS, **POINTS_SUBMISSIONS, "1003A": [True]}, StandingsDir(tmp_path), min_participants=0
+    )
     assert estimate["contest_ratings"] == {"1001": 1500, "1002": 1500} and estimate["rating"] == 1500
     assert estimate["contests_without_standings"] == [1003]
     # 3 of 5 users rated below 1500: percentile 60 -> 800 + 2200 * 0.6^2 = 1592
@@ -220,17 +266,23 @@ def test_estimate_over_contests_and_deepcoder_percentile(tmp_path, monkeypatch):
 
 
 def samples_frame(rows):
-    return pd.DataFrame([{"problem_id": pid, "sample_index": i, "correct": correct, "score_detail": detail}
-                         for pid, i, correct, detail in rows])
+    return pd.DataFrame(
+        [
+            {"problem_id": pid, "sample_index": i, "correct": correct, "score_detail": detail}
+            for pid, i, correct, detail in rows
+        ]
+    )
 
 
 def test_humaneval_summary_reports_base_and_plus():
-    samples = samples_frame([
-        ("humaneval_plus/HumanEval/0", 0, True, "base: pass 7/7; plus: pass 9/9"),
-        ("humaneval_plus/HumanEval/0", 1, False, "base: pass 7/7; plus: fail 8/9; plus test 3: wrong answer"),
-        ("humaneval_plus/HumanEval/1", 0, False, "base: fail 6/7; plus: fail 0/9"),
-        ("humaneval_plus/HumanEval/1", 1, False, "no closed ``` code block"),
-    ])
+    samples = samples_frame(
+        [
+            ("humaneval_plus/HumanEval/0", 0, True, "base: pass 7/7; plus: pass 9/9"),
+            ("humaneval_plus/HumanEval/0", 1, False, "base: pass 7/7; plus: fail 8/9; plus test 3: wrong answer"),
+            ("humaneval_plus/HumanEval/1", 0, False, "base: fail 6/7; plus: fail 0/9"),
+            ("humaneval_plus/HumanEval/1", 1, False, "no closed ``` code block"),
+        ]
+    )
     extra = benchmark_summary_extra(samples, ["humaneval_plus/HumanEval/0", "humaneval_plus/HumanEval/1"], 2)
     assert extra["humaneval_plus"]["plus"]["pass_at_k"] == {"1": 0.25, "2": 0.5}
     assert extra["humaneval_plus"]["base"]["pass_at_k"] == {"1": 0.5, "2": 0.5}
@@ -250,8 +302,11 @@ def test_codeforces_summary_with_standings(tmp_path, monkeypatch):
     (tmp_path / "problems.json").write_text(json.dumps(["1001A", "1001B", "1001C"]))  # aligned with the rows
     monkeypatch.setenv(STANDINGS_ENV, str(tmp_path))
     monkeypatch.setattr("progrpo_eval.benchmarks.cf_rating.MIN_PARTICIPANTS", 0)
-    rows = [(f"codeforces/{row}", i, correct, "")
-            for row, verdicts in enumerate(ICPC_SUBMISSIONS.values()) for i, correct in enumerate(verdicts)]
+    rows = [
+        (f"codeforces/{row}", i, correct, "")
+        for row, verdicts in enumerate(ICPC_SUBMISSIONS.values())
+        for i, correct in enumerate(verdicts)
+    ]
     extra = benchmark_summary_extra(samples_frame(rows), [f"codeforces/{row}" for row in range(3)], 4)
     assert extra["codeforces_rating"]["rating"] == 1500
     assert "estimated rating 1500" in extra["notes"][0]

@@ -55,8 +55,13 @@ def test_described_without_data():
     assert toy["offline_file"] == "(generated in code)"
 
 
-PROBLEM = Problem("toy/x", "Name a multiple of 7 between 20 and 50.", "21, 28, 35, 42, 49",
-                  ("21", "28", "35", "42", "49"), {"k": 7, "low": 20, "high": 50})
+PROBLEM = Problem(
+    "toy/x",
+    "Name a multiple of 7 between 20 and 50.",
+    "21, 28, 35, 42, 49",
+    ("21", "28", "35", "42", "49"),
+    {"k": 7, "low": 20, "high": 50},
+)
 
 SCORER_CASES = [  # (text, correct, status, extracted)
     (reference_response(7, 35), True, "ok", "35"),

@@ -218,8 +218,10 @@ def test_dataset_diversity_pools_every_text_by_default():
 
 
 def test_fair_subsample_keeps_common_problems_and_m_texts_each():
-    solutions = {"grpo": {"p1": ["a1", "a2", "a3", "a4"], "p2": ["b1", "b2"], "p3": ["c1"]},
-                 "ours": {"p1": ["x1", "x2", "x3"], "p2": ["y1"], "p3": ["z1", "z2"]}}
+    solutions = {
+        "grpo": {"p1": ["a1", "a2", "a3", "a4"], "p2": ["b1", "b2"], "p3": ["c1"]},
+        "ours": {"p1": ["x1", "x2", "x3"], "p2": ["y1"], "p3": ["z1", "z2"]},
+    }
     chosen = fair_subsample(solutions, 2, seed=0)
     assert {run: list(problems) for run, problems in chosen.items()} == {"grpo": ["p1"], "ours": ["p1"]}
     assert len(chosen["grpo"]["p1"]) == 2 and set(chosen["grpo"]["p1"]) <= set(solutions["grpo"]["p1"])

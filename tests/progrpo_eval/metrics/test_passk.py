@@ -32,7 +32,9 @@ def test_pass_at_k_large_n_does_not_overflow():
     assert 0.0 < pass_at_k(2048, 5, 1024) <= 1.0
 
 
-@pytest.mark.parametrize("n, c, k, message", [(4, 1, 5, "larger than"), (4, 5, 1, "0 <= c <= n"), (4, 1, 0, "at least 1")])
+@pytest.mark.parametrize(
+    "n, c, k, message", [(4, 1, 5, "larger than"), (4, 5, 1, "0 <= c <= n"), (4, 1, 0, "at least 1")]
+)
 def test_pass_at_k_rejects_bad_arguments(n, c, k, message):
     with pytest.raises(ValueError, match=message):
         pass_at_k(n, c, k)

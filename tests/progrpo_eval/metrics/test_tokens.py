@@ -34,7 +34,10 @@ def test_confidence_and_low_prob_mean_by_hand(probs, fraction, confidence, low_m
     assert low_prob_mean(logprobs, mask, fraction).item() == pytest.approx(low_mean, rel=1e-12)
 
 
-@pytest.mark.parametrize("length, fraction, k", [(15, 0.2, 3), (5, 0.2, 1), (6, 0.2, 2), (1, 0.2, 1), (10, 0.3, 3), (100, 0.07, 7), (0, 0.2, 1)])
+@pytest.mark.parametrize(
+    "length, fraction, k",
+    [(15, 0.2, 3), (5, 0.2, 1), (6, 0.2, 2), (1, 0.2, 1), (10, 0.3, 3), (100, 0.07, 7), (0, 0.2, 1)],
+)
 def test_low_prob_count_is_robust_to_float_error(length, fraction, k):
     assert low_prob_count(torch.tensor([length]), fraction).item() == k
 

@@ -29,8 +29,10 @@ def _problems(counts, benchmark):
 
 @pytest.fixture
 def models(tmp_path, write_run):
-    return {name: {b: write_run(tmp_path / "runs", name, b, _problems(counts[b], b)) for b in counts}
-            for name, counts in (("grpo", GRPO), ("ours", OURS))}
+    return {
+        name: {b: write_run(tmp_path / "runs", name, b, _problems(counts[b], b)) for b in counts}
+        for name, counts in (("grpo", GRPO), ("ours", OURS))
+    }
 
 
 def _cli(*args):
@@ -56,9 +58,12 @@ def test_compare_models_holm_over_k_times_benchmarks_and_the_stratified_avg(mode
     average = comparisons[2]
     assert average.benchmarks == ("aime24", "amc23")
     values = {name: {b: per_problem_metrics(models[name][b], [1, 2, 4]) for b in GRPO} for name in models}
-    expected = stratified_paired_bootstrap([values["grpo"][b]["pass@1"].to_numpy() for b in GRPO],
-                                           [values["ours"][b]["pass@1"].to_numpy() for b in GRPO],
-                                           num_resamples=2000, seed=0)
+    expected = stratified_paired_bootstrap(
+        [values["grpo"][b]["pass@1"].to_numpy() for b in GRPO],
+        [values["ours"][b]["pass@1"].to_numpy() for b in GRPO],
+        num_resamples=2000,
+        seed=0,
+    )
     assert average.results[0] == expected
     # Avg = mean over the benchmarks of the mean Pass@1: aime24 (10/24 → 14/24), amc23 (5/16 → 10/16)
     assert expected.difference == pytest.approx(((14 - 10) / 24 + (10 - 5) / 16) / 2)
@@ -68,8 +73,9 @@ def test_compare_command_on_two_models_directories(models, tmp_path):
     shown = _cli("compare", tmp_path / "runs" / "grpo", tmp_path / "runs" / "ours", "--resamples", 500)
     assert shown.exit_code == 0, shown.output
     assert "p (Holm)" in shown.output and "The average over AIME 2024, AMC 23" in shown.output
-    payload = json.loads(_cli("compare", tmp_path / "runs" / "grpo", tmp_path / "runs" / "ours", "--json",
-                              "--resamples", 500).output)
+    payload = json.loads(
+        _cli("compare", tmp_path / "runs" / "grpo", tmp_path / "runs" / "ours", "--json", "--resamples", 500).output
+    )
     assert [c["benchmark"] for c in payload["comparisons"]] == ["aime24", "amc23", "avg"]
     assert payload["comparisons"][0]["holm_family"] == "6 tests: Pass@k × 2 benchmark(s)"
     single = json.loads(_cli("compare", models["grpo"]["amc23"], models["ours"]["amc23"], "--json").output)
@@ -84,8 +90,9 @@ def test_avg_ci_table_and_the_report_pages(models, tmp_path):
     assert table.rows[0][1][0] == (f"{100 * grpo.estimate:.1f} [{100 * grpo.low:.1f}, {100 * grpo.high:.1f}]",)
     report = build_report(runs, tmp_path / "r.pdf", semantic=False, num_resamples=300)
     first_after_title = next(page for page in report.pages if page != "title")
-    assert first_after_title == ("Tables: results (Tab. 2 layout), Avg with 95% CI (stratified), every run, "
-                                 "diversity (Tab. 5)")
+    assert first_after_title == (
+        "Tables: results (Tab. 2 layout), Avg with 95% CI (stratified), every run, diversity (Tab. 5)"
+    )
     assert "Comparison on the average over AIME 2024, AMC 23: ours − grpo" in report.pages
 
 
@@ -95,12 +102,23 @@ def _seed_runs(write_run, root: Path, recipe: str, seeds, pass1: dict, **algorit
     for seed in seeds:
         out_dir = root / "train" / f"{recipe}-s{seed}"
         (out_dir / "checkpoints" / "step-000010" / "hf").mkdir(parents=True)
-        config = {"seed": seed, "out_dir": str(out_dir), "model": {"path": "Qwen/Qwen2.5-7B"},
-                  "algorithm": {"advantage": recipe, "alpha": 0.3, **algorithm}}
+        config = {
+            "seed": seed,
+            "out_dir": str(out_dir),
+            "model": {"path": "Qwen/Qwen2.5-7B"},
+            "algorithm": {"advantage": recipe, "alpha": 0.3, **algorithm},
+        }
         (out_dir / "config.yaml").write_text(yaml.safe_dump(config))
         for benchmark, correct in pass1[seed].items():
-            runs.append(write_run(root / "evals", f"{recipe}-s{seed}", benchmark, _problems(correct, benchmark),
-                                  model_path=str(out_dir / "checkpoints" / "step-000010" / "hf")))
+            runs.append(
+                write_run(
+                    root / "evals",
+                    f"{recipe}-s{seed}",
+                    benchmark,
+                    _problems(correct, benchmark),
+                    model_path=str(out_dir / "checkpoints" / "step-000010" / "hf"),
+                )
+            )
     return runs
 
 
@@ -123,8 +141,11 @@ def test_seeds_aggregate_to_a_mean_with_a_t_interval_and_compare_paired(write_ru
 def test_seeds_of_one_recipe_must_differ_only_in_the_seed(write_run, tmp_path):
     runs = _seed_runs(write_run, tmp_path, "progrpo", (0,), {0: {"aime24": [1]}})
     runs += _seed_runs(write_run, tmp_path / "other", "progrpo", (1,), {1: {"aime24": [2]}}, alpha=0.7)
-    with pytest.raises(ValueError, match=r"seed 1 was trained with another recipe than seed 0 \(algorithm.alpha: 0.3 "
-                                         r"vs 0.7\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"seed 1 was trained with another recipe than seed 0 \(algorithm.alpha: 0.3 "
+        r"vs 0.7\)",
+    ):
         aggregate_seeds(runs)
     mixed = _seed_runs(write_run, tmp_path / "mixed", "grpo", (0, 1), {0: {"aime24": [1]}, 1: {"amc23": [1]}})
     with pytest.raises(ValueError, match="the seeds were evaluated on different benchmarks"):

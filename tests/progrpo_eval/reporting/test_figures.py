@@ -16,8 +16,12 @@ from progrpo_eval.reporting.runs import correct_solutions, resolve_runs
 #   0: 4 × 0.5 and 1.0 -> mean 3/5 = 0.6;  k = ceil(0.2·5) = 1 -> 0.5
 #   1: 0.9 0.1 0.8 0.2 0.5 0.6 0.7 0.4 0.3 1.0 -> mean 0.55;  k = 2 -> (0.1 + 0.2)/2 = 0.15
 #   2: 0.25 -> 0.25, 0.25;   3: 3 × 0.9 -> 0.9, 0.9 (k = ceil(0.6) = 1)
-ROLLOUTS = [(True, [0.5, 0.5, 0.5, 0.5, 1.0]), (False, [0.9, 0.1, 0.8, 0.2, 0.5, 0.6, 0.7, 0.4, 0.3, 1.0]),
-            (True, [0.25]), (False, [0.9, 0.9, 0.9])]
+ROLLOUTS = [
+    (True, [0.5, 0.5, 0.5, 0.5, 1.0]),
+    (False, [0.9, 0.1, 0.8, 0.2, 0.5, 0.6, 0.7, 0.4, 0.3, 1.0]),
+    (True, [0.25]),
+    (False, [0.9, 0.9, 0.9]),
+]
 AVERAGE, LOW20 = [0.6, 0.55, 0.25, 0.9], [0.5, 0.15, 0.25, 0.9]
 
 
@@ -60,10 +64,12 @@ def test_passk_curves_plot_the_unbiased_estimates_on_a_log2_axis(two_models):
 
 
 def test_ablation_bars_average_over_shared_benchmarks(two_models):
-    figure = figures.ablation_bars({label: [two_models[(label, b)] for b in ("aime24", "amc23")]
-                                    for label in ("grpo", "ours")})
-    heights = {container.get_label(): [bar.get_height() for bar in container]
-               for container in figure.axes[0].containers}
+    figure = figures.ablation_bars(
+        {label: [two_models[(label, b)] for b in ("aime24", "amc23")] for label in ("grpo", "ours")}
+    )
+    heights = {
+        container.get_label(): [bar.get_height() for bar in container] for container in figure.axes[0].containers
+    }
     # amc23/0 has 2 of 4 correct (ROLLOUTS), amc23/1 none: Pass@1 0.25, Pass@4 0.5 for both models
     assert heights["grpo"] == pytest.approx([100 * (0.125 + 0.25) / 2, 100 * (0.5 + 0.5) / 2])
     assert heights["ours"] == pytest.approx([100 * (0.25 + 0.25) / 2, 100 * (0.5 + 0.5) / 2])
@@ -100,8 +106,13 @@ def test_entropy_kde_falls_back_to_labelled_surprisal(two_models, plant_entropy)
 def test_training_entropy_reads_metrics_jsonl(tmp_path):
     path = tmp_path / "grpo" / "metrics.jsonl"
     path.parent.mkdir()
-    path.write_text("\n".join(json.dumps(row) for row in [{"step": 2, "entropy": 0.3}, {"step": 1, "entropy": 0.5},
-                                                          {"step": 3, "accuracy": 0.1}]) + "\n\n")
+    path.write_text(
+        "\n".join(
+            json.dumps(row)
+            for row in [{"step": 2, "entropy": 0.3}, {"step": 1, "entropy": 0.5}, {"step": 3, "accuracy": 0.1}]
+        )
+        + "\n\n"
+    )
     line = figures.training_entropy([path]).axes[0].get_lines()[0]
     assert list(line.get_xdata()) == [1, 2] and list(line.get_ydata()) == [0.5, 0.3]
     path.write_text('{"step": 1, "entropy": 0.5}\nnot json\n')
@@ -166,10 +177,22 @@ def test_saved_files_are_deterministic(two_models, tmp_path):
 def test_diversity_table_pools_by_default_and_offers_per_problem_and_fair(tmp_path, write_run):
     """Tab. 5 at the dataset level: the pooled value differs from the mean over problems."""
     three_right = [(True, [0.5])] * 3 + [(False, [0.5])]
-    ours = write_run(tmp_path, "ours", "aime24", {"aime24/0": three_right, "aime24/1": three_right,
-                                                  "aime24/2": [(True, [0.5])] + [(False, [0.5])] * 3})
-    grpo = write_run(tmp_path, "grpo", "aime24", {"aime24/0": three_right, "aime24/1": [(False, [0.5])] * 4,
-                                                  "aime24/2": [(True, [0.5])] * 2 + [(False, [0.5])] * 2})
+    ours = write_run(
+        tmp_path,
+        "ours",
+        "aime24",
+        {"aime24/0": three_right, "aime24/1": three_right, "aime24/2": [(True, [0.5])] + [(False, [0.5])] * 3},
+    )
+    grpo = write_run(
+        tmp_path,
+        "grpo",
+        "aime24",
+        {
+            "aime24/0": three_right,
+            "aime24/1": [(False, [0.5])] * 4,
+            "aime24/2": [(True, [0.5])] * 2 + [(False, [0.5])] * 2,
+        },
+    )
     solutions = correct_solutions(ours)
     pooled = tables.diversity_table(ours, semantic=False)
     every_text = [text for texts in solutions.values() for text in texts]
@@ -198,7 +221,8 @@ def test_one_temperature_per_figure(two_models, plant_entropy):
     assert default.axes[0].get_title() == "Average probability at T=1"
     assert "none stored at T=1 (exact at T=0.6 is" in default.get_suptitle()
     assert rollouts.problem_token_statistics(run_dir).set_index("problem_id").loc["amc23/0", "mean_token_prob"] == (
-        pytest.approx(np.mean(AVERAGE)))
+        pytest.approx(np.mean(AVERAGE))
+    )
     at_sampling = token_figures.token_probability_distributions(run_dir, temperature=0.6)
     assert len(at_sampling.axes) == 6 and at_sampling.axes[2].get_title() == "Mean token entropy at T=0.6 (nats)"
     assert at_sampling.axes[0].get_title() == "Average probability at T=0.6"

@@ -54,16 +54,29 @@ def test_old_runs_report_and_compare_from_the_command_line(old_runs, tmp_path):
     report = build_report(_dirs(old_runs), tmp_path / "old.pdf", semantic=False, num_resamples=200)
     expected = json.loads((EXPECTED / "pages.json").read_text())
     # added since: the Avg CI table (issue 12 B5) on the tables page, and a comparison of the average
-    expected["pages"][1] = expected["pages"][1].replace("Tab. 2 layout), ", "Tab. 2 layout), Avg with 95% CI "
-                                                        "(stratified), ")
+    expected["pages"][1] = expected["pages"][1].replace(
+        "Tab. 2 layout), ", "Tab. 2 layout), Avg with 95% CI (stratified), "
+    )
     expected["pages"].insert(2, "Tables (continued)")  # the tables no longer fit one page
     expected["pages"].append("Comparison on the average over AIME 2024, AMC 23: tiny-b − tiny-a")
-    expected["notes"].insert(1, "Training curves (reward, entropy, response length) left out: no training "
-                                "metrics.jsonl given (--metrics).")  # added since: the training curves page (issue 9)
+    expected["notes"].insert(
+        1, "Training curves (reward, entropy, response length) left out: no training metrics.jsonl given (--metrics)."
+    )  # added since: the training curves page (issue 9)
     assert list(report.pages) == expected["pages"] and list(report.notes) == expected["notes"]
-    shown = CliRunner().invoke(app, ["report", *map(str, _dirs(old_runs)), "--out", str(tmp_path / "cli.pdf"),
-                                     "--no-semantic", "--resamples", "200"])
+    shown = CliRunner().invoke(
+        app,
+        [
+            "report",
+            *map(str, _dirs(old_runs)),
+            "--out",
+            str(tmp_path / "cli.pdf"),
+            "--no-semantic",
+            "--resamples",
+            "200",
+        ],
+    )
     assert shown.exit_code == 0, shown.output
-    compared = CliRunner().invoke(app, ["compare", str(old_runs / "tiny-a" / "amc23"),
-                                        str(old_runs / "tiny-b" / "amc23"), "--resamples", "200"])
+    compared = CliRunner().invoke(
+        app, ["compare", str(old_runs / "tiny-a" / "amc23"), str(old_runs / "tiny-b" / "amc23"), "--resamples", "200"]
+    )
     assert compared.exit_code == 0 and "Pass@4" in compared.output

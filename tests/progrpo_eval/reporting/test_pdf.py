@@ -31,8 +31,10 @@ def _problems(counts, benchmark="aime24"):
 
 @pytest.fixture
 def pair(tmp_path, write_run):
-    return {"grpo": write_run(tmp_path, "grpo", "aime24", _problems(GRPO)),
-            "ours": write_run(tmp_path, "ours", "aime24", _problems(OURS))}
+    return {
+        "grpo": write_run(tmp_path, "grpo", "aime24", _problems(GRPO)),
+        "ours": write_run(tmp_path, "ours", "aime24", _problems(OURS)),
+    }
 
 
 def _cli(*args):
@@ -73,15 +75,20 @@ def test_compare_command_table_and_json(pair, tmp_path):
     assert first["ci95"] == [expected.low, expected.high] and payload["benchmark"] == "aime24"
 
 
-@pytest.mark.parametrize("case, message", [
-    ("not_a_run", "is not a run directory (no manifest.json)"),
-    ("other_benchmark", "the runs are on different benchmarks"),
-    ("other_problems", "the runs cover different problems: 6 in A, 2 in B, 2 in common"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("not_a_run", "is not a run directory (no manifest.json)"),
+        ("other_benchmark", "the runs are on different benchmarks"),
+        ("other_problems", "the runs cover different problems: 6 in A, 2 in B, 2 in common"),
+    ],
+)
 def test_compare_command_errors_are_one_line(pair, tmp_path, case, message, write_run):
-    other = {"not_a_run": tmp_path / "nothing",
-             "other_benchmark": write_run(tmp_path, "x", "amc23", _problems([1], "amc23")),
-             "other_problems": write_run(tmp_path, "x", "aime24", _problems([1, 2]))}[case]
+    other = {
+        "not_a_run": tmp_path / "nothing",
+        "other_benchmark": write_run(tmp_path, "x", "amc23", _problems([1], "amc23")),
+        "other_problems": write_run(tmp_path, "x", "aime24", _problems([1, 2])),
+    }[case]
     result = _cli("compare", pair["grpo"], other)
     assert result.exit_code == 2
     assert result.output.startswith("error: ") and message in result.output and result.output.count("\n") == 1
@@ -105,13 +112,18 @@ def test_report_is_byte_identical_and_has_the_planned_pages(pair, metrics_file, 
     data = first.path.read_bytes()
     assert data == second.path.read_bytes()
     assert data.startswith(b"%PDF") and b"CreationDate" not in data
-    assert first.pages == ("title", "Tables: results (Tab. 2 layout), every run, diversity (Tab. 5)",
-                           "Fig. 1: Pass@k curves", "Fig. 2: training entropy",
-                           "training curves: reward, entropy, response length",
-                           "Fig. 3: per-problem token probabilities, AIME 2024",
-                           "Fig. 4: rollout token surprisal (no stored entropy), AIME 2024",
-                           "Fig. 5: Pass@1 and Pass@k per model", "Fig. 8: one problem's rollouts, AIME 2024",
-                           "Comparison on AIME 2024: ours − grpo")
+    assert first.pages == (
+        "title",
+        "Tables: results (Tab. 2 layout), every run, diversity (Tab. 5)",
+        "Fig. 1: Pass@k curves",
+        "Fig. 2: training entropy",
+        "training curves: reward, entropy, response length",
+        "Fig. 3: per-problem token probabilities, AIME 2024",
+        "Fig. 4: rollout token surprisal (no stored entropy), AIME 2024",
+        "Fig. 5: Pass@1 and Pass@k per model",
+        "Fig. 8: one problem's rollouts, AIME 2024",
+        "Comparison on AIME 2024: ours − grpo",
+    )
     assert _page_count(data) == len(first.pages)
     assert any("No stored entropy" in note for note in first.notes)
 
@@ -130,10 +142,13 @@ def test_report_command_writes_the_pdf_and_notes(pair, tmp_path):
     assert len(list(tmp_path.glob("page-*.png"))) == 6
 
 
-@pytest.mark.parametrize("args, message", [
-    (["{missing}", "--out", "{tmp}/r.pdf"], "is not a run directory (no manifest.json)"),
-    (["{run}", "--out", "{tmp}/r.pdf", "--metrics", "{tmp}/none.jsonl"], "training metrics file not found"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["{missing}", "--out", "{tmp}/r.pdf"], "is not a run directory (no manifest.json)"),
+        (["{run}", "--out", "{tmp}/r.pdf", "--metrics", "{tmp}/none.jsonl"], "training metrics file not found"),
+    ],
+)
 def test_report_command_errors_are_one_line(pair, tmp_path, args, message):
     values = {"missing": tmp_path / "missing", "tmp": tmp_path, "run": pair["grpo"]}
     result = _cli("report", *[arg.format(**values) for arg in args])
@@ -147,9 +162,16 @@ def test_report_of_a_real_tiny_model_run(tiny_model_dir, data_dir, tmp_path):
     from progrpo_eval.generation import SamplingSettings
     from progrpo_eval.runner import RunOptions, run
 
-    options = RunOptions(model=str(tiny_model_dir), benchmarks=["amc23"], backend="hf", out=tmp_path / "runs",
-                         settings=SamplingSettings(n=2, temperature=1.0, top_p=1.0, max_tokens=8, seed=0),
-                         data_dir=str(data_dir), limit=2, score_workers=1)
+    options = RunOptions(
+        model=str(tiny_model_dir),
+        benchmarks=["amc23"],
+        backend="hf",
+        out=tmp_path / "runs",
+        settings=SamplingSettings(n=2, temperature=1.0, top_p=1.0, max_tokens=8, seed=0),
+        data_dir=str(data_dir),
+        limit=2,
+        score_workers=1,
+    )
     [(_, run_dir, _)] = run(options, Console(file=open(os.devnull, "w")))
     result = _cli("report", run_dir, "--out", tmp_path / "real.pdf", "--no-semantic")
     assert result.exit_code == 0, result.output

@@ -38,11 +38,14 @@ def test_score_choice_table(response: str, gold: str, expected: bool) -> None:
     assert result.correct is expected, result
 
 
-@pytest.mark.parametrize("response", [
-    "I am not sure.",
-    "\\boxed{42}",
-    "the answer is a mystery",
-])
+@pytest.mark.parametrize(
+    "response",
+    [
+        "I am not sure.",
+        "\\boxed{42}",
+        "the answer is a mystery",
+    ],
+)
 def test_no_answer(response: str) -> None:
     (result,) = score_choice([response], ["B"])
     assert (result.correct, result.status, result.extracted) == (False, "no_answer", None)

@@ -27,8 +27,11 @@ EXTRACTION_CASES = [
     (block("print(1)", "") + "and `inline` code", None, "print(1)"),
     (block("int main() {}", "cpp"), None, "int main() {}"),  # only another language: run it (and fail)
     (block("def f(x):\n    return x") + block("print(f(2))"), "f", "def f(x):\n    return x"),  # defining block wins
-    (block("class Solution:\n    def twoSum(self, a):\n        return a") + block("print(1)"), "Solution.twoSum",
-     "class Solution:\n    def twoSum(self, a):\n        return a"),
+    (
+        block("class Solution:\n    def twoSum(self, a):\n        return a") + block("print(1)"),
+        "Solution.twoSum",
+        "class Solution:\n    def twoSum(self, a):\n        return a",
+    ),
     (block("print(1)") + "```python\nprint(2)\n", None, "print(1)"),  # an unclosed block is skipped
     ("````python\nx = '```'\n````", None, "x = '```'"),  # a longer fence holds a shorter one
     ("no code at all", None, None),
@@ -93,8 +96,12 @@ GOLD_CASES = [
     (json.dumps([{"input": "1\n", "output": "2\n", "testtype": "stdin"}]), "q", "stdio", None),
     (json.dumps([{"input": "1\n", "output": "2\n", "type": "stdin_stdout"}]), "q", "stdio", None),
     (json.dumps({"inputs": ["1\n"], "outputs": ["2\n"]}), "q", "stdio", None),
-    (json.dumps([{"input": "[1, 2]\n3", "output": "[4]", "testtype": "functional"}]),
-     "Solve.\n```python\nclass Solution:\n    def addAll(self, a: list, b: int) -> list:\n```", "function", "addAll"),
+    (
+        json.dumps([{"input": "[1, 2]\n3", "output": "[4]", "testtype": "functional"}]),
+        "Solve.\n```python\nclass Solution:\n    def addAll(self, a: list, b: int) -> list:\n```",
+        "function",
+        "addAll",
+    ),
 ]
 
 
@@ -106,8 +113,15 @@ def test_training_rows_bring_their_tests_in_the_gold(gold, question, mode, funct
         assert metadata["tests"] == [{"input": [[1, 2], 3], "output": [4]}]
 
 
-@pytest.mark.parametrize("gold", ["not json", "[]", json.dumps({"inputs": [], "outputs": [], "fn_name": "f"}),
-                                  json.dumps([{"input": "1", "output": "2", "testtype": "functional"}])])
+@pytest.mark.parametrize(
+    "gold",
+    [
+        "not json",
+        "[]",
+        json.dumps({"inputs": [], "outputs": [], "fn_name": "f"}),
+        json.dumps([{"input": "1", "output": "2", "testtype": "functional"}]),
+    ],
+)
 def test_unsupported_training_tests_are_refused(gold):
     with pytest.raises(TaskError):
         metadata_from_gold(Problem("deepcoder/0", "no starter code", gold))
@@ -133,10 +147,13 @@ def lcb_problem(tests, function_name=None):
     return Problem(f"t/{mode}", "q", "", metadata=metadata)
 
 
-SUM = lcb_problem([{"input": "1 2\n", "output": "3\n"}, {"input": "5 5\n", "output": "10\n"},
-                   {"input": "-1 1\n", "output": "0\n"}])
-TWO_SUM = lcb_problem([{"input": [[2, 7, 11, 15], 9], "output": [0, 1]}, {"input": [[3, 2, 4], 6], "output": [1, 2]}],
-                      function_name="twoSum")
+SUM = lcb_problem(
+    [{"input": "1 2\n", "output": "3\n"}, {"input": "5 5\n", "output": "10\n"}, {"input": "-1 1\n", "output": "0\n"}]
+)
+TWO_SUM = lcb_problem(
+    [{"input": [[2, 7, 11, 15], 9], "output": [0, 1]}, {"input": [[3, 2, 4], 6], "output": [1, 2]}],
+    function_name="twoSum",
+)
 TWO_SUM_RIGHT = """
 class Solution:
     def twoSum(self, nums, target):
@@ -154,12 +171,14 @@ def judge(scorer, problem, *texts):
 
 def test_stdio_programs_right_wrong_and_broken(scorer):
     right, wrong, crash, slow, none = judge(
-        scorer, SUM,
+        scorer,
+        SUM,
         block("a, b = map(int, input().split())\nprint(a + b)"),
         block("a, b = map(int, input().split())\nprint(a + b if a != 5 else 11)"),
         block("raise SystemExit(3)"),
         block("while True:\n    pass"),
-        "I would add the numbers.")
+        "I would add the numbers.",
+    )
     assert (right.correct, right.status, right.fraction, right.detail) == (True, "ok", 1.0, "pass 3/3")
     assert (wrong.correct, wrong.status, wrong.fraction) == (False, "ok", 1 / 3)
     assert wrong.detail.startswith("fail 1/3; test 1:")
@@ -175,9 +194,12 @@ def test_lcb_prelude_star_imports_like_livecodebench(scorer):
 
 def test_functional_programs(scorer):
     right, plain_function, wrong = judge(
-        scorer, TWO_SUM, block(TWO_SUM_RIGHT),
+        scorer,
+        TWO_SUM,
+        block(TWO_SUM_RIGHT),
         block("def twoSum(nums, target):\n    return [0, 1]"),  # no class: LiveCodeBench calls the function
-        block("class Solution:\n    def twoSum(self, nums, target):\n        return [0, 1]"))
+        block("class Solution:\n    def twoSum(self, nums, target):\n        return [0, 1]"),
+    )
     assert right.correct, right.detail
     assert (plain_function.correct, plain_function.fraction) == (False, 0.5)
     assert (wrong.correct, wrong.fraction) == (False, 0.5)
@@ -208,12 +230,17 @@ def test_stop_at_first_failure_off_measures_the_share_passed():
 
 CODEFORCES_CASES = {
     # problem index in DeepCoder's copy: (a right solution, a wrong one)
-    0: ("t = int(input())\nfor _ in range(t):\n    x, y = map(int, input().split())\n    print(min(x, y), max(x, y))",
-        "t = int(input())\nfor _ in range(t):\n    x, y = map(int, input().split())\n    print(x, y)"),
-    3: ("for _ in range(int(input())):\n    s = input().strip()\n"
+    0: (
+        "t = int(input())\nfor _ in range(t):\n    x, y = map(int, input().split())\n    print(min(x, y), max(x, y))",
+        "t = int(input())\nfor _ in range(t):\n    x, y = map(int, input().split())\n    print(x, y)",
+    ),
+    3: (
+        "for _ in range(int(input())):\n    s = input().strip()\n"
         "    changes = sum(a != b for a, b in zip(s, s[1:]))\n    print(changes + 1 - ('01' in s))",
-        "for _ in range(int(input())):\n    s = input().strip()\n    print(sum(a != b for a, b in zip(s, s[1:])) + 1)"),
-    5: ("import math\nfor _ in range(int(input())):\n    r = int(input())\n    total = 0\n"
+        "for _ in range(int(input())):\n    s = input().strip()\n    print(sum(a != b for a, b in zip(s, s[1:])) + 1)",
+    ),
+    5: (
+        "import math\nfor _ in range(int(input())):\n    r = int(input())\n    total = 0\n"
         "    for x in range(r + 1):  # points with x >= 0, y >= 1; four rotations cover the ring\n"
         "        need = r * r - x * x\n        y_lo = max(1, math.isqrt(need - 1) + 1 if need > 0 else 0)\n"
         "        y_hi = math.isqrt((r + 1) ** 2 - x * x - 1)\n        total += max(0, y_hi - y_lo + 1)\n"
@@ -222,7 +249,8 @@ CODEFORCES_CASES = {
         "    for x in range(r):  # off by one: misses x = r\n"
         "        need = r * r - x * x\n        y_lo = max(1, math.isqrt(need - 1) + 1 if need > 0 else 0)\n"
         "        y_hi = math.isqrt((r + 1) ** 2 - x * x - 1)\n        total += max(0, y_hi - y_lo + 1)\n"
-        "    print(4 * total)"),
+        "    print(4 * total)",
+    ),
 }
 
 
@@ -239,7 +267,7 @@ def test_codeforces_right_and_wrong(scorer, data_dir, index):
     assert not wrong.correct and wrong.status == "ok"
 
 
-FIND_ZERO_BISECTION = '''
+FIND_ZERO_BISECTION = """
 import math
 
 
@@ -258,8 +286,10 @@ def find_zero(xs):
         else:
             high = middle
     return low
-'''
-FIND_ZERO_NEWTON = FIND_ZERO_BISECTION.split("def find_zero")[0] + '''def find_zero(xs):
+"""
+FIND_ZERO_NEWTON = (
+    FIND_ZERO_BISECTION.split("def find_zero")[0]
+    + """def find_zero(xs):
     slope = [xs[i] * i for i in range(1, len(xs))]
     x = 0
     for _ in range(1000):
@@ -268,18 +298,26 @@ FIND_ZERO_NEWTON = FIND_ZERO_BISECTION.split("def find_zero")[0] + '''def find_z
             break
         x = x - value / poly(slope, x)
     return x
-'''
+"""
+)
 HUMANEVAL_CASES = {
     # task: [(a complete program, whether EvalPlus counts it correct)]
-    "HumanEval/2": [("def truncate_number(number):\n    return number - int(number) + 1e-9", True),  # atol 1e-6
-                    ("def truncate_number(number):\n    return number - int(number) + 1e-3", False)],
+    "HumanEval/2": [
+        ("def truncate_number(number):\n    return number - int(number) + 1e-9", True),  # atol 1e-6
+        ("def truncate_number(number):\n    return number - int(number) + 1e-3", False),
+    ],
     # find_zero is judged by |poly(xs, root)| <= 1e-4 (EvalPlus's oracle), not by the canonical root. On steep
     # polynomials that is strict: a bisection root 1e-11 from the canonical Newton one fails plus input 104
     # (9450000 + 9x - ... - x^11 near x = 5.9), in EvalPlus as here; the canonical's Newton iteration, retyped, passes.
-    "HumanEval/32": [(FIND_ZERO_NEWTON, True), (FIND_ZERO_BISECTION, False),
-                     (FIND_ZERO_NEWTON.replace("return x", "return x + 0.01"), False)],
-    "HumanEval/53": [("def add(x, y):\n    return x + y", True),
-                     ("def add(x, y):\n    return float(x + y) + 0.5", False)],
+    "HumanEval/32": [
+        (FIND_ZERO_NEWTON, True),
+        (FIND_ZERO_BISECTION, False),
+        (FIND_ZERO_NEWTON.replace("return x", "return x + 0.01"), False),
+    ],
+    "HumanEval/53": [
+        ("def add(x, y):\n    return x + y", True),
+        ("def add(x, y):\n    return float(x + y) + 0.5", False),
+    ],
 }
 
 
@@ -289,8 +327,7 @@ def test_humaneval_plus_follows_evalplus_in_the_sandbox(data_dir, tmp_path, monk
     monkeypatch.setenv("PROGRPO_CACHE_DIR", str(tmp_path))
     loaded = load_problems("humaneval_plus", data_dir)
     problems = [p for p in loaded.problems if p.metadata["task_id"] in HUMANEVAL_CASES]
-    texts = [[block(p.gold)] + [block(code) for code, _ in HUMANEVAL_CASES[p.metadata["task_id"]]]
-             for p in problems]
+    texts = [[block(p.gold)] + [block(code) for code, _ in HUMANEVAL_CASES[p.metadata["task_id"]]] for p in problems]
     with build_scorer("code", ScorerSettings(workers=2), **loaded.benchmark.scorer_options) as humaneval_scorer:
         scored = score_samples(humaneval_scorer, problems, texts, reasoning=False)
     for problem, group in zip(problems, scored):

@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from progrpo_eval.scoring import MathScorer, ScoreResult, ScorerSettings, build_scorer, score_math_one
 from progrpo_eval.problem import Problem
+from progrpo_eval.scoring import MathScorer, ScoreResult, ScorerSettings, build_scorer, score_math_one
 
 HANGS = "\\boxed{9^{9^{9}}}"  # sympy keeps computing 9^387420489 for minutes: a real hang
 
@@ -112,12 +112,15 @@ def test_math_table(response: str, gold: str, expected: bool) -> None:
     assert result.correct is expected, result
 
 
-@pytest.mark.parametrize(("response", "gold", "status", "detail"), [
-    ("no digits in here at all", "5", "no_answer", ""),
-    ("\\boxed{}", "5", "no_answer", "empty \\boxed{}"),
-    ("so the answer is \\boxed{\\frac{1}{", "5", "no_answer", "the last \\boxed{ is never closed"),
-    ("\\boxed{5}", "", "error", "gold could not be parsed: ''"),
-])
+@pytest.mark.parametrize(
+    ("response", "gold", "status", "detail"),
+    [
+        ("no digits in here at all", "5", "no_answer", ""),
+        ("\\boxed{}", "5", "no_answer", "empty \\boxed{}"),
+        ("so the answer is \\boxed{\\frac{1}{", "5", "no_answer", "the last \\boxed{ is never closed"),
+        ("\\boxed{5}", "", "error", "gold could not be parsed: ''"),
+    ],
+)
 def test_statuses_other_than_ok(response: str, gold: str, status: str, detail: str) -> None:
     assert score_math_one(response, gold) == ScoreResult(False, status, None, detail)
 
@@ -146,8 +149,7 @@ def injected_check(response: str, gold: str) -> ScoreResult:
 @pytest.fixture(scope="module")
 def pool():
     """Two workers with the test hook; "forkserver" here (cheap replacements), "spawn" below."""
-    with MathScorer(workers=2, timeout_s=1.0, check=injected_check, chunk_size=2,
-                    start_method="forkserver") as scorer:
+    with MathScorer(workers=2, timeout_s=1.0, check=injected_check, chunk_size=2, start_method="forkserver") as scorer:
         scorer.score(["\\boxed{1}"] * 4, ["1"] * 4)  # start and warm the workers
         yield scorer
 

@@ -30,8 +30,11 @@ LAST_BOX_CASES = [
     ("The first block gives \\boxed{12}, so the answer is \\boxed{204}.", "12", False),
     ("\\boxed{3} wait, no: \\boxed{5}", "5", True),
     # a "final answer is" after the last box is the answer (lm-eval's minerva prompt ends so)
-    ("so \\boxed{200} and then \\boxed{255}. Final Answer: The final answer is $10,455$. I hope it is correct.",
-     "10455", True),
+    (
+        "so \\boxed{200} and then \\boxed{255}. Final Answer: The final answer is $10,455$. I hope it is correct.",
+        "10455",
+        True,
+    ),
     # a gold listing several answers reads the boxes together, unless the last box holds them all
     ("\\boxed{69} and \\boxed{84}", "69, 84", True),
     ("first \\boxed{12}, so the solutions are \\boxed{1, -2}", "1, -2", True),
@@ -56,15 +59,25 @@ MARKER_CASES = [
     ("Answer: the larger root, which is 7", "7", True),  # prose after the marker is searched
     ("Answer: \\boxed{7}", "7", True),  # a box after the marker counts
     # a formula broken in two by "$ $" (as one of Minerva's golds is): one answer
-    ("Final Answer: The final answer is $x_{0} \\cos (\\omega t)+$ $\\dot{x}_{0} \\sin (\\omega t) / \\omega$. "
-     "I hope it is correct.", "x_{0} \\cos (\\omega t)+$ $\\dot{x}_{0} \\sin (\\omega t) / \\omega", True),
-    ("Answer: x_{0} \\cos (\\omega t)+$ $\\dot{x}_{0} \\sin (\\omega t) / \\omega",
-     "x_{0} \\cos (\\omega t)+$ $\\dot{x}_{0} \\sin (\\omega t) / \\omega", True),
+    (
+        "Final Answer: The final answer is $x_{0} \\cos (\\omega t)+$ $\\dot{x}_{0} \\sin (\\omega t) / \\omega$. "
+        "I hope it is correct.",
+        "x_{0} \\cos (\\omega t)+$ $\\dot{x}_{0} \\sin (\\omega t) / \\omega",
+        True,
+    ),
+    (
+        "Answer: x_{0} \\cos (\\omega t)+$ $\\dot{x}_{0} \\sin (\\omega t) / \\omega",
+        "x_{0} \\cos (\\omega t)+$ $\\dot{x}_{0} \\sin (\\omega t) / \\omega",
+        True,
+    ),
     ("Answer: 7. Check: \\boxed{8}", "7", False),  # the last box comes after the marker
     # after a box, a marker counts only at the start of a line and before something mathematical
     # (found by benchmarks/scoring_throughput.py on a MATH-500 solution)
-    ("$17^{-1}\\equiv \\boxed{44}\\pmod{83}$.\n\nWe may check our answer: $17\\cdot 44 = 748$, so it is right.",
-     "44", True),
+    (
+        "$17^{-1}\\equiv \\boxed{44}\\pmod{83}$.\n\nWe may check our answer: $17\\cdot 44 = 748$, so it is right.",
+        "44",
+        True,
+    ),
     ("So \\boxed{44}. The final answer is correct.", "44", True),
     ("So \\boxed{44}.\nAnswer: 45", "45", True),
 ]
@@ -82,11 +95,14 @@ def test_a_multi_answer_problem_reads_its_boxes_together() -> None:
     assert [result.correct for result in results] == [True, False]
 
 
-@pytest.mark.parametrize("response", [
-    "... therefore the answer is $\\boxed{20",
-    "I first thought \\boxed{204}, but redoing it the answer is \\boxed{20",
-    "\\boxed{204} and finally \\boxed",
-])
+@pytest.mark.parametrize(
+    "response",
+    [
+        "... therefore the answer is $\\boxed{20",
+        "I first thought \\boxed{204}, but redoing it the answer is \\boxed{20",
+        "\\boxed{204} and finally \\boxed",
+    ],
+)
 def test_a_cut_off_last_box_is_no_answer(response: str) -> None:
     result = score_math_one(response, "204")
     assert (result.correct, result.status, result.extracted) == (False, "no_answer", None)
@@ -217,12 +233,15 @@ def test_quick_verdicts(answer: str, gold: str, expected: bool | None) -> None:
         assert score_math_one(f"\\boxed{{{answer}}}", gold, quick=False).correct is expected
 
 
-@pytest.mark.parametrize(("answers", "key"), [
-    (["\\frac{1}{2}", "0.5", "\\dfrac12", "1/2", "0.50", "\\frac{2}{4}"], "1/2"),
-    (["4.5\\times 10^{3}", "4500", "4500.0"], "4500"),
-    (["-2\\frac{1}{2}", "-2.5"], "-5/2"),
-    (["x^2 + 1", "x^2+1"], "x^2+1"),
-])
+@pytest.mark.parametrize(
+    ("answers", "key"),
+    [
+        (["\\frac{1}{2}", "0.5", "\\dfrac12", "1/2", "0.50", "\\frac{2}{4}"], "1/2"),
+        (["4.5\\times 10^{3}", "4500", "4500.0"], "4500"),
+        (["-2\\frac{1}{2}", "-2.5"], "-5/2"),
+        (["x^2 + 1", "x^2+1"], "x^2+1"),
+    ],
+)
 def test_equal_answers_share_a_key(answers: list[str], key: str) -> None:
     assert {answer_key(answer) for answer in answers} == {key}
 

@@ -101,4 +101,6 @@ def test_dapo_rule(response: str, gold: str, correct: bool, status: str) -> None
 def test_dapo_normalisation_and_reward() -> None:
     assert normalize_final_answer("\\boxed{\\text{(B)}}") == "(B)"
     assert normalize_final_answer("90^\\circ") == "90"
-    assert build_scorer("dapo").wrong_reward == -1.0 and build_scorer("math", ScorerSettings(workers=0)).wrong_reward == 0
+    assert (
+        build_scorer("dapo").wrong_reward == -1.0 and build_scorer("math", ScorerSettings(workers=0)).wrong_reward == 0
+    )

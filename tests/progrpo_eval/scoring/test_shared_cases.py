@@ -51,8 +51,10 @@ def agreement_table(cases: list[dict], verdicts: list[ScoreResult]) -> str:
     lines.append("disagreements (index, kind, caveat?, expected, status, gold, prediction's end):")
     for index, (row, result) in enumerate(zip(cases, verdicts)):
         if result.correct != row["expected"]:
-            lines.append(f"  {index} {row['kind']} {'caveat' if 'caveat' in row else '-'} "
-                         f"{row['expected']} {result.status} {row['gold'][:60]!r} {row['prediction'][-60:]!r}")
+            lines.append(
+                f"  {index} {row['kind']} {'caveat' if 'caveat' in row else '-'} "
+                f"{row['expected']} {result.status} {row['gold'][:60]!r} {row['prediction'][-60:]!r}"
+            )
     return "\n".join(lines)
 
 
@@ -70,8 +72,11 @@ def test_agreement_with_other_graders_labels(cases: list[dict], verdicts: list[S
 def test_verdicts_without_a_parser_equal_math_verify_on_every_case(cases: list[dict]) -> None:
     quick = [quick_judgement(row["prediction"], row["gold"]) for row in cases]
     slow_stage = [quick_judgement(row["prediction"], row["gold"], quick=False) for row in cases]
-    decided = [index for index, (a, b) in enumerate(zip(quick, slow_stage))
-               if isinstance(a, ScoreResult) and not isinstance(b, ScoreResult)]
+    decided = [
+        index
+        for index, (a, b) in enumerate(zip(quick, slow_stage))
+        if isinstance(a, ScoreResult) and not isinstance(b, ScoreResult)
+    ]
     assert len(decided) >= 100, f"the fast path decided only {len(decided)} cases"
     with MathScorer(workers=2, timeout_s=20.0, check=score_math_without_quick_verdicts) as pool:
         by_math_verify = pool.score([cases[i]["prediction"] for i in decided], [cases[i]["gold"] for i in decided])

@@ -36,9 +36,22 @@ def _dataset(num_prompts=4):
 
 def _settings(tmp_path, **overrides):
     settings = dict(
-        output_dir=str(tmp_path / "out"), per_device_train_batch_size=8, num_generations=GROUP, max_completion_length=10,
-        max_steps=2, learning_rate=1e-4, logging_steps=1, report_to="none", use_cpu=True, seed=0, save_strategy="no",
-        epsilon=0.2, epsilon_high=0.28, loss_type="dapo", beta=0.0, temperature=1.0,
+        output_dir=str(tmp_path / "out"),
+        per_device_train_batch_size=8,
+        num_generations=GROUP,
+        max_completion_length=10,
+        max_steps=2,
+        learning_rate=1e-4,
+        logging_steps=1,
+        report_to="none",
+        use_cpu=True,
+        seed=0,
+        save_strategy="no",
+        epsilon=0.2,
+        epsilon_high=0.28,
+        loss_type="dapo",
+        beta=0.0,
+        temperature=1.0,
     )
     return {**settings, **overrides}
 
@@ -46,8 +59,14 @@ def _settings(tmp_path, **overrides):
 def _trainer(cls, config, model_dir, **kwargs):
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    return cls(model=model, reward_funcs=[coin_reward], args=config, train_dataset=_dataset(), processing_class=tokenizer,
-               **kwargs)
+    return cls(
+        model=model,
+        reward_funcs=[coin_reward],
+        args=config,
+        train_dataset=_dataset(),
+        processing_class=tokenizer,
+        **kwargs,
+    )
 
 
 def _rows(output):
@@ -60,9 +79,14 @@ def _rows(output):
 def _unpadded_confidences(model, prompts, completions, fraction=0.2):
     """c(q), c(o|q) scored one sequence at a time, no padding anywhere (the reference)."""
     scored = prompt_response_logprobs(model, prompts, completions, batch_size=1)
-    c_q = [low_prob_confidence(torch.tensor(s.prompt), torch.ones(len(s.prompt), dtype=torch.bool), fraction) for s in scored]
-    c_o = [low_prob_confidence(torch.tensor(s.response), torch.ones(len(s.response), dtype=torch.bool), fraction)
-           for s in scored]
+    c_q = [
+        low_prob_confidence(torch.tensor(s.prompt), torch.ones(len(s.prompt), dtype=torch.bool), fraction)
+        for s in scored
+    ]
+    c_o = [
+        low_prob_confidence(torch.tensor(s.response), torch.ones(len(s.response), dtype=torch.bool), fraction)
+        for s in scored
+    ]
     return torch.cat(c_q).float(), torch.cat(c_o).float()
 
 
@@ -75,8 +99,9 @@ def test_confidences_of_left_padded_prompts_equal_unpadded_scoring(tiny_model_di
     completion_mask = (torch.arange(4)[None] < torch.tensor([4, 1, 3])[:, None]).long()
     loss_mask = completion_mask.clone()
     loss_mask[0, 1] = 0  # a tool-output token: not the policy's, not in c(o|q)
-    c_q, c_o = teacher_forced_confidences(model, prompt_ids, prompt_mask, completion_ids, completion_mask, loss_mask,
-                                          pad_id=0, batch_size=2)
+    c_q, c_o = teacher_forced_confidences(
+        model, prompt_ids, prompt_mask, completion_ids, completion_mask, loss_mask, pad_id=0, batch_size=2
+    )
     ref_q, ref_o = _unpadded_confidences(model, prompts, completions)
     row0 = prompt_response_logprobs(model, prompts[:1], completions[:1])[0].response
     kept = torch.tensor([row0[0], row0[2], row0[3]])
@@ -85,8 +110,9 @@ def test_confidences_of_left_padded_prompts_equal_unpadded_scoring(tiny_model_di
     torch.testing.assert_close(c_o, ref_o, rtol=1e-4, atol=1e-7)
 
     nothing = torch.zeros_like(loss_mask)
-    _, empty = teacher_forced_confidences(model, prompt_ids, prompt_mask, completion_ids, completion_mask, nothing,
-                                          pad_id=0, batch_size=8)
+    _, empty = teacher_forced_confidences(
+        model, prompt_ids, prompt_mask, completion_ids, completion_mask, nothing, pad_id=0, batch_size=8
+    )
     assert torch.isnan(empty).all()  # no scored token: NaN, so progrpo_advantages keeps A~ = A
 
 
@@ -115,7 +141,7 @@ def test_advantages_are_eq4_over_the_whole_generation_batch(progrpo_trainer):
     assert not torch.allclose(expected, grpo), "no mixed group: the test would not see the re-weighting"
     logged = progrpo_trainer._metrics["train"]
     assert {"prompt_confidence_mean", "confidence_correct_mean", "confidence_wrong_mean", "sign_flips"} <= set(logged)
-    assert list(progrpo_trainer._logs["advantages"])[-len(expected):] == pytest.approx(expected.tolist(), abs=1e-6)
+    assert list(progrpo_trainer._logs["advantages"])[-len(expected) :] == pytest.approx(expected.tolist(), abs=1e-6)
 
 
 def test_correct_fn_gates_on_correctness_not_reward(progrpo_trainer):
@@ -138,11 +164,19 @@ def test_dapo_loss_type_is_policy_loss_token_mean(progrpo_trainer):
     attention = torch.cat([output["prompt_mask"], output["completion_mask"]], dim=1)
     with torch.no_grad():
         logps, _, _ = progrpo_trainer._get_per_token_logps_and_entropies(
-            progrpo_trainer.model, input_ids, attention, output["completion_ids"].shape[1])
+            progrpo_trainer.model, input_ids, attention, output["completion_ids"].shape[1]
+        )
         old = logps + torch.linspace(-0.4, 0.4, logps.numel()).view_as(logps)  # ratios on both sides of the clip
         trl_loss = progrpo_trainer._compute_loss(progrpo_trainer.model, {**output, "old_per_token_logps": old})
-    ours, stats = policy_loss(logps, old, output["advantages"], output["completion_mask"].bool(), clip_low=0.2,
-                              clip_high=0.28, aggregation="token-mean")
+    ours, stats = policy_loss(
+        logps,
+        old,
+        output["advantages"],
+        output["completion_mask"].bool(),
+        clip_low=0.2,
+        clip_high=0.28,
+        aggregation="token-mean",
+    )
     assert stats.clip_fraction > 0
     torch.testing.assert_close(trl_loss, ours.float(), rtol=1e-5, atol=1e-7)
 
@@ -196,8 +230,9 @@ EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "trl_progrpo.py"
 
 def _run_example(*arguments):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    return subprocess.run([sys.executable, str(EXAMPLE), *arguments], env=env, capture_output=True, text=True,
-                          timeout=900)
+    return subprocess.run(
+        [sys.executable, str(EXAMPLE), *arguments], env=env, capture_output=True, text=True, timeout=900
+    )
 
 
 @pytest.mark.slow
@@ -206,10 +241,33 @@ def test_example_script_trains_and_saves_on_cpu(tiny_model_dir, tmp_path):
     data.write_text("".join(json.dumps({"prompt": f"What is {i} + 1?", "answer": str(i + 1)}) + "\n" for i in range(4)))
     out = tmp_path / "run"
     result = _run_example(
-        "--model", str(tiny_model_dir), "--data", str(data), "--answer_field", "answer", "--reward", "math",
-        "--max_steps", "2", "--use_cpu", "--bf16", "false", "--num_generations", "4", "--per_device_train_batch_size",
-        "8", "--gradient_accumulation_steps", "1", "--steps_per_generation", "1", "--max_completion_length", "12",
-        "--save_strategy", "no", "--output_dir", str(out),
+        "--model",
+        str(tiny_model_dir),
+        "--data",
+        str(data),
+        "--answer_field",
+        "answer",
+        "--reward",
+        "math",
+        "--max_steps",
+        "2",
+        "--use_cpu",
+        "--bf16",
+        "false",
+        "--num_generations",
+        "4",
+        "--per_device_train_batch_size",
+        "8",
+        "--gradient_accumulation_steps",
+        "1",
+        "--steps_per_generation",
+        "1",
+        "--max_completion_length",
+        "12",
+        "--save_strategy",
+        "no",
+        "--output_dir",
+        str(out),
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (out / "model.safetensors").exists()
@@ -233,8 +291,18 @@ def test_group_statistics_span_processes(tiny_model_dir, tmp_path):
     """A group of 8 split 4 + 4 over two processes gets the advantages of the whole group (gathered, not per rank)."""
     worker = Path(__file__).with_name("trl_two_process_worker.py")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
-               str(_free_port()), str(worker), str(tiny_model_dir), str(tmp_path)]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        str(_free_port()),
+        str(worker),
+        str(tiny_model_dir),
+        str(tmp_path),
+    ]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     ranks = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in range(2)]
@@ -245,6 +313,10 @@ def test_group_statistics_span_processes(tiny_model_dir, tmp_path):
     rewards, one_group = torch.tensor(coin_reward(completions)), torch.zeros(8, dtype=torch.long)
     expected = progrpo_advantages(rewards, one_group, c_o, c_q, alpha=0.3, eps=1e-4)
     torch.testing.assert_close(advantages, expected, rtol=1e-4, atol=1e-6)
-    per_rank = torch.cat([progrpo_advantages(rewards[rows], one_group[rows], c_o[rows], c_q[rows], alpha=0.3, eps=1e-4)
-                          for rows in (slice(0, 4), slice(4, 8))])
+    per_rank = torch.cat(
+        [
+            progrpo_advantages(rewards[rows], one_group[rows], c_o[rows], c_q[rows], alpha=0.3, eps=1e-4)
+            for rows in (slice(0, 4), slice(4, 8))
+        ]
+    )
     assert not torch.allclose(per_rank, expected, atol=1e-3), "per-rank statistics would pass too: test is vacuous"

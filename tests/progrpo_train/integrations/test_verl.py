@@ -53,8 +53,10 @@ def _dataproto(acc=None):
     token_level_rewards = torch.zeros(6, 5)
     token_level_rewards[torch.arange(6), torch.tensor(RESPONSE_LENGTHS) - 1] = torch.tensor(REWARDS)
     tensors = {
-        "token_level_rewards": token_level_rewards, "response_mask": response_mask.long(),
-        "old_log_probs": torch.tensor(OLD_LOG_PROBS), "prompt_log_probs": torch.tensor(PROMPT_LOG_PROBS),
+        "token_level_rewards": token_level_rewards,
+        "response_mask": response_mask.long(),
+        "old_log_probs": torch.tensor(OLD_LOG_PROBS),
+        "prompt_log_probs": torch.tensor(PROMPT_LOG_PROBS),
         "prompt_logprob_mask": _mask(PROMPT_LENGTHS, 4),
     }
     non_tensors = {"uid": UID.copy()}
@@ -102,8 +104,9 @@ def test_alpha_zero_equals_verls_grpo_estimator():
 @pytest.mark.parametrize("acc", [[False] * 6, [-1.0] * 6], ids=["bools", "scores"])
 def test_correct_key_gates_on_correctness_not_on_reward(acc):
     # No response of group "a" is correct, whatever its reward says: Algorithm 1 re-weights nothing.
-    data = ray_trainer.compute_advantage(_dataproto(acc), adv_estimator="progrpo",
-                                         config=_algorithm(alpha=0.3, correct_key="acc"))
+    data = ray_trainer.compute_advantage(
+        _dataproto(acc), adv_estimator="progrpo", config=_algorithm(alpha=0.3, correct_key="acc")
+    )
     expected = grpo_advantages(torch.tensor(REWARDS), torch.tensor([0, 0, 0, 1, 1, 1]))
     assert torch.equal(_advantage_per_response(data), expected)
     with pytest.raises(ValueError, match="correct_key='score'"):
@@ -117,8 +120,9 @@ def test_bad_settings_and_missing_logprobs_are_explained():
         ray_trainer.compute_advantage(_dataproto(), adv_estimator="progrpo", config=_algorithm(gate="often"))
     dr_grpo = OmegaConf.merge(_algorithm(), {"norm_adv_by_std_in_grpo": False})
     with pytest.raises(ValueError, match="Dr. GRPO"):
-        ray_trainer.compute_advantage(_dataproto(), adv_estimator="progrpo", norm_adv_by_std_in_grpo=False,
-                                      config=dr_grpo)
+        ray_trainer.compute_advantage(
+            _dataproto(), adv_estimator="progrpo", norm_adv_by_std_in_grpo=False, config=dr_grpo
+        )
     data = _dataproto()
     for key in verl_trainer.PROMPT_KEYS:
         data.batch.pop(key)
@@ -142,8 +146,15 @@ def test_verls_clipped_loss_is_policy_loss_with_the_same_knobs(aggregation):
     old = torch.tensor(OLD_LOG_PROBS)
     new = old + 0.4 * torch.randn(old.shape, generator=generator)  # ratios on both sides of the clip
     advantages = torch.randn(6, generator=generator)[:, None] * mask
-    actor = OmegaConf.create({"clip_ratio": 0.2, "clip_ratio_low": 0.2, "clip_ratio_high": 0.28, "clip_ratio_c": 10.0,
-                              "global_batch_info": {}})
+    actor = OmegaConf.create(
+        {
+            "clip_ratio": 0.2,
+            "clip_ratio_low": 0.2,
+            "clip_ratio_high": 0.28,
+            "clip_ratio_c": 10.0,
+            "global_batch_info": {},
+        }
+    )
     theirs, metrics = core_algos.compute_policy_loss_vanilla(old, new, advantages, mask.float(), aggregation, actor)
     ours, stats = policy_loss(new, old, advantages, mask, clip_low=0.2, clip_high=0.28, aggregation=aggregation)
     assert metrics["actor/pg_clipfrac"] > 0
@@ -157,14 +168,19 @@ def _left_right_padded(prompts, responses, pad_id=0):
     prompt_ids = torch.full((len(prompts), width_p), pad_id)
     response_ids = torch.full((len(prompts), width_r), pad_id)
     for row, (prompt, response) in enumerate(zip(prompts, responses)):
-        prompt_ids[row, width_p - len(prompt):] = torch.tensor(prompt)
+        prompt_ids[row, width_p - len(prompt) :] = torch.tensor(prompt)
         response_ids[row, : len(response)] = torch.tensor(response)
     prompt_attention = torch.arange(width_p)[None] >= torch.tensor([width_p - len(p) for p in prompts])[:, None]
     attention = torch.cat([prompt_attention, _mask([len(r) for r in responses], width_r)], dim=1).long()
     position_ids = (attention.cumsum(dim=1) - 1).clamp(min=0)
-    return {"input_ids": torch.cat([prompt_ids, response_ids], dim=1), "attention_mask": attention,
-            "position_ids": position_ids, "prompts": prompt_ids, "responses": response_ids,
-            "response_mask": attention[:, width_p:]}
+    return {
+        "input_ids": torch.cat([prompt_ids, response_ids], dim=1),
+        "attention_mask": attention,
+        "position_ids": position_ids,
+        "prompts": prompt_ids,
+        "responses": response_ids,
+        "response_mask": attention[:, width_p:],
+    }
 
 
 PROMPTS, RESPONSES = [[5, 9, 14], [7, 8, 9, 10, 11], [30, 31]], [[40, 41, 42, 43], [50], [60, 61, 62]]
@@ -193,8 +209,9 @@ class _ActorGroup:
         scored = prompt_response_logprobs(self.model, [s.tolist() for s in sequences], [[]] * len(sequences))
         packed = [torch.tensor(s.prompt + [0.0]) for s in scored]  # the last position predicts nothing
         log_probs = torch.nested.as_nested_tensor(packed, layout=torch.jagged)
-        return tensordict_utils.get_tensordict({"log_probs": log_probs, "entropy": log_probs.clone()},
-                                               non_tensor_dict={"metrics": {"mfu": 0.0}})
+        return tensordict_utils.get_tensordict(
+            {"log_probs": log_probs, "entropy": log_probs.clone()}, non_tensor_dict={"metrics": {"mfu": 0.0}}
+        )
 
 
 def test_old_log_prob_hook_adds_the_prompts_logprobs_of_the_same_pass(tiny_model_dir):
@@ -210,10 +227,15 @@ def test_old_log_prob_hook_adds_the_prompts_logprobs_of_the_same_pass(tiny_model
     truth = prompt_response_logprobs(model, PROMPTS, RESPONSES)
     for row, (sequence, response) in enumerate(zip(truth, RESPONSES)):
         mask = old_log_prob.batch["prompt_logprob_mask"][row]
-        torch.testing.assert_close(old_log_prob.batch["prompt_log_probs"][row][mask], torch.tensor(sequence.prompt),
-                                   rtol=1e-5, atol=1e-5)
-        torch.testing.assert_close(old_log_prob.batch["old_log_probs"][row, : len(response)],
-                                   torch.tensor(sequence.response), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(
+            old_log_prob.batch["prompt_log_probs"][row][mask], torch.tensor(sequence.prompt), rtol=1e-5, atol=1e-5
+        )
+        torch.testing.assert_close(
+            old_log_prob.batch["old_log_probs"][row, : len(response)],
+            torch.tensor(sequence.response),
+            rtol=1e-5,
+            atol=1e-5,
+        )
     assert trainer.actor_rollout_wg.compute_log_prob.__func__ is _ActorGroup.compute_log_prob  # restored
 
     trainer.config.algorithm.adv_estimator = "grpo"
@@ -229,8 +251,11 @@ def _import_verl_and_resolve(env_overrides):
 @pytest.mark.slow
 @pytest.mark.parametrize("how", ["entry point", "VERL_USE_EXTERNAL_MODULES"])
 def test_verl_loads_the_plugin_by_itself(how):
-    env = {"VERL_USE_EXTERNAL_PLUGINS": "auto"} if how == "entry point" else {
-        "VERL_USE_EXTERNAL_PLUGINS": "none", "VERL_USE_EXTERNAL_MODULES": "progrpo_train.integrations.verl"}
+    env = (
+        {"VERL_USE_EXTERNAL_PLUGINS": "auto"}
+        if how == "entry point"
+        else {"VERL_USE_EXTERNAL_PLUGINS": "none", "VERL_USE_EXTERNAL_MODULES": "progrpo_train.integrations.verl"}
+    )
     result = _import_verl_and_resolve(env)
     assert result.returncode == 0, result.stderr[-2000:]
 

@@ -17,11 +17,26 @@ def coin_reward(completion_ids, **_):
 
 def main(model_dir: str, out_dir: str) -> None:
     dataset = Dataset.from_dict({"prompt": [[{"role": "user", "content": "What is 2 + 1?"}]]})
-    config = ProGRPOConfig(output_dir=out_dir, per_device_train_batch_size=4, num_generations=8, max_completion_length=8,
-                           use_cpu=True, report_to="none", seed=0, alpha=0.3, max_steps=1, save_strategy="no")
+    config = ProGRPOConfig(
+        output_dir=out_dir,
+        per_device_train_batch_size=4,
+        num_generations=8,
+        max_completion_length=8,
+        use_cpu=True,
+        report_to="none",
+        seed=0,
+        alpha=0.3,
+        max_steps=1,
+        save_strategy="no",
+    )
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-    trainer = ProGRPOTrainer(model=model, reward_funcs=[coin_reward], args=config, train_dataset=dataset,
-                             processing_class=AutoTokenizer.from_pretrained(model_dir))
+    trainer = ProGRPOTrainer(
+        model=model,
+        reward_funcs=[coin_reward],
+        args=config,
+        train_dataset=dataset,
+        processing_class=AutoTokenizer.from_pretrained(model_dir),
+    )
     trainer.model.train()
     rank = trainer.accelerator.process_index
     assert trainer.accelerator.num_processes == 2
