@@ -216,27 +216,19 @@ def comparison_json(comparison: Comparison | Sequence[Comparison], run_a: str | 
     return json.dumps(payload, indent=2)
 
 
-def comparison_table(comparison: Comparison, label_a: str = "A", label_b: str = "B") -> Table:
-    """Metric rows: A, B, B − A (points), 95% CI, p-value, p (Holm), #problems; values in %."""
-    rows = []
-    for index, (name, result) in enumerate(zip(comparison.metrics, comparison.results)):
-        interval = f"[{100 * result.low:+.1f}, {100 * result.high:+.1f}]"
-        cells = (
-            (100 * result.mean_a,),
-            (100 * result.mean_b,),
-            (100 * result.difference,),
-            (interval,),
-            (result.p_value,),
-            (comparison.p_holm[index] if comparison.p_holm else None,),
-            (result.num_problems,),
-        )
-        rows.append((name.replace("pass@", "Pass@"), cells))
-    how = (
-        "paired bootstrap over problems, resampled within each benchmark"
-        if comparison.benchmark == AVERAGE
-        else "paired bootstrap over problems"
-    )
-    title = f"{comparison_name(comparison)[0].upper()}{comparison_name(comparison)[1:]}: B − A, {how}"
+def difference_row(name: str, result, p_holm: float | None, count: int) -> tuple:
+    """One row of a B − A table, in %: A, B, B − A (points), 95% CI, p-value, p (Holm), count.
+
+    `result` has mean_a, mean_b, difference, low, high and p_value (a paired bootstrap over
+    problems, or a t test over seeds).
+    """
+    interval = f"[{100 * result.low:+.1f}, {100 * result.high:+.1f}]"
+    cells = (100 * result.mean_a, 100 * result.mean_b, 100 * result.difference, interval, result.p_value, p_holm, count)
+    return name, tuple((cell,) for cell in cells)
+
+
+def difference_table(title: str, label_a: str, label_b: str, rows: Sequence[tuple], count: str, notes: str) -> Table:
+    """The B − A table of `compare`, the report's comparison pages and the comparison over seeds."""
     return Table(
         title=title,
         columns=(
@@ -247,10 +239,31 @@ def comparison_table(comparison: Comparison, label_a: str = "A", label_b: str = 
             "95% CI",
             "p-value",
             "p (Holm)",
-            "#problems",
+            count,
         ),
         rows=tuple(rows),
         formats=(".1f", ".1f", "+.1f", "", ".4f", ".4f", "d"),
         directions=(0,) * 7,
-        notes=f"p (Holm): Holm's correction over {comparison.family}." if comparison.family else "",
+        notes=notes,
     )
+
+
+def comparison_table(comparison: Comparison, label_a: str = "A", label_b: str = "B") -> Table:
+    """Metric rows: A, B, B − A (points), 95% CI, p-value, p (Holm), #problems; values in %."""
+    rows = [
+        difference_row(
+            name.replace("pass@", "Pass@"),
+            result,
+            comparison.p_holm[index] if comparison.p_holm else None,
+            result.num_problems,
+        )
+        for index, (name, result) in enumerate(zip(comparison.metrics, comparison.results))
+    ]
+    how = (
+        "paired bootstrap over problems, resampled within each benchmark"
+        if comparison.benchmark == AVERAGE
+        else "paired bootstrap over problems"
+    )
+    title = f"{comparison_name(comparison)[0].upper()}{comparison_name(comparison)[1:]}: B − A, {how}"
+    notes = f"p (Holm): Holm's correction over {comparison.family}." if comparison.family else ""
+    return difference_table(title, label_a, label_b, rows, "#problems", notes)

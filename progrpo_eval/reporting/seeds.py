@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from progrpo_eval import store
+from progrpo_eval.reporting.comparison import difference_row, difference_table
 from progrpo_eval.reporting.runs import display_name, ordered_benchmarks, sampling_of, training_run
 from progrpo_eval.reporting.table import Table
 from progrpo_eval.reporting.tables import common_k
@@ -172,43 +173,19 @@ class SeedComparisons:
     p_holm: dict[tuple[str, int], float]
 
     def table(self, label_a: str = "A", label_b: str = "B") -> Table:
-        rows = []
-        for (column, k), result in self.results.items():
-            interval = f"[{100 * result.low:+.1f}, {100 * result.high:+.1f}]"
-            name = AVG if column == AVG else display_name(column)
-            rows.append(
-                (
-                    f"{name} · Pass@{k}",
-                    (
-                        (100 * result.mean_a,),
-                        (100 * result.mean_b,),
-                        (100 * result.difference,),
-                        (interval,),
-                        (result.p_value,),
-                        (self.p_holm[(column, k)],),
-                        (result.num_seeds,),
-                    ),
-                )
+        rows = [
+            difference_row(
+                f"{AVG if column == AVG else display_name(column)} · Pass@{k}",
+                result,
+                self.p_holm[(column, k)],
+                result.num_seeds,
             )
+            for (column, k), result in self.results.items()
+        ]
         paired = next(iter(self.results.values())).paired
         how = "paired t test over the same seeds" if paired else "Welch's t test (the seeds differ)"
-        return Table(
-            title=f"B − A over training seeds ({how})",
-            columns=(
-                "metric",
-                f"A: {label_a} (%)",
-                f"B: {label_b} (%)",
-                "B − A (points)",
-                "95% CI",
-                "p-value",
-                "p (Holm)",
-                "#seeds",
-            ),
-            rows=tuple(rows),
-            formats=(".1f", ".1f", "+.1f", "", ".4f", ".4f", "d"),
-            directions=(0,) * 7,
-            notes="p (Holm): Holm's correction over the Pass@k × benchmark rows, and apart over the Avg rows.",
-        )
+        notes = "p (Holm): Holm's correction over the Pass@k × benchmark rows, and apart over the Avg rows."
+        return difference_table(f"B − A over training seeds ({how})", label_a, label_b, rows, "#seeds", notes)
 
 
 def compare_seeds(
