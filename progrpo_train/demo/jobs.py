@@ -5,6 +5,8 @@ Decisions:
   subprocess of this interpreter; its output goes to its own log, the screen shows one bar per job.
 - Tiny models are faster on one thread each, so jobs run `parallel` at a time with
   OMP_NUM_THREADS=1 (a job may set its own environment: vLLM binds its own threads).
+- A job may wait for others of its phase (`after`: an RL run for its warm start, a rescoring for
+  its evaluation), so that a phase keeps every slot busy instead of idling one CPU at its tail.
 - A job that fails stops the phase: the others are terminated and `JobFailed` carries the job's
   own `error:` line (or its exit status) and the log's path. Ctrl-C terminates every job.
 """
@@ -45,6 +47,8 @@ class Job:
     total: int | None = None  # progress units (steps, prompts); None: a bar without a total
     done: Callable[[], int] | None = None  # units done so far, polled
     env: dict[str, str] = field(default_factory=lambda: dict(ONE_THREAD))
+    after: tuple[str, ...] = ()  # names of jobs of the same run_jobs call that must finish first
+    unit: str = ""  # what `total` counts, shown beside the bar
 
 
 def count_lines(path: Path) -> int:
@@ -90,16 +94,23 @@ def _progress(console) -> Progress:
 
 
 def run_jobs(jobs: list[Job], *, parallel: int, console, unit: str = "") -> dict[str, float]:
-    """Run every job, `parallel` at a time; returns each job's seconds. Raises JobFailed."""
+    """Run every job, `parallel` at a time, in order but each after the jobs it waits for
+    (`Job.after`; names not among `jobs` count as done); returns each job's seconds. Raises JobFailed."""
     waiting = list(jobs)
+    pending = {job.name for job in jobs}
     running: dict[str, tuple[Job, subprocess.Popen, float]] = {}
     seconds: dict[str, float] = {}
     with _progress(console) as progress:
-        tasks = {job.name: progress.add_task(job.name, total=job.total, unit=unit, start=False) for job in jobs}
+        tasks = {
+            job.name: progress.add_task(job.name, total=job.total, unit=job.unit or unit, start=False) for job in jobs
+        }
         try:
             while waiting or running:
-                while waiting and len(running) < parallel:
-                    job = waiting.pop(0)
+                while len(running) < parallel:
+                    job = next((job for job in waiting if not pending.intersection(job.after)), None)
+                    if job is None:
+                        break
+                    waiting.remove(job)
                     running[job.name] = (job, _start(job), time.perf_counter())
                     progress.start_task(tasks[job.name])
                 for name, (job, process, started) in list(running.items()):
@@ -112,6 +123,7 @@ def run_jobs(jobs: list[Job], *, parallel: int, console, unit: str = "") -> dict
                         reason = error_line(job.log) or f"exit status {process.returncode}"
                         raise JobFailed(f"{name}: {reason} (log: {job.log})")
                     seconds[name] = time.perf_counter() - started
+                    pending.discard(name)
                     progress.update(tasks[name], completed=job.total or 1, total=job.total or 1)
                     progress.stop_task(tasks[name])
                 time.sleep(0.25)

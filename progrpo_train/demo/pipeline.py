@@ -34,7 +34,7 @@ from progrpo_train.demo.plan import (
 )
 from progrpo_train.sft import SFT_PROGRESS
 
-PHASES = 7
+PHASES = 5
 EVALUATED = ("start",) + METHODS  # the warm starts are evaluated like the RL runs
 
 
@@ -76,6 +76,7 @@ def _eval_job(layout: Layout, preset: Preset, method: str, seed: int) -> Job:
         layout.log(f"eval-{label(method, seed)}"),
         total=preset.eval_prompts,
         done=lambda: 8 * len(list(chunks.glob("chunk-*.parquet"))) if chunks.is_dir() else 0,
+        unit="prompts",
     )
     if preset.eval_backend == "vllm":
         job.env = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0"}  # vLLM binds its own threads
@@ -94,18 +95,19 @@ def _evaluated(run_dir: Path, preset: Preset) -> bool:
     return (summary["num_problems"], summary["num_samples_per_problem"]) == (preset.eval_prompts, preset.k)
 
 
-def _warm_start(layout: Layout, preset: Preset, parallel: int, console) -> None:
-    jobs = [
+def _warm_start_jobs(layout: Layout, preset: Preset) -> list[Job]:
+    """One per seed (a cached warm start returns at once)."""
+    return [
         Job(
             f"warm start seed {seed}",
             sft_command(layout, preset, seed),
             layout.log(f"sft-seed{seed}"),
             total=preset.sft_steps,
             done=lambda seed=seed: 10 * count_lines(layout.sft(seed) / SFT_PROGRESS),
+            unit="steps",
         )
         for seed in preset.seeds
     ]
-    run_jobs(jobs, parallel=parallel, console=console, unit="steps")
 
 
 def _start_of_rl(layout: Layout, preset: Preset, console) -> dict[int, dict]:
@@ -127,6 +129,8 @@ def _training_jobs(layout: Layout, preset: Preset) -> list[Job]:
             layout.log(f"train-{label(method, seed)}"),
             total=preset.rl_steps,
             done=lambda m=method, s=seed: count_lines(layout.train(m, s) / "metrics.jsonl"),
+            unit="steps",
+            after=(f"warm start seed {seed}",),
         )
         for seed in preset.seeds
         for method in METHODS
@@ -141,6 +145,7 @@ def _rescore_jobs(layout: Layout, preset: Preset) -> list[Job]:
             f"rescore {label(method, seed)}",
             rescore_command(layout, preset, method, seed),
             layout.log(f"rescore-{label(method, seed)}"),
+            after=(f"evaluate {label(method, seed)}",),
         )
         for seed in preset.seeds
         for method in EVALUATED
@@ -198,38 +203,33 @@ def run_demo(preset: Preset, out: Path, report: Path, parallel: int, console) ->
     layout, phases = Layout(out), Phases(console)
     load_at_start, started = os.getloadavg(), time.perf_counter()
     seed_list = ", ".join(map(str, preset.seeds))
+    jobs = _warm_start_jobs(layout, preset) + _training_jobs(layout, preset)
     phases.start(
-        "warm start",
-        f"{len(preset.seeds)} tiny models (seeds {seed_list}), {preset.sft_steps} supervised "
-        f"steps each on the toy's training prompts; cached in {layout.out / 'sft'}",
+        "warm start and RL",
+        f"{len(preset.seeds)} tiny models (seeds {seed_list}), {preset.sft_steps} supervised steps each on the toy's "
+        f"training prompts (cached in {layout.out / 'sft'}); from each, GRPO and ProGRPO with {RECIPE}, "
+        f"{preset.rl_steps} steps; {parallel} jobs at a time, a run starting once its warm start is done, "
+        f"{_example(jobs[len(preset.seeds) :])}",
     )
-    _warm_start(layout, preset, parallel, console)
+    run_jobs(jobs, parallel=parallel, console=console)
     phases.start(
         "start of RL", "sampling each warm start (64 training prompts x 8 at T = 1) and the exact answer distribution"
     )
     start = _start_of_rl(layout, preset, console)
-    jobs = _training_jobs(layout, preset)
-    phases.start(
-        "RL",
-        f"{len(jobs)} runs of {RECIPE} (GRPO and ProGRPO x seeds {seed_list}), {preset.rl_steps} steps "
-        f"each, {parallel} at a time, {_example(jobs)}",
-    )
-    run_jobs(jobs, parallel=parallel, console=console, unit="steps")
     jobs = [
         _eval_job(layout, preset, method, seed)
         for seed in preset.seeds
         for method in EVALUATED
         if not _evaluated(layout.run_dir(method, seed, preset.rl_steps), preset)
     ]
+    rescoring = _rescore_jobs(layout, preset)
     phases.start(
-        "evaluate",
+        "evaluate and rescore",
         f"{len(jobs)} models (warm start, GRPO, ProGRPO x seeds {seed_list}) on {preset.eval_prompts} "
-        f"held-out prompts x {preset.k} samples ({preset.eval_backend}), {_example(jobs)}",
+        f"held-out prompts x {preset.k} samples ({preset.eval_backend}), then the exact rollout entropy of "
+        f"{len(rescoring)} runs (progrpo-eval rescore --entropy exact), {_example(jobs)}",
     )
-    run_jobs(jobs, parallel=1 if preset.eval_backend == "vllm" else parallel, console=console, unit="prompts")
-    jobs = _rescore_jobs(layout, preset)
-    phases.start("rescore", f"exact rollout entropy of {len(jobs)} runs (progrpo-eval rescore --entropy exact)")
-    run_jobs(jobs, parallel=parallel, console=console)
+    run_jobs(jobs + rescoring, parallel=1 if preset.eval_backend == "vllm" else parallel, console=console)
     phases.start("numbers", "per run, over seeds (t-intervals), paired per seed (progrpo-eval compare)")
     result = _numbers(layout, preset, start, console)
     phases.start(

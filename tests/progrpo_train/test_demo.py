@@ -181,4 +181,24 @@ def test_a_whole_tiny_demo_runs_and_runs_again(tmp_path):
     assert set(metrics["pass_at_k"]) == {"1", "2"} and metrics["entropy"] is not None and metrics["steps"] == 2
     assert result["paired"]["seeds"] == [0] and "0" in result["per_seed_compare"]
     again = run_demo(preset, tmp_path / "out", report, 2, console)  # every finished job is skipped
-    assert again["runs"] == result["runs"] and again["seconds"]["RL"] < result["seconds"]["RL"]
+    assert again["runs"] == result["runs"] and again["seconds"]["warm start and RL"] < result["seconds"]["warm start and RL"]
+
+
+def test_a_job_waits_for_the_jobs_it_names_and_the_slots_stay_busy(tmp_path):
+    from progrpo_train.demo.jobs import Job, run_jobs
+
+    def job(name: str, seconds: float, after: tuple[str, ...] = ()) -> Job:
+        code = (
+            f"import time, pathlib; pathlib.Path({str(tmp_path)!r}, {name!r} + '.start').write_text(repr(time.time()));"
+            f"time.sleep({seconds}); pathlib.Path({str(tmp_path)!r}, {name!r} + '.end').write_text(repr(time.time()))"
+        )
+        return Job(name, [sys.executable, "-c", code], tmp_path / f"{name}.log", after=after)
+
+    def at(name: str, event: str) -> float:
+        return float((tmp_path / f"{name}.{event}").read_text())
+
+    console = Console(file=open(os.devnull, "w"), width=140)
+    # b waits for a; c does not, so it takes the free slot before b: a and c run together
+    run_jobs([job("a", 1.0), job("b", 0.1, after=("a",)), job("c", 0.1)], parallel=2, console=console)
+    assert at("b", "start") >= at("a", "end")
+    assert at("c", "start") < at("a", "end")
