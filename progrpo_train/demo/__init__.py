@@ -1,7 +1,7 @@
 """`make demo`: the paper's diversity claim, measured on a toy task with many right answers, on CPU.
 
     python -m progrpo_train.demo            # quick: 3 seeds, 30 RL steps (make demo)
-    python -m progrpo_train.demo --full     # the committed report: 5 seeds, 200 RL steps (make demo-full)
+    python -m progrpo_train.demo --full     # the committed report: 3 seeds, 100 RL steps (make demo-full)
 
 The claim (Sec. 4.4, App. A.1 and A.5): GRPO gives every correct response of a group the same
 advantage, so the answers the policy already prefers grow fastest and probability collapses onto
@@ -23,8 +23,10 @@ THE PLAN, fixed before any RL run was made (changing it means saying so in the R
   c(q) - c(o), gate "mixed". G = 8 at T = 1, 16 prompts a step, 2 updates a step, lr 1e-4, clip
   [0.8, 1.28], no KL, no entropy bonus. quick: 30 steps, seeds 0, 1, 2 (planned with 60; cut to
   30 for time alone, when its first run took 28.7 CPU-minutes, over the 10-minute budget on 2
-  cores). full: 200 steps, seeds 0, 1, 2, 3, 4. A seed sets the warm start, the data order and
-  the rollouts; GRPO and ProGRPO of one seed share all three.
+  cores). full: 100 steps, seeds 0, 1, 2 (planned with 200 steps and seeds 0 to 4, evaluated with
+  vLLM; cut before it was run, for time alone: that is about 70 minutes on 2 cores, more than the
+  session that made the committed report had left; hf evaluates the tiny model as fast). A seed
+  sets the warm start, the data order and the rollouts; GRPO and ProGRPO of one seed share all three.
 - Evaluation (`progrpo-eval run --bench toy --k 32`, the paper's T = 0.6, top-p 0.95): quick the
   first 64 evaluation prompts, full all 256; then `progrpo-eval rescore --entropy exact`.
 - Measured on every final checkpoint (and the warm starts): Pass@1 and Pass@k (k = 1 ... 32),

@@ -25,7 +25,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--full",
         action="store_true",
-        help="the full run (5 seeds, 200 RL steps, 256 prompts; what reports/demo.pdf shows) instead "
+        help="the full run (3 seeds, 100 RL steps, 256 prompts; what reports/demo.pdf shows) instead "
         "of the quick one (3 seeds, 30 steps, 64 prompts)",
     )
     parser.add_argument("--out", type=Path, default=None, help="working directory (default demo_out/<preset>)")

@@ -52,7 +52,7 @@ PRESETS = {
         semantic=False,  # Self-BLEU and Distinct-2 stay; the 10-minute budget has no room for the encoder
     ),
     "full": Preset(
-        "full", seeds=(0, 1, 2, 3, 4), rl_steps=200, eval_prompts=256, eval_backend="vllm", report="reports/demo.pdf"
+        "full", seeds=(0, 1, 2), rl_steps=100, eval_prompts=256, eval_backend="hf", report="reports/demo.pdf"
     ),
 }
 
