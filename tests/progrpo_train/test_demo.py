@@ -97,7 +97,7 @@ def test_the_two_methods_differ_in_one_key_only(tmp_path):
     grpo.pop("out_dir"), progrpo.pop("out_dir")  # the demo sets it per run
     assert grpo == progrpo
     assert progrpo["algorithm"]["alpha"] == 0.3 and progrpo["data"]["source"] == "toy"
-    assert progrpo["data"]["reward"] == "toy" and progrpo["rollout"]["n"] == 8 and progrpo["max_steps"] == 200
+    assert progrpo["data"]["reward"] == "toy" and progrpo["rollout"]["n"] == 8 and progrpo["max_steps"] == 100
     assert "overwrite=true" in train_command(layout, preset, "grpo", 0)  # nothing to resume from yet
 
 
