@@ -6,7 +6,7 @@ the base model (`model.path`), the advantage (`algorithm.advantage`), the re-wei
 (`algorithm.reweight`, `algorithm.alpha`, `algorithm.gate`), the loss (`algorithm.loss`, when the
 config has it) and the training seed. A model that is not such a checkpoint is a base model.
 
-Labels and roles (the rows of `progrpo_eval.reporting.plan.PLAN` items):
+Labels and roles (the rows of `progrpo_eval.reporting.catalog.PLAN` items):
 - "methods" (Tab. 2–5, Fig. 1–4, 7, 8): Base, GRPO (as verl/DAPO run it, the `grpo_verl` variant),
   GRPO (Eq. 3) (the `grpo_eq3` variant: symmetric clip and Eq. 3's sequence-mean aggregation),
   GRPO w/ KL-Cov, GRPO w/ Clip-Cov, FlowRL, ProGRPO (Ours) = the paper's default re-weighting

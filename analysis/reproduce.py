@@ -5,7 +5,7 @@
 Finds every evaluation run directory below --runs, works out from each run's model which recipe
 trained it (`analysis/recipes.py`: GRPO, ProGRPO, its α sweep and formulation ablations, KL-Cov;
 untrained models are "Base"), labels the rows as the paper does, and writes every item of the
-paper's plan (`progrpo_eval.reporting.plan.PLAN`, the same declarations the report draws) that
+paper's plan (`progrpo_eval.reporting.catalog.PLAN`, the same declarations the report draws) that
 the runs support, on the paper's benchmarks:
 
     tab2_math.{md,tex}          Tab. 2: six math benchmarks, Pass@1 / Pass@32, rows grouped by base model

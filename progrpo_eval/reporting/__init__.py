@@ -9,7 +9,8 @@
     token_figures.py  Fig. 3 (token probabilities), Fig. 4/7 (token entropy), Fig. 8 (one problem)
     comparison.py     paired comparisons: two runs, two models (Holm, the stratified Avg)
     seeds.py          runs of one recipe over training seeds: mean and CI, paired comparison
-    plan.py           the paper's figures and tables, declared once (the report and analysis/ use it)
+    catalog.py        the paper's figures and tables, declared once (PLAN)
+    plan.py           which of them a set of runs supports (the report and analysis/ use it)
     pages.py          the report's page layout
     pdf.py            the PDF report
 

@@ -5,7 +5,7 @@ Pages, in order (a page the runs cannot support is left out and the title page s
   directories, models, data checksums, package versions, notes, the list of pages; tables: Tab. 2's
   layout (Pass@1 / Pass@k, Avg), every run's Pass@k, Tab. 5 (diversity of correct solutions);
   Fig. 1 (Pass@k curves), Fig. 2 (training entropy, with --metrics), Fig. 3 and Fig. 4/7 per
-  benchmark, Fig. 5 (two labels or more), Fig. 8 per benchmark (all from `reporting.plan.PLAN`);
+  benchmark, Fig. 5 (two labels or more), Fig. 8 per benchmark (all from `reporting.catalog.PLAN`);
   a comparison page per pair of labels on each benchmark they share (paired bootstrap: B − A, 95% CI,
   p-value and its Holm correction over the pair's k × benchmark tests, for Pass@k and accuracy) and,
   on two shared benchmarks or more, on their average (problems resampled within each benchmark).
