@@ -12,7 +12,9 @@ Decisions:
   (`math_text`); otherwise only the last box counts.
 - The text stage runs here, in the calling process: answers it decides (no answer, an answer
   written as its gold, two plain numbers; most answers on AIME, AMC and MATH-500) never reach a
-  worker. The rest go to the pool as the answer alone (`FoundAnswer.as_response`).
+  worker. The rest go to the pool as the answer alone (`FoundAnswer.as_response`), each
+  (answer, gold) pair once per call: the samples of a problem that end in the same answer (a
+  collapsed policy's k samples, mostly) share one verdict, timeouts and errors included.
 - Settings used: `timeout_s` per answer (pool only), `workers` (None: every CPU; 0: in this
   process with NO timeout, fine for trusted, small inputs), `progress`.
 - The pool starts on first use or on `start()` and is reused across calls until `close()`.
@@ -74,7 +76,8 @@ class MathVerifyScorer(Scorer):
     def judge_pairs(self, answers: Sequence[str], golds: Sequence[str]) -> list[ScoreResult]:
         """answers[i] against golds[i]: the text stage here, math-verify in the pool (or in process with workers=0)."""
         results: list[ScoreResult | None] = [None] * len(answers)
-        pending: list[tuple[int, str, str]] = []  # (index, the answer alone, gold) for math-verify
+        # (the answer alone, gold) -> the indices waiting for math-verify's verdict on it
+        pending: dict[tuple[str, str], list[int]] = {}
         for index, (answer, gold) in enumerate(zip(answers, golds)):
             try:
                 judgement = quick_judgement(str(answer), str(gold))
@@ -83,8 +86,8 @@ class MathVerifyScorer(Scorer):
             if isinstance(judgement, ScoreResult):
                 results[index] = judgement
             else:
-                pending.append((index, judgement.as_response(), str(gold)))
-        responses, pending_golds = [item[1] for item in pending], [item[2] for item in pending]
+                pending.setdefault((judgement.as_response(), str(gold)), []).append(index)
+        responses, pending_golds = [pair[0] for pair in pending], [pair[1] for pair in pending]
         if self._pool is not None:
             judged = self._pool.score(responses, pending_golds, progress=self.settings.progress) if pending else []
         else:
@@ -95,8 +98,9 @@ class MathVerifyScorer(Scorer):
                 disable=not self.settings.progress,
             )
             judged = [checked(response, gold) for response, gold in pairs]
-        for (index, _, _), result in zip(pending, judged):
-            results[index] = result
+        for indices, result in zip(pending.values(), judged):
+            for index in indices:
+                results[index] = result
         return results
 
     def score_problems(self, items: Sequence[tuple[Problem, Sequence[str]]]) -> list[list[ScoreResult]]:

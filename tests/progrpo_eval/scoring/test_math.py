@@ -198,6 +198,25 @@ def test_registered_math_scorer_in_a_pool_and_in_process(workers: int) -> None:
     assert [result.correct for result in results] == [True, False, False]
 
 
+def test_samples_with_the_same_answer_reach_math_verify_once() -> None:
+    """k samples ending in one answer the parser must judge are one item for the pool, one verdict for all."""
+    problem = Problem("t/0", "q", "\\frac{\\sqrt{3}}{2}")
+    samples = ["First \\boxed{7}, so \\boxed{\\frac{\\sqrt{3}}{4}}."] * 6 + [
+        "\\boxed{\\frac{\\sqrt{3}}{2}}",
+        "\\boxed{\\sqrt{3}/2}",
+    ]
+    with build_scorer("math", ScorerSettings(workers=1)) as scorer:
+        sent: list[list[str]] = []
+        pool_score = scorer._pool.score
+        scorer._pool.score = lambda responses, golds, **kwargs: (
+            sent.append(list(responses)) or pool_score(responses, golds, **kwargs)
+        )
+        results = scorer.score_problems([(problem, samples)])[0]
+    assert [result.correct for result in results] == [False] * 6 + [True, True]
+    assert len(set(results[:6])) == 1 and results[0].status == "ok"
+    assert sent == [["\\boxed{\\frac{\\sqrt{3}}{4}}", "\\boxed{\\sqrt{3}/2}"]]
+
+
 def test_golds_any_takes_the_best_gold_and_all_needs_every_one() -> None:
     any_of = Problem("t/0", "q", "4", golds=("4", "-4"))
     all_of = Problem("t/1", "q", "69, 84", golds=("69", "84"), golds_mode="all")
