@@ -23,6 +23,8 @@ PAGE_BOX = Bbox([[-MARGIN, -MARGIN], [CONTENT[0] + MARGIN, CONTENT[1] + MARGIN]]
 MONOSPACE_LINES_PER_PAGE = 54  # 8 pt lines at 1.25 spacing in CONTENT's height
 MONOSPACE_WIDTH = 145  # characters per line at 8 pt on the page
 REPORT_FONT_SCALE = 1.3  # figures fill a whole page
+TITLE_WIDTH = int(CONTENT[0] * 72 / (18 * 0.62))  # characters of the 18 pt bold title per line
+TITLE_LINE_ROOM = 4  # monospace lines one title line takes
 
 
 def text_pages(title: str, lines: Sequence[str]) -> list[Figure]:
@@ -30,7 +32,8 @@ def text_pages(title: str, lines: Sequence[str]) -> list[Figure]:
     wrapped = [
         piece for line in lines for piece in (textwrap.wrap(line, MONOSPACE_WIDTH, subsequent_indent="    ") or [""])
     ]
-    first_page_lines = MONOSPACE_LINES_PER_PAGE - 5  # the title's room
+    title_lines = textwrap.wrap(title, TITLE_WIDTH) or [""]  # a long title wraps instead of leaving the page
+    first_page_lines = MONOSPACE_LINES_PER_PAGE - 1 - TITLE_LINE_ROOM * len(title_lines)  # the title's room
     chunks = [wrapped[:first_page_lines]] + [
         wrapped[i : i + MONOSPACE_LINES_PER_PAGE]
         for i in range(first_page_lines, len(wrapped), MONOSPACE_LINES_PER_PAGE)
@@ -40,8 +43,8 @@ def text_pages(title: str, lines: Sequence[str]) -> list[Figure]:
         figure = Figure(figsize=CONTENT)
         top = 1.0
         if number == 0:
-            figure.text(0.0, top, title, fontsize=18, weight="bold", va="top")
-            top -= 0.08
+            figure.text(0.0, top, "\n".join(title_lines), fontsize=18, weight="bold", va="top")
+            top -= 0.08 * len(title_lines)
         figure.text(0.0, top, "\n".join(chunk), family="monospace", fontsize=8, va="top", linespacing=1.25)
         pages.append(figure)
     return pages

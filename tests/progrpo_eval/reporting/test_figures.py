@@ -232,3 +232,17 @@ def test_one_temperature_per_figure(two_models, plant_entropy):
     assert token_figures.entropy_kde(run_dir, temperature=0.6).axes[0].get_xlabel() == "token entropy at T=0.6 (nats)"
     with pytest.raises(ValueError, match=r"probabilities at T=0.8 need `progrpo-eval rescore .* --temperature 0.8"):
         rollouts.rollout_statistics(run_dir, temperature=0.8)
+
+
+def test_a_long_report_title_wraps_inside_the_page() -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from progrpo_eval.reporting.pages import text_pages
+
+    title = "progrpo demo-real: SmolLM2-135M-Instruct, 3 problems of MATH-500 and GPQA-Diamond, k = 8"
+    (page,) = text_pages(title, ["one line of settings"])
+    renderer = FigureCanvasAgg(page).get_renderer()
+    heading = page.texts[0]
+    assert heading.get_text().replace("\n", " ") == title and "\n" in heading.get_text()
+    assert heading.get_window_extent(renderer).x1 <= page.bbox.x1
+    assert page.texts[1].get_window_extent(renderer).y1 < heading.get_window_extent(renderer).y0  # below the title
