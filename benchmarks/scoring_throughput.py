@@ -6,7 +6,13 @@ reference solution serves as a response, in four variants, cycled until --n pair
   2. the solution with its last box replaced by a perturbed answer (integer + 1, else another
      problem's answer): wrong;
   3. the solution inside <think>...</think>, then "The final answer is $\\boxed{gold}$": right;
-  4. the solution with its last box holding another problem's answer: wrong.
+  4. the solution with its last box holding a second problem's answer (not the one of 2.): wrong.
+With --samples 1 (the default) every pair is distinct unless two problems share a text. A Pass@k
+evaluation scores k samples per problem, and a policy's samples repeat their final answers (the
+collapse the paper measures), which the scorer exploits by judging a repeated (answer, gold) once:
+--samples k gives each problem k responses drawn (seeded, with replacement) from its four
+variants, the most repetition four answers can show. Both numbers are worth printing; neither is
+a model's real output.
 The anchor is the worker pool judging every pair with math-verify (`score_math_without_quick_verdicts`:
 the same answer finding and normalisation, no verdict without the parser); the measured path is
 the registered "math" scorer, which decides plain numbers and answers written as their gold in
@@ -18,7 +24,7 @@ turns going first, so a change in machine load hits both; CPU seconds (this proc
 workers, read from /proc) are printed beside wall time because a shared machine can starve
 either path.
 
-    python benchmarks/scoring_throughput.py [--n 2000] [--workers N] [--out results.json]
+    python benchmarks/scoring_throughput.py [--n 2000] [--samples 1] [--workers N] [--out results.json]
 """
 
 from __future__ import annotations
@@ -58,21 +64,23 @@ def with_last_box(solution: str, content: str) -> str:
     return f"{head}\\boxed{{{content}}}."
 
 
-def make_pairs(rows: list[dict], n: int, seed: int = 0) -> list[Pair]:
-    """(response, gold, should_be_correct) triples, four variants per problem, cycled to n."""
+def make_pairs(rows: list[dict], n: int, seed: int = 0, samples: int = 1) -> list[Pair]:
+    """(response, gold, should_be_correct) triples, cycled to n: each problem's four variants, or
+    `samples` responses drawn from them."""
     rng = random.Random(seed)
     pairs = []
     while len(pairs) < n:
         for row in rows:
             gold, solution = row["answer"], row["solution"]
-            other = rng.choice(rows)["answer"]
+            other, second = (rng.choice(rows)["answer"] for _ in range(2))
             variants = [
                 (solution, True),
                 (with_last_box(solution, perturb(gold, other)), False),
                 (f"<think>\n{solution}\n</think>\n\nThe final answer is $\\boxed{{{gold}}}$.", True),
-                (with_last_box(solution, other if other != gold else gold + "+1"), False),
+                (with_last_box(solution, second if second not in (gold, other) else gold + "+2"), False),
             ]
-            pairs.extend((response, gold, expected) for response, expected in variants)
+            chosen = variants if samples == 1 else rng.choices(variants, k=samples)
+            pairs.extend((response, gold, expected) for response, expected in chosen)
     return pairs[:n]
 
 
@@ -126,6 +134,7 @@ def measure(pairs: list[Pair], workers: int, timeout_s: float, blocks: int) -> d
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--samples", type=int, default=1, help="responses per problem (1: its four variants)")
     parser.add_argument("--workers", type=int, default=None, help="pool size (default: every CPU)")
     parser.add_argument("--timeout", type=float, default=5.0, help="per-answer timeout in the pools (s)")
     parser.add_argument("--blocks", type=int, default=4, help="alternate the two paths over this many blocks")
@@ -134,11 +143,15 @@ def main() -> None:
     args = parser.parse_args()
 
     rows = [json.loads(line) for line in (args.data_dir / "math500.jsonl").read_text().splitlines()]
-    pairs = make_pairs(rows, args.n)
+    if args.samples < 1:
+        raise SystemExit(f"error: --samples must be >= 1 (got {args.samples})")
+    pairs = make_pairs(rows, args.n, samples=args.samples)
     workers = args.workers or default_worker_count()
+    workload = "four variants" if args.samples == 1 else f"{args.samples} samples"
     decided = sum(isinstance(quick_judgement(response, gold), ScoreResult) for response, gold, _ in pairs)
     print(
-        f"{len(pairs)} pairs from MATH500, {workers} workers, {os.cpu_count()} CPUs, "
+        f"{len(pairs)} pairs from MATH500 ({len(set(pairs))} distinct; {workload} per problem), "
+        f"{workers} workers, {os.cpu_count()} CPUs, "
         f"load average {os.getloadavg()[0]:.2f} before (other processes skew wall times); "
         f"{decided} ({decided / len(pairs):.0%}) decided without the parser"
     )
@@ -174,6 +187,8 @@ def main() -> None:
             json.dumps(
                 {
                     "pairs": len(pairs),
+                    "distinct_pairs": len(set(pairs)),
+                    "samples_per_problem": args.samples,
                     "workers": workers,
                     "cpus": os.cpu_count(),
                     "machine": platform.processor(),
