@@ -14,9 +14,11 @@ collapse the paper measures), which the scorer exploits by judging a repeated (a
 variants, the most repetition four answers can show. Both numbers are worth printing; neither is
 a model's real output.
 The anchor is the worker pool judging every pair with math-verify (`score_math_without_quick_verdicts`:
-the same answer finding and normalisation, no verdict without the parser); the measured path is
-the registered "math" scorer, which decides plain numbers and answers written as their gold in
-the calling process and sends the rest to the same kind of pool. Both get the same workers and
+the same answer finding and normalisation, no verdict without the parser, verify called on every
+parsed pair); the measured path is the registered "math" scorer, which decides plain numbers and
+answers written as their gold in the calling process, streams the rest (each distinct pair once)
+to the same kind of pool while it goes on, and there skips verify for closed-form numbers that
+differ numerically (`math_check._differ_numerically`). Both get the same workers and
 per-answer timeout; the script fails unless their verdicts are identical. Pool start-up (until
 the workers have warmed up: `wait_until_ready`) is timed apart (a pool is started once and
 reused). The pairs are cut into blocks and the two paths take

@@ -12,7 +12,8 @@ Decisions:
   (`math_text`); otherwise only the last box counts.
 - The text stage runs here, in the calling process: answers it decides (no answer, an answer
   written as its gold, two plain numbers; most answers on AIME, AMC and MATH-500) never reach a
-  worker. The rest go to the pool as the answer alone (`FoundAnswer.as_response`), each
+  worker. The rest go to the pool as the answer alone (`FoundAnswer.as_response`), streamed
+  (`MathScorer.score_pairs`: the text stage goes on while the workers judge), each
   (answer, gold) pair once per call: the samples of a problem that end in the same answer (a
   collapsed policy's k samples, mostly) share one verdict, timeouts and errors included.
 - Settings used: `timeout_s` per answer (pool only), `workers` (None: every CPU; 0: in this
@@ -22,7 +23,7 @@ Decisions:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from tqdm import tqdm
 
@@ -78,27 +79,29 @@ class MathVerifyScorer(Scorer):
         results: list[ScoreResult | None] = [None] * len(answers)
         # (the answer alone, gold) -> the indices waiting for math-verify's verdict on it
         pending: dict[tuple[str, str], list[int]] = {}
-        for index, (answer, gold) in enumerate(zip(answers, golds)):
-            try:
-                judgement = quick_judgement(str(answer), str(gold))
-            except Exception as error:  # reported per item as status "error"
-                judgement = ScoreResult(False, "error", None, one_line(error))
-            if isinstance(judgement, ScoreResult):
-                results[index] = judgement
-            else:
-                pending.setdefault((judgement.as_response(), str(gold)), []).append(index)
-        responses, pending_golds = [pair[0] for pair in pending], [pair[1] for pair in pending]
+
+        def undecided() -> Iterator[tuple[str, str]]:
+            """The text stage, pair by pair: its verdicts go to `results`, each new undecided pair out."""
+            for index, (answer, gold) in enumerate(zip(answers, golds)):
+                try:
+                    judgement = quick_judgement(str(answer), str(gold))
+                except Exception as error:  # reported per item as status "error"
+                    judgement = ScoreResult(False, "error", None, one_line(error))
+                if isinstance(judgement, ScoreResult):
+                    results[index] = judgement
+                    continue
+                key = (judgement.as_response(), str(gold))
+                first = key not in pending
+                pending.setdefault(key, []).append(index)
+                if first:
+                    yield key
+
         if self._pool is not None:
-            judged = self._pool.score(responses, pending_golds, progress=self.settings.progress) if pending else []
+            judged = self._pool.score_pairs(undecided(), progress=self.settings.progress)
         else:
-            pairs = tqdm(
-                list(zip(responses, pending_golds)),
-                unit="answer",
-                desc="math-verify",
-                disable=not self.settings.progress,
-            )
+            pairs = tqdm(list(undecided()), unit="answer", desc="math-verify", disable=not self.settings.progress)
             judged = [checked(response, gold) for response, gold in pairs]
-        for indices, result in zip(pending.values(), judged):
+        for indices, result in zip(pending.values(), judged, strict=True):
             for index in indices:
                 results[index] = result
         return results

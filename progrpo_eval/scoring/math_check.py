@@ -7,7 +7,8 @@ Decisions:
   (`progrpo_eval.scoring.math_text`); where the text alone decides (no answer, an answer written
   as its gold, two plain numbers) it returns the verdict, and math-verify never runs. Otherwise
   math-verify parses and compares (`judge_with_math_verify`). `score_math_one(..., quick=False)`
-  skips only the verdicts without a parser (the benchmark's anchor and the test of equal verdicts).
+  turns off the verdicts without a parser and the numeric shortcut below (the benchmark's anchor
+  and the tests of equal verdicts).
 - Gold: normalised like an answer, then parsed as `\\boxed{gold}` (faster than `$gold$`, and it
   parses every gold of MATH500, AIME, AMC23, OlympiadBench and Minerva); unescaped `$` are
   dropped first (OlympiadBench's "$69$,$84$"); a gold holding boxes is read as math-verify reads
@@ -16,6 +17,13 @@ Decisions:
 - Answer: a boxed, marked or bare answer is parsed exactly as a gold is (`\\boxed{answer}`), so
   both sides are read alike; prose goes to math-verify's extraction (LaTeX, then plain expressions).
 - verify runs with `allow_set_relation_comp=True`, so `(0,\\infty)` matches `x>0`.
+- Two numbers in closed form (`_differ_numerically`: no variables; only arithmetic, powers,
+  pi, e, i and elementary functions; no percent, no unevaluated integral or sum) whose values
+  differ by more than `DISTINCT_RELATIVE` of the larger value (at least 1) are not sent to
+  verify: its numeric
+  check (floats rounded to 6 places, exact numbers compared exactly) and its symbolic one
+  (`simplify(gold - answer) == 0`) can then only say no, and the simplify is most of the time a
+  wrong answer costs. Values are computed at 30 digits. With quick=False verify judges them.
 - Errors are not swallowed: parse and verify run with `raise_on_error=True`, each (gold,
   prediction) pair separately; any matching pair is correct, otherwise an exception gives status
   "error". When math-verify's LaTeX parser gives up on an answer without raising (it then keeps
@@ -30,12 +38,16 @@ Decisions:
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from functools import lru_cache
 from itertools import product
 
 from latex2sympy2_extended.math_normalization import extract_boxed_content
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
+from sympy import Add, Expr, Mul, N, Number, NumberSymbol, Pow, preorder_traversal
+from sympy.core.numbers import ImaginaryUnit
+from sympy.functions import acos, asin, atan, cos, cot, csc, exp, log, sec, sin, tan
 
 from progrpo_eval.scoring.answers import BOX_MACRO, ScoreResult, one_line, split_top_level
 from progrpo_eval.scoring.math_text import (
@@ -50,6 +62,10 @@ from progrpo_eval.scoring.math_text import (
 
 GOLD_EXTRACTION = (LatexExtractionConfig(), ExprExtractionConfig())
 PROSE_EXTRACTION = (LatexExtractionConfig(), ExprExtractionConfig())
+# the nodes of a "closed-form number" whose value sympy's evalf computes to the digits asked for
+CLOSED_FORM_NODES = (Add, Mul, Pow, Number, NumberSymbol, ImaginaryUnit, exp, log, sin, cos, tan, cot, sec, csc)
+CLOSED_FORM_NODES += (asin, acos, atan)
+DISTINCT_RELATIVE = 1e-5  # far above the 1e-6 that math-verify's rounding to 6 places can bridge
 
 
 class _DropDisabledTimeoutWarning(logging.Filter):
@@ -91,10 +107,39 @@ def _parse_answer(found: FoundAnswer) -> Sequence:
     return _parse_boxed(found.text)
 
 
-def _verify_pairs(gold_parsed: Sequence, response_parsed: Sequence) -> bool:
-    """True if any (gold, prediction) pair matches; raises the first error if none matched."""
+def _closed_form(item: object) -> bool:
+    return isinstance(item, Expr) and all(isinstance(node, CLOSED_FORM_NODES) for node in preorder_traversal(item))
+
+
+def _differ_numerically(gold_item: object, response_item: object) -> bool:
+    """True if both are closed-form numbers whose values differ by more than DISTINCT_RELATIVE.
+
+    |gold - answer| > DISTINCT_RELATIVE * max(1, |gold|, |answer|), each side evaluated at 30
+    digits; False (undecided) when either is not a closed-form number or a value is not finite.
+    """
+    if not (_closed_form(gold_item) and _closed_form(response_item)):
+        return False
+    try:
+        gold_value, response_value, gap = (
+            abs(complex(N(value, 30))) for value in (gold_item, response_item, gold_item - response_item)
+        )
+    except (TypeError, ValueError, OverflowError):  # not a number after all, or beyond a float's range
+        return False
+    if not all(math.isfinite(value) for value in (gold_value, response_value, gap)):
+        return False
+    return gap > DISTINCT_RELATIVE * max(1.0, gold_value, response_value)
+
+
+def _verify_pairs(gold_parsed: Sequence, response_parsed: Sequence, *, quick: bool = True) -> bool:
+    """True if any (gold, prediction) pair matches; raises the first error if none matched.
+
+    With `quick`, pairs of closed-form numbers that differ numerically are not matched without
+    calling verify (`_differ_numerically`).
+    """
     first_error: Exception | None = None
     for gold_item, response_item in product(gold_parsed, response_parsed):
+        if quick and _differ_numerically(gold_item, response_item):
+            continue
         try:
             if verify(
                 gold_item, response_item, allow_set_relation_comp=True, timeout_seconds=None, raise_on_error=True
@@ -134,8 +179,11 @@ def quick_judgement(response: str, gold: str, *, quick: bool = True) -> ScoreRes
     return ScoreResult(verdict, "ok", answer_key(answer))
 
 
-def judge_with_math_verify(found: FoundAnswer, gold: str) -> ScoreResult:
-    """math-verify's verdict on an answer `quick_judgement` left undecided (no time limit)."""
+def judge_with_math_verify(found: FoundAnswer, gold: str, *, quick: bool = True) -> ScoreResult:
+    """math-verify's verdict on an answer `quick_judgement` left undecided (no time limit).
+
+    quick=False calls verify on every pair, numerically distinct closed forms included.
+    """
     try:
         gold_parsed = _parse_boxed(align_choice(found.text, gold_answer(str(gold)))[1])
     except Exception as error:  # a gold math-verify cannot read is reported per item
@@ -151,7 +199,7 @@ def judge_with_math_verify(found: FoundAnswer, gold: str) -> ScoreResult:
             key = None if written is None else answer_key(written)
         else:
             key = answer_key(found.text)
-        if _verify_pairs(gold_parsed, response_parsed):
+        if _verify_pairs(gold_parsed, response_parsed, quick=quick):
             return ScoreResult(True, "ok", key)
         if _has_expression(gold_parsed) and not _has_expression(response_parsed):
             return ScoreResult(False, "error", key, f"math-verify could not parse the answer {str(key)[:80]!r}")
@@ -169,7 +217,7 @@ def score_math_one(response: str, gold: str, *, quick: bool = True) -> ScoreResu
     judgement = quick_judgement(response, gold, quick=quick)
     if isinstance(judgement, ScoreResult):
         return judgement
-    return judge_with_math_verify(judgement, gold)
+    return judge_with_math_verify(judgement, gold, quick=quick)
 
 
 def score_math_without_quick_verdicts(response: str, gold: str) -> ScoreResult:

@@ -22,7 +22,7 @@ import os
 import signal
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from multiprocessing.connection import Connection, wait
@@ -199,29 +199,47 @@ class MathScorer:
         """Judge responses[i] against golds[i]; `timeout_s` overrides the scorer's default."""
         if len(responses) != len(golds):
             raise ValueError(f"{len(responses)} responses but {len(golds)} golds")
-        items = [(str(response), str(gold)) for response, gold in zip(responses, golds)]
+        return self.score_pairs(zip(responses, golds), total=len(responses), timeout_s=timeout_s, progress=progress)
+
+    def score_pairs(
+        self,
+        pairs: Iterable[tuple[str, str]],
+        *,
+        total: int | None = None,
+        timeout_s: float | None = None,
+        progress: bool = False,
+    ) -> list[ScoreResult]:
+        """Judge each (response, gold) of `pairs`, in order, pulling pairs as the workers need them.
+
+        A generator's own work (the math scorer's text stage) then runs while the workers judge
+        the pairs it has already given. No worker starts if `pairs` is empty.
+        """
         limit = self.timeout_s if timeout_s is None else timeout_s
         with self._lock:
             if self._closed:
                 raise RuntimeError("this MathScorer is closed")
-            with tqdm(total=len(items), unit="answer", desc="math-verify", disable=not progress) as bar:
+            with tqdm(total=total, unit="answer", desc="math-verify", disable=not progress) as bar:
                 try:
-                    return self._score_items(items, limit, bar)
+                    return self._score_items(iter(pairs), limit, bar)
                 except BaseException:
                     self._stop_all()  # stale in-flight items must not leak into the next call
                     raise
 
     # --- the scheduling loop -----------------------------------------------------------------
 
-    def _score_items(self, items: list[tuple[str, str]], limit: float, bar: tqdm) -> list[ScoreResult]:
+    def _score_items(self, source: Iterator[tuple[str, str]], limit: float, bar: tqdm) -> list[ScoreResult]:
+        items: list[tuple[str, str]] = []
+        results: list[ScoreResult | None] = []
+        todo: deque = deque()
+        exhausted = self._pull(source, items, results, todo, bar)
         if not items:
             return []
         while len(self._workers) < self.num_workers:
             self._workers.append(self._start_worker())
-        results: list[ScoreResult | None] = [None] * len(items)
-        todo = deque(range(len(items)))
-        while todo or any(worker.in_flight for worker in self._workers):
-            self._dispatch(todo, items, limit)
+        while todo or not exhausted or any(worker.in_flight for worker in self._workers):
+            self._dispatch(todo, items, limit, more_coming=not exhausted)
+            if not exhausted:  # while the workers judge what they were just given
+                exhausted = self._pull(source, items, results, todo, bar)
             handles = [w.connection for w in self._workers] + [w.process.sentinel for w in self._workers]
             wait(handles, timeout=self._seconds_to_next_deadline())
             for position, worker in enumerate(self._workers):
@@ -233,12 +251,26 @@ class MathScorer:
         assert all(result is not None for result in results)
         return results
 
-    def _dispatch(self, todo: deque, items: list[tuple[str, str]], limit: float) -> None:
-        """Send a chunk to every ready, idle worker; chunks shrink near the end to balance."""
+    def _pull(self, source: Iterator, items: list, results: list, todo: deque, bar: tqdm) -> bool:
+        """Top `todo` up to two chunks per worker from `source`; True once `source` is exhausted."""
+        while len(todo) < 2 * self.chunk_size * self.num_workers:
+            pair = next(source, None)
+            if pair is None:
+                if bar.total is None:
+                    bar.total = len(items)
+                    bar.refresh()
+                return True
+            todo.append(len(items))
+            items.append((str(pair[0]), str(pair[1])))
+            results.append(None)
+        return False
+
+    def _dispatch(self, todo: deque, items: list[tuple[str, str]], limit: float, *, more_coming: bool) -> None:
+        """Send a chunk to every ready, idle worker; once no more are coming, chunks shrink to balance."""
         for worker in self._workers:
             if not todo or not worker.ready or worker.in_flight:
                 continue
-            size = max(1, min(self.chunk_size, len(todo) // (2 * self.num_workers)))
+            size = self.chunk_size if more_coming else max(1, min(self.chunk_size, len(todo) // (2 * self.num_workers)))
             chunk = [todo.popleft() for _ in range(min(size, len(todo)))]
             try:
                 worker.connection.send([(index, *items[index]) for index in chunk])

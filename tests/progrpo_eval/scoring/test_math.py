@@ -154,6 +154,20 @@ def pool():
         yield scorer
 
 
+def test_score_pairs_pulls_pairs_while_the_workers_judge(pool: MathScorer) -> None:
+    """A generator's pairs are judged as it yields them, so its own work (the text stage) overlaps the workers'."""
+    judging_while_yielding = []
+
+    def pairs():
+        for i in range(60):
+            judging_while_yielding.append(sum(len(worker.in_flight) for worker in pool._workers))
+            yield f"\\boxed{{{i}}}", str(i)
+
+    results = pool.score_pairs(pairs())
+    assert [result.correct for result in results] == [True] * 60
+    assert max(judging_while_yielding) > 0  # workers held items before the last pair was made
+
+
 def test_pool_uses_worker_processes(pool: MathScorer) -> None:
     results = pool.score(["x"] * 40, ["PID"] * 40)
     seen_pids = {int(result.detail) for result in results}
@@ -207,9 +221,10 @@ def test_samples_with_the_same_answer_reach_math_verify_once() -> None:
     ]
     with build_scorer("math", ScorerSettings(workers=1)) as scorer:
         sent: list[list[str]] = []
-        pool_score = scorer._pool.score
-        scorer._pool.score = lambda responses, golds, **kwargs: (
-            sent.append(list(responses)) or pool_score(responses, golds, **kwargs)
+        pool_score_pairs = scorer._pool.score_pairs
+        scorer._pool.score_pairs = lambda pairs, **kwargs: pool_score_pairs(
+            sent.append([response for response, _ in pairs]) or [(response, problem.gold) for response in sent[-1]],
+            **kwargs,
         )
         results = scorer.score_problems([(problem, samples)])[0]
     assert [result.correct for result in results] == [False] * 6 + [True, True]

@@ -13,7 +13,7 @@ import pytest
 
 from progrpo_eval.problem import Problem
 from progrpo_eval.scoring import ScoreResult, ScorerSettings, build_scorer, score_math_one
-from progrpo_eval.scoring.math_check import gold_to_latex, quick_judgement
+from progrpo_eval.scoring.math_check import _differ_numerically, _parse_boxed, gold_to_latex, quick_judgement
 from progrpo_eval.scoring.math_text import FoundAnswer, answer_key, find_answer, quick_verdict
 from progrpo_eval.stats import maj_at_k
 from progrpo_eval.summary import _majority
@@ -257,3 +257,32 @@ def test_majority_voting_groups_equal_answers() -> None:
     samples = pd.DataFrame({"extracted": ["7", "(x+1)^2", "x^2+2x+1", "7"], "correct": [False, True, True, False]})
     assert _majority(samples, 3) == 1.0
     assert _majority(samples, 4) == 0.0  # 7, 7 against two correct: a tie, and 7 came first
+
+
+DISTINCT_NUMBER_CASES = [
+    # (gold, answer, decided without verify): closed-form numbers apart by more than 1e-5 of the larger
+    ("\\frac{3}{2}", "\\frac{\\pi}{2}", True),  # 1.5 against 1.5708
+    ("2\\sqrt{3}", "3\\sqrt{2}", True),  # 3.4641 against 4.2426
+    ("e^{2}", "\\ln 7", True),
+    ("3 + 4i", "3 - 4i", False),  # math-verify reads this i as a variable
+    ("10^{20}", "10^{20} + 10^{16}", True),  # relative gap 1e-4
+    ("10^{20}", "10^{20} + 10^{14}", False),  # relative gap 1e-6: math-verify decides
+    ("\\frac{1}{3}", "0.333333", False),  # 3e-7 apart: math-verify rounds both to 6 places
+    ("\\sqrt{2}", "1.41421", False),  # 2.5e-6 relative
+    ("2\\sqrt{2}", "\\sqrt{8}", False),  # equal
+    ("9", "9\\%", False),  # a percentage (math-verify takes 9% for 9)
+    ("x + 1", "x + 2", False),  # a variable
+    ("\\int_0^1 x\\, dx", "1", False),  # an unevaluated integral
+    ("10^{400}", "10^{400} + 10^{399}", False),  # beyond a float's range
+    ("\\infty", "1", False),
+]
+
+
+@pytest.mark.parametrize(("gold", "answer", "decided"), DISTINCT_NUMBER_CASES)
+def test_numerically_distinct_closed_forms_skip_verify_with_its_verdict(gold: str, answer: str, decided: bool) -> None:
+    gold_item, answer_item = (_parse_boxed(text)[0] for text in (gold, answer))
+    assert _differ_numerically(gold_item, answer_item) is decided
+    # whatever skips verify gets the verdict verify gives
+    assert score_math_one(f"\\boxed{{{answer}}}", gold) == score_math_one(f"\\boxed{{{answer}}}", gold, quick=False)
+    if decided:
+        assert score_math_one(f"\\boxed{{{answer}}}", gold).correct is False
