@@ -231,9 +231,16 @@ def _interrupt_after_chunks(command, samples_dir, chunks: int, timeout_s: float 
     """Start `command` in its own session (as a terminal job), Ctrl-C the whole job once `chunks` are on disk."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("VLLM_LOGGING_LEVEL", None)
-    job = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
-    )
+    # A suite started in the background (`make test &`) inherits SIGINT ignored, and so would the
+    # job (an ignored signal survives exec), rightly deaf to this Ctrl-C. A handler installed for
+    # the moment of the start is reset to the default in the job instead.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        job = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
     deadline = time.time() + timeout_s
     while time.time() < deadline and len(list(samples_dir.glob("chunk-*.parquet"))) < chunks and job.poll() is None:
         time.sleep(0.1)
