@@ -20,10 +20,10 @@ Decisions:
 - Two numbers in closed form (`_differ_numerically`: no variables; only arithmetic, powers,
   pi, e, i and elementary functions; no percent, no unevaluated integral or sum) whose values
   differ by more than `DISTINCT_RELATIVE` of the larger value (at least 1) are not sent to
-  verify: its numeric
-  check (floats rounded to 6 places, exact numbers compared exactly) and its symbolic one
-  (`simplify(gold - answer) == 0`) can then only say no, and the simplify is most of the time a
-  wrong answer costs. Values are computed at 30 digits. With quick=False verify judges them.
+  verify: its numeric check (floats rounded to 6 places, exact numbers compared exactly) and its
+  symbolic one (`simplify(gold - answer) == 0`) can then only say no, and the simplify is most
+  of the time a wrong answer costs. Values are computed at 30 digits. With quick=False verify
+  judges them.
 - Errors are not swallowed: parse and verify run with `raise_on_error=True`, each (gold,
   prediction) pair separately; any matching pair is correct, otherwise an exception gives status
   "error". When math-verify's LaTeX parser gives up on an answer without raising (it then keeps
@@ -63,8 +63,10 @@ from progrpo_eval.scoring.math_text import (
 GOLD_EXTRACTION = (LatexExtractionConfig(), ExprExtractionConfig())
 PROSE_EXTRACTION = (LatexExtractionConfig(), ExprExtractionConfig())
 # the nodes of a "closed-form number" whose value sympy's evalf computes to the digits asked for
-CLOSED_FORM_NODES = (Add, Mul, Pow, Number, NumberSymbol, ImaginaryUnit, exp, log, sin, cos, tan, cot, sec, csc)
-CLOSED_FORM_NODES += (asin, acos, atan)
+CLOSED_FORM_NODES = (
+    (Add, Mul, Pow, Number, NumberSymbol, ImaginaryUnit)
+    + (exp, log, sin, cos, tan, cot, sec, csc, asin, acos, atan)  # elementary functions
+)
 DISTINCT_RELATIVE = 1e-5  # far above the 1e-6 that math-verify's rounding to 6 places can bridge
 
 

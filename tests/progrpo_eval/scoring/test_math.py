@@ -220,16 +220,20 @@ def test_samples_with_the_same_answer_reach_math_verify_once() -> None:
         "\\boxed{\\sqrt{3}/2}",
     ]
     with build_scorer("math", ScorerSettings(workers=1)) as scorer:
-        sent: list[list[str]] = []
+        sent: list[list[tuple[str, str]]] = []  # the pairs of each call to the pool
         pool_score_pairs = scorer._pool.score_pairs
-        scorer._pool.score_pairs = lambda pairs, **kwargs: pool_score_pairs(
-            sent.append([response for response, _ in pairs]) or [(response, problem.gold) for response in sent[-1]],
-            **kwargs,
-        )
+
+        def recorded(pairs, **kwargs):
+            sent.append(list(pairs))
+            return pool_score_pairs(sent[-1], **kwargs)
+
+        scorer._pool.score_pairs = recorded
         results = scorer.score_problems([(problem, samples)])[0]
     assert [result.correct for result in results] == [False] * 6 + [True, True]
     assert len(set(results[:6])) == 1 and results[0].status == "ok"
-    assert sent == [["\\boxed{\\frac{\\sqrt{3}}{4}}", "\\boxed{\\sqrt{3}/2}"]]
+    assert [[response for response, _ in pairs] for pairs in sent] == [
+        ["\\boxed{\\frac{\\sqrt{3}}{4}}", "\\boxed{\\sqrt{3}/2}"]
+    ]
 
 
 def test_golds_any_takes_the_best_gold_and_all_needs_every_one() -> None:
